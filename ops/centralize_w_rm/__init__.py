@@ -1,0 +1,57 @@
+"""centralize_w_rm: x minus its row mean, row-major in and out (shared/reference/centralize_w_rm.md).
+
+`OP` is what `perfmodel.get_op("centralize_w_rm")` returns. The kernel mirrors `reader`, `compute` and
+`writer` are importable from here so that a variant can reuse two of them and swap the third.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from perfmodel.device import DeviceProfile
+from perfmodel.ops.centralize_w_rm import factory
+from perfmodel.ops.centralize_w_rm.config import Config
+from perfmodel.ops.centralize_w_rm.kernels import compute, reader, writer
+from perfmodel.program import KernelFn, Program
+
+
+class CentralizeWRm:
+    """The op object: program factory, kernel mirrors and numerics of centralize_w_rm."""
+
+    name = factory.OP_NAME
+    Config = Config
+    reader = staticmethod(reader)
+    compute = staticmethod(compute)
+    writer = staticmethod(writer)
+
+    def build_program(
+        self,
+        shape: Sequence[int],
+        *,
+        device: str | DeviceProfile,
+        dtype: str = "bfloat16",
+        config: Config | Mapping[str, Any] | None = None,
+        kernels: Mapping[str, KernelFn] | None = None,
+    ) -> Program:
+        return factory.build_program(shape, device=device, dtype=dtype, config=config, kernels=kernels)
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        from perfmodel.ops.centralize_w_rm import numerics
+
+        return numerics.reference(x)
+
+    def functional(self, x: np.ndarray, *, dtype: str = "bfloat16") -> np.ndarray:
+        from perfmodel.ops.centralize_w_rm import numerics
+
+        return numerics.functional(x, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+OP = CentralizeWRm()
+
+__all__ = ["OP", "CentralizeWRm", "Config", "compute", "reader", "writer"]

@@ -1,0 +1,178 @@
+"""Program factory of centralize_w_rm: validation (reference §1), CB table (§2), work split and kernel args.
+
+Units of work are tile rows, N*C*Ht of them (all outer dims, unlike the upstream single-core factory that
+counts only Ht). Cores take consecutive tile rows in split_work_to_cores' fill order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from perfmodel.device import DeviceProfile, load_device
+from perfmodel.errors import InputError
+from perfmodel.numerics.formats import DataFormat, get_format, to_bf16_trunc
+from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH
+from perfmodel.ops.centralize_w_rm import kernels as default_kernels
+from perfmodel.ops.centralize_w_rm.config import Config
+from perfmodel.program import (
+    KERNEL_SLOTS,
+    CircularBuffer,
+    CoreProgram,
+    DramBuffer,
+    KernelFn,
+    KernelSpec,
+    Program,
+    frozen_mapping,
+)
+from perfmodel.split import split_work_to_cores
+
+OP_NAME = "centralize_w_rm"
+SCALER_FORMAT = "bfloat16"  # cb_scaler is always a Float16_b tile
+
+
+def validate_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """Shape [..., H, W] with rank >= 2, positive dims, H and W multiples of 32."""
+    try:
+        dims = tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise InputError(f"shape must be a sequence of integers, got {shape!r}") from None
+    if any(isinstance(d, bool) or int(d) != d for d in shape):
+        raise InputError(f"shape must be a sequence of integers, got {shape!r}")
+    if len(dims) < 2:
+        raise InputError(f"shape {list(dims)} has rank {len(dims)}; centralize_w_rm needs rank >= 2")
+    for d in dims:
+        if d <= 0:
+            raise InputError(f"shape {list(dims)} has a non-positive dim {d}")
+    h, w = dims[-2:]
+    if h % TILE_HEIGHT:
+        raise InputError(f"H = {h} is not a multiple of {TILE_HEIGHT}")
+    if w % TILE_WIDTH:
+        raise InputError(f"W = {w} is not a multiple of {TILE_WIDTH}")
+    return dims
+
+
+def validate_config(config: Config, device: DeviceProfile) -> tuple[int, int]:
+    """The grid to split over (the board's when None), checked against the board; buffering >= 1."""
+    grid = config.grid if config.grid is not None else (device.core.grid_x, device.core.grid_y)
+    if len(grid) != 2 or any(isinstance(g, bool) or not isinstance(g, int | np.integer) for g in grid):
+        raise InputError(f"grid must be two integers (x, y), got {grid!r}")
+    gx, gy = int(grid[0]), int(grid[1])
+    if gx < 1 or gy < 1:
+        raise InputError(f"grid {gx}x{gy} must be at least 1x1")
+    if gx > device.core.grid_x or gy > device.core.grid_y:
+        raise InputError(
+            f"grid {gx}x{gy} is larger than {device.name}'s worker grid {device.core.grid_x}x{device.core.grid_y}"
+        )
+    for name in ("in_buffering", "out_buffering"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise InputError(f"{name} = {value!r} must be an integer >= 1")
+    return gx, gy
+
+
+def packed_scaler(w: int) -> int:
+    """bf16(1/W) by truncation (drop the low 16 bits of the fp32), packed twice into 32 bits as the factory does."""
+    bits = int(to_bf16_trunc(np.float32(1.0 / w)).view(np.uint16))
+    return (bits << 16) | bits
+
+
+def cb_table(wt: int, fmt: DataFormat, config: Config) -> tuple[CircularBuffer, ...]:
+    """The six CBs of reference §2, per core."""
+    tile = fmt.tile_bytes
+    scaler_tile = get_format(SCALER_FORMAT).tile_bytes
+    return (
+        CircularBuffer(0, "cb_in_rm", tile, config.in_buffering * wt, fmt.name),
+        CircularBuffer(1, "cb_in_tiled", tile, wt, fmt.name),
+        CircularBuffer(2, "cb_scaler", scaler_tile, 1, SCALER_FORMAT),
+        CircularBuffer(3, "cb_mean_tiled", tile, 1, fmt.name),
+        CircularBuffer(4, "cb_centralized", tile, wt, fmt.name),
+        CircularBuffer(16, "cb_out_rm", tile, config.out_buffering * wt, fmt.name),
+    )
+
+
+def dram_buffers(dims: tuple[int, ...], fmt: DataFormat, device: DeviceProfile) -> tuple[DramBuffer, ...]:
+    """Input and output, row-major interleaved: one page per stick of W values; output after input."""
+    sticks = math.prod(dims[:-1])
+    stick_bytes = dims[-1] * fmt.element_bytes
+    align = device.dram.alignment_bytes
+    aligned = -(-stick_bytes // align) * align
+    per_bank_bytes = -(-sticks // device.dram.num_banks) * aligned
+    bank_capacity = device.dram.capacity_bytes // device.dram.num_banks
+    if 2 * per_bank_bytes > bank_capacity:
+        total = 2 * sticks * stick_bytes
+        raise InputError(
+            f"shape {list(dims)} {fmt.name}: input and output need {total} bytes of DRAM, "
+            f"more than {device.name}'s {device.dram.capacity_bytes}"
+        )
+    return (
+        DramBuffer("input", sticks, stick_bytes, aligned, 0, fmt.name),
+        DramBuffer("output", sticks, stick_bytes, aligned, per_bank_bytes, fmt.name),
+    )
+
+
+def build_program(
+    shape: Sequence[int],
+    *,
+    device: str | DeviceProfile,
+    dtype: str = "bfloat16",
+    config: Config | Mapping[str, Any] | None = None,
+    kernels: Mapping[str, KernelFn] | None = None,
+) -> Program:
+    """The Program of centralize_w_rm for `shape` on `device` with `config`; `kernels` swaps in mirrors."""
+    device = load_device(device)
+    dims = validate_shape(shape)
+    fmt = get_format(dtype)
+    config = Config.coerce(config)
+    grid = validate_config(config, device)
+    wt = dims[-1] // TILE_WIDTH
+    units = math.prod(dims[:-2]) * (dims[-2] // TILE_HEIGHT)
+    buffers = dram_buffers(dims, fmt, device)
+    split = split_work_to_cores(grid, units, row_wise=config.row_wise)
+
+    chosen = {
+        "reader": default_kernels.reader,
+        "compute": default_kernels.compute,
+        "writer": default_kernels.writer,
+    }
+    for name, fn in (kernels or {}).items():
+        if name not in chosen:
+            raise InputError(f"unknown kernel slot {name!r} (known: {', '.join(chosen)})")
+        chosen[name] = fn
+    specs = tuple(KernelSpec(name, fn, *KERNEL_SLOTS[name]) for name, fn in chosen.items())
+
+    stick_bytes = dims[-1] * fmt.element_bytes
+    scaler = packed_scaler(dims[-1])
+    cores = []
+    for a in split.assignments():
+        ht = a.num_units
+        start_stick = a.start_unit * TILE_HEIGHT
+        ct = {
+            "reader": frozen_mapping({"stick_size_bytes": stick_bytes, "packed_scaler": scaler, "Ht": ht, "Wt": wt}),
+            "compute": frozen_mapping({"Ht": ht, "Wt": wt}),
+            "writer": frozen_mapping({"stick_size_bytes": stick_bytes, "Ht": ht, "Wt": wt}),
+        }
+        rt = {
+            "reader": frozen_mapping({"src_addr": buffers[0].base_address, "start_stick": start_stick}),
+            "compute": frozen_mapping({}),
+            "writer": frozen_mapping({"dst_addr": buffers[1].base_address, "start_stick": start_stick}),
+        }
+        cores.append(CoreProgram(a.core, a.group, a.start_unit, a.num_units, frozen_mapping(ct), frozen_mapping(rt)))
+
+    return Program(
+        op_name=OP_NAME,
+        device=device,
+        shape=dims,
+        dtype=fmt.name,
+        config=config,
+        units=units,
+        cbs=cb_table(wt, fmt, config),
+        buffers=buffers,
+        split=split,
+        kernels=specs,
+        cores=tuple(cores),
+        attributes=frozen_mapping({"Wt": wt, "Ht_total": units, "stick_size_bytes": stick_bytes, "grid": grid}),
+    )

@@ -1,0 +1,29 @@
+"""tensix-perfmodel: performance models, static checks and numerics for Tenstorrent Tensix ops.
+
+The public API: boards (`load_device`, `list_devices`), ops (`get_op`), the work split
+(`split_work_to_cores`), static checks (`check`) and the error family.
+"""
+
+from perfmodel.checks import CheckReport, Violation, check
+from perfmodel.device import DeviceProfile, list_devices, load_device
+from perfmodel.errors import InputError, PerfModelError, ProfileError
+from perfmodel.op import get_op, list_ops
+from perfmodel.program import Program
+from perfmodel.split import WorkSplit, split_work_to_cores
+
+__all__ = [
+    "CheckReport",
+    "DeviceProfile",
+    "InputError",
+    "PerfModelError",
+    "ProfileError",
+    "Program",
+    "Violation",
+    "WorkSplit",
+    "check",
+    "get_op",
+    "list_devices",
+    "list_ops",
+    "load_device",
+    "split_work_to_cores",
+]

@@ -1,0 +1,104 @@
+"""What kernel mirrors are written against: the kernel context protocol and the compute input policies.
+
+A kernel is a generator function `fn(k, **compile_time_args)`. Every call on `k` that can take time or
+block is itself a generator and is used as `yield from k.call(...)`, with tt-metal's names and semantics
+(shared/reference/centralize_w_rm.md §3-4). Engines (the discrete-event simulator, the dry-run checker)
+provide concrete contexts; kernels never see which one runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple, Protocol
+
+from perfmodel.errors import InputError
+
+WaitMode = Literal["per_tile", "upfront", "caller_managed"]
+PopMode = Literal["per_tile", "at_end", "never", "caller_managed"]
+_WAITS = ("per_tile", "upfront", "caller_managed")
+_POPS = ("per_tile", "at_end", "never", "caller_managed")
+
+
+@dataclass(frozen=True)
+class InputPolicy:
+    """How a compute helper waits for and pops one input CB (the helper library's input policies)."""
+
+    wait: WaitMode = "per_tile"
+    pop: PopMode = "per_tile"
+
+    def __post_init__(self) -> None:
+        if self.wait not in _WAITS:
+            raise InputError(f"InputPolicy wait={self.wait!r} is not one of {', '.join(_WAITS)}")
+        if self.pop not in _POPS:
+            raise InputError(f"InputPolicy pop={self.pop!r} is not one of {', '.join(_POPS)}")
+
+
+# The named policies of the helper library.
+Streaming = InputPolicy(wait="per_tile", pop="per_tile")
+Preloaded = InputPolicy(wait="caller_managed", pop="caller_managed")
+Persistent = InputPolicy(wait="upfront", pop="never")
+
+
+class NocAddress(NamedTuple):
+    """A NoC address of DRAM: which bank and the byte address inside it."""
+
+    bank: int
+    address: int
+
+
+class TensorAccessor(Protocol):
+    def get_noc_addr(self, page_id: int, offset: int = 0) -> NocAddress: ...
+
+
+Gen = Iterator[Any]
+
+
+class KernelContext(Protocol):
+    """The calls a kernel mirror may make. CBs are named by index (c_0 = 0, c_16 = 16)."""
+
+    # arguments and addressing (no time)
+    def get_arg(self, name: str) -> Any: ...
+    def tensor_accessor(self, buffer_name: str, base_address: int) -> TensorAccessor: ...
+    def get_write_ptr(self, cb: int) -> int: ...
+    def get_read_ptr(self, cb: int) -> int: ...
+
+    # circular buffers
+    def cb_reserve_back(self, cb: int, n: int) -> Gen: ...
+    def cb_push_back(self, cb: int, n: int) -> Gen: ...
+    def cb_wait_front(self, cb: int, n: int) -> Gen: ...
+    def cb_pop_front(self, cb: int, n: int) -> Gen: ...
+
+    # NoC
+    def noc_async_read(self, src: NocAddress, dst_l1_addr: int, nbytes: int) -> Gen: ...
+    def noc_async_read_barrier(self) -> Gen: ...
+    def noc_async_write(self, src_l1_addr: int, dst: NocAddress, nbytes: int) -> Gen: ...
+    def noc_async_write_barrier(self) -> Gen: ...
+
+    # dataflow helpers
+    def generate_reduce_scaler(self, cb: int, packed_scaler: int) -> Gen: ...
+
+    # compute helper library, with their CB traffic
+    def tilize(self, icb: int, block_w: int, ocb: int, num_blocks: int = 1) -> Gen: ...
+    def reduce(
+        self,
+        icb: int,
+        scaler_cb: int,
+        ocb: int,
+        Wt: int,
+        pool: str = "sum",
+        dim: str = "row",
+        input_mode: str = "persistent",
+    ) -> Gen: ...
+    def sub(
+        self,
+        a_cb: int,
+        b_cb: int,
+        out_cb: int,
+        Wt: int,
+        broadcast: str = "col",
+        a_policy: InputPolicy = Streaming,
+        b_policy: InputPolicy = Streaming,
+    ) -> Gen: ...
+    def untilize(self, icb: int, ocb: int, Wt: int) -> Gen: ...
+    def compute_tiles(self, name: str, in_cbs: tuple[int, ...], out_cb: int, num_tiles: int) -> Gen: ...
