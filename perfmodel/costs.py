@@ -1,0 +1,82 @@
+"""Cost primitives shared by every engine: one NoC packet, one compute-library call, the DRAM roofline.
+
+The discrete-event simulator, the analytic model and the calibration all price work through these
+functions, so a constant of the profile is read in one place and the engines cannot drift apart.
+
+Data-movement timing, per packet (a transfer larger than the NoC's largest packet is split by the API):
+- the issuing RISC-V is busy `issue_cycles` (its own time; it cannot issue the next packet meanwhile);
+- the packet then starts as soon as the shared resources on its path are free: the core's NoC interface
+  (`core_cycles` = bytes / per-core bandwidth), the DRAM bank (`bank_cycles` = bytes / bank bandwidth) and,
+  where an engine models them, the NoC links (bytes / link bandwidth);
+- it completes `latency_cycles` after its slowest resource has passed it; a barrier waits for the
+  completion of every packet its RISC-V issued.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from perfmodel.device.profile import DeviceProfile
+
+Direction = Literal["read", "write"]
+
+
+@dataclass(frozen=True)
+class PacketCost:
+    nbytes: int
+    issue_cycles: float
+    core_cycles: float
+    bank_cycles: float
+    link_cycles: float
+    latency_cycles: float
+
+    @property
+    def service_cycles(self) -> float:
+        """Time the packet holds its slowest resource when nothing else competes."""
+        return max(self.core_cycles, self.bank_cycles, self.link_cycles)
+
+
+def packet_sizes(nbytes: int, max_packet_bytes: int) -> list[int]:
+    """How the NoC API splits one transfer into packets of at most `max_packet_bytes`."""
+    if nbytes <= 0:
+        return []
+    full, rest = divmod(nbytes, max_packet_bytes)
+    return [max_packet_bytes] * full + ([rest] if rest else [])
+
+
+def num_packets(nbytes: int, max_packet_bytes: int) -> int:
+    return math.ceil(nbytes / max_packet_bytes)
+
+
+def packet_cost(device: DeviceProfile, direction: Direction, nbytes: int) -> PacketCost:
+    """The cost of one packet of `nbytes` between a worker and a DRAM bank."""
+    noc, dram = device.noc, device.dram
+    if direction == "read":
+        issue, core_bw, latency = noc.read_issue_cycles, noc.core_read_bytes_per_cycle, dram.read_latency_cycles
+    else:
+        issue, core_bw, latency = noc.write_issue_cycles, noc.core_write_bytes_per_cycle, dram.write_latency_cycles
+    return PacketCost(
+        nbytes=nbytes,
+        issue_cycles=issue,
+        core_cycles=nbytes / core_bw,
+        bank_cycles=nbytes / device.dram_bank_bytes_per_cycle,
+        link_cycles=nbytes / noc.link_bytes_per_cycle,
+        latency_cycles=latency,
+    )
+
+
+def compute_cycles(device: DeviceProfile, data_format: str, name: str, num_tiles: int | float) -> float:
+    """Cycles of one compute-library call `name` over `num_tiles` tiles (setup per call + cost per tile)."""
+    return device.compute_for(data_format).cost(name).cycles(num_tiles)
+
+
+def untilize_variant(device: DeviceProfile, data_format: str, wt: int) -> str:
+    """pack_untilize while a tile row fits in Dst (half-sync), the slower standard untilize above."""
+    return "pack_untilize" if wt <= device.compute_for(data_format).dst_tiles_half_sync else "untilize"
+
+
+def dram_roofline_cycles(device: DeviceProfile, dram_bytes: int) -> float:
+    """Time to move `dram_bytes` at the board's peak DRAM bandwidth: a bound no engine may beat."""
+    return dram_bytes / device.dram_peak_bytes_per_cycle

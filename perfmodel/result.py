@@ -1,0 +1,85 @@
+"""The frozen result every timing engine returns (`simulate` with backend 'des', `estimate` with 'analytic').
+
+Times are in cycles of the board's AI clock inside the engines; nanoseconds only at the edges
+(`kernel_duration_ns`, `dram_roofline_ns`). `to_dict()` gives the CLI's JSON fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+# What bounds a run: the DRAM bandwidth, the NoC (per-transaction issue, latency, link or interface
+# bandwidth of data movement), the compute threads, or the fixed launch and setup costs.
+BOUNDS = ("dram", "noc", "compute", "dispatch")
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class RunResult:
+    backend: str
+    op_name: str
+    device: str
+    shape: tuple[int, ...]
+    dtype: str
+    config: Mapping[str, Any]
+    cycles: float
+    kernel_duration_ns: float
+    num_cores: int
+    l1_bytes_per_core: int
+    dram_bytes: int
+    dram_roofline_ns: float
+    bound: str
+    # Per-stage breakdown in cycles (e.g. reader / compute / writer per unit, fill, drain, per bound).
+    stages: Mapping[str, float] = field(default_factory=_empty)
+    # Per core: {"core": [x, y], "<kernel or thread>": {"busy_cycles": .., "blocked_cycles": ..}, ...}.
+    per_core: tuple[Mapping[str, Any], ...] = ()
+    # Per CB: {"index": .., "name": .., "max_occupancy_pages": .., "blocked_cycles": {call: cycles}, ...}.
+    per_cb: tuple[Mapping[str, Any], ...] = ()
+    # NoC and DRAM utilisation figures (fractions of time busy, per bank / link where modelled).
+    utilisation: Mapping[str, Any] = field(default_factory=_empty)
+    # Engine-specific extras (event counts, wall time, ...).
+    details: Mapping[str, Any] = field(default_factory=_empty)
+    output: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every field but `output`, mappings as dicts."""
+        return _plain(
+            {
+                "backend": self.backend,
+                "op": self.op_name,
+                "device": self.device,
+                "shape": list(self.shape),
+                "dtype": self.dtype,
+                "config": self.config,
+                "kernel_duration_ns": self.kernel_duration_ns,
+                "cycles": self.cycles,
+                "num_cores": self.num_cores,
+                "l1_bytes_per_core": self.l1_bytes_per_core,
+                "dram_bytes": self.dram_bytes,
+                "dram_roofline_ns": self.dram_roofline_ns,
+                "bound": self.bound,
+                "stages": self.stages,
+                "per_core": self.per_core,
+                "per_cb": self.per_cb,
+                "utilisation": self.utilisation,
+                "details": self.details,
+            }
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
