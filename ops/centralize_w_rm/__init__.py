@@ -48,6 +48,14 @@ class CentralizeWRm:
 
         return numerics.functional(x, dtype=dtype)
 
+    def validate(
+        self, shape: Sequence[int], *, dtype: str = "bfloat16", seed: int = 0, distribution: str = "uniform"
+    ) -> Any:
+        """Functional path vs float64 reference on a generated input; see `numerics.validate`."""
+        from perfmodel.ops.centralize_w_rm import numerics
+
+        return numerics.validate(shape, dtype=dtype, seed=seed, distribution=distribution)
+
     def __repr__(self) -> str:
         return f"<op {self.name}>"
 

@@ -1,0 +1,36 @@
+"""`perfmodel check`: static checks of one program (L1 budget, CB count, config, kernel dry run)."""
+
+from __future__ import annotations
+
+import argparse
+
+from perfmodel.checks import check
+from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("check", help="static checks: does it fit in L1, CB limits, kernel CB usage")
+    add_op_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = check(build_program_from_args(args))
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        verdict = "ok" if report.ok else "FAILED"
+        print(
+            f"{verdict}: {report.l1_bytes_per_core} of {report.l1_budget_bytes} bytes of L1 per core on {report.device}"
+        )
+        for cb in report.cbs:
+            pages = f"{cb.num_pages:>5} pages x {cb.page_size_bytes:>5} B"
+            print(f"  c_{cb.index:<2} {cb.name:<16} {pages} = {cb.total_bytes:>9} B")
+        print(f"  {report.num_cores} cores")
+        for ranges, units in report.core_groups:
+            rects = " ".join(f"({r[0][0]},{r[0][1]})-({r[1][0]},{r[1][1]})" for r in ranges)
+            print(f"    {units} units per core: {rects}")
+        for v in report.violations:
+            where = f" [{v.where}]" if v.where else ""
+            print(f"  {v.kind}: {v.message}{where}")
+    return 0 if report.ok else 1

@@ -1,0 +1,73 @@
+"""Argument parsing and output helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from perfmodel.errors import InputError
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1,1,64,96' -> (1, 1, 64, 96); malformed text is an InputError naming it."""
+    parts = [p.strip() for p in text.replace("x", ",").split(",")]
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"malformed shape {text!r}: expected comma-separated integers such as 1,1,64,96") from None
+    return dims
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """'8x8' (or '8,8') -> (8, 8)."""
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        gx, gy = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"malformed grid {text!r}: expected XxY such as 8x8") from None
+    return gx, gy
+
+
+def add_op_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that describe one program: op, shape, dtype, board and the factory config."""
+    parser.add_argument("op", help="op name, e.g. centralize_w_rm")
+    parser.add_argument("--shape", required=True, help="tensor shape, e.g. 1,1,2048,1024")
+    parser.add_argument(
+        "--device", default="wormhole_b0_n150", help="board name or profile path (default: wormhole_b0_n150)"
+    )
+    parser.add_argument("--dtype", default="bfloat16", help="bfloat16 or float32")
+    parser.add_argument("--grid", default=None, help="core grid XxY handed to the work split (default: the board's)")
+    parser.add_argument("--row-wise", action="store_true", help="fill cores row by row instead of column by column")
+    parser.add_argument("--in-buffering", type=int, default=2, help="pages of the input CB as a multiple of Wt")
+    parser.add_argument("--out-buffering", type=int, default=2, help="pages of the output CB as a multiple of Wt")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_program_from_args(args: argparse.Namespace) -> Any:
+    from perfmodel.op import get_op
+
+    op = get_op(args.op)
+    config = {
+        "grid": parse_grid(args.grid) if args.grid else None,
+        "row_wise": args.row_wise,
+        "in_buffering": args.in_buffering,
+        "out_buffering": args.out_buffering,
+    }
+    return op.build_program(parse_shape(args.shape), device=args.device, dtype=args.dtype, config=config)
+
+
+def emit_json(payload: Any) -> None:
+    json.dump(payload, sys.stdout, indent=2, default=_default)
+    sys.stdout.write("\n")
+
+
+def _default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
