@@ -1,0 +1,63 @@
+"""Functional numerics of Tensix ops: data formats and conversions, tile primitives, error metrics."""
+
+from perfmodel.numerics.formats import (
+    BFLOAT16,
+    FLOAT32,
+    FORMATS,
+    DataFormat,
+    get_format,
+    round_to_format,
+    to_bf16_rna,
+    to_bf16_rne,
+    to_bf16_trunc,
+)
+from perfmodel.numerics.metrics import (
+    Comparison,
+    allclose,
+    compare,
+    max_abs_error,
+    max_rel_error,
+    pcc,
+    ulp_distance,
+)
+from perfmodel.numerics.tiles import (
+    TILE_ELEMENTS,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    reduce_row_sum,
+    scaler_tile,
+    scaler_value,
+    sub_bcast_col,
+    tile_index,
+    tilize_block,
+    untilize_block,
+)
+
+__all__ = [
+    "BFLOAT16",
+    "FLOAT32",
+    "FORMATS",
+    "TILE_ELEMENTS",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "Comparison",
+    "DataFormat",
+    "allclose",
+    "compare",
+    "get_format",
+    "max_abs_error",
+    "max_rel_error",
+    "pcc",
+    "reduce_row_sum",
+    "round_to_format",
+    "scaler_tile",
+    "scaler_value",
+    "sub_bcast_col",
+    "tile_index",
+    "tilize_block",
+    "to_bf16_rna",
+    "to_bf16_rne",
+    "to_bf16_trunc",
+    "ulp_distance",
+    "untilize_block",
+]

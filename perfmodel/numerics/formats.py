@@ -1,0 +1,119 @@
+"""Tensix data formats and the three fp32 -> bfloat16 conversions that matter for the functional path.
+
+The device and the host convert fp32 to bfloat16 differently, and the numerics model has to keep them
+apart to say where an error comes from:
+
+- the host (torch, ``ttnn.from_torch``) rounds to nearest, ties to even (`to_bf16_rne`, = the ml_dtypes cast);
+- the packer (Dst -> circular buffer) rounds to nearest, ties away from zero (`to_bf16_rna`);
+- the program factory builds the reduce scaler with tt-metal's ``bfloat16(float)`` constructor, which drops
+  the low 16 bits (`to_bf16_trunc`).
+
+All three take anything array-like, read it as float32 (a float64 input is rounded to float32 first, as the
+host tensor would be) and return an array of ``ml_dtypes.bfloat16``. NaN stays NaN (quiet, sign kept), +-inf
+stays +-inf, and a finite value that rounds past the largest bfloat16 becomes inf, as round-to-nearest
+demands (the hardware may saturate instead; that is not documented, so we follow IEEE).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ml_dtypes
+import numpy as np
+import numpy.typing as npt
+
+from perfmodel.errors import InputError
+
+_TILE_ELEMENTS = 32 * 32  # values per tile; the layout lives in tiles.py
+
+_BF16_QUIET_BIT = np.uint16(0x0040)
+
+
+@dataclass(frozen=True)
+class DataFormat:
+    """One tile data format as the numerics path needs it.
+
+    `mantissa_bits` counts the stored fraction bits (7 for bfloat16, 23 for float32), so the unit roundoff
+    of round-to-nearest is ``2 ** -(mantissa_bits + 1)``.
+    """
+
+    name: str
+    tt_name: str
+    element_bytes: int
+    mantissa_bits: int
+    dtype: np.dtype
+
+    @property
+    def tile_bytes(self) -> int:
+        return self.element_bytes * _TILE_ELEMENTS
+
+    @property
+    def unit_roundoff(self) -> float:
+        return 2.0 ** -(self.mantissa_bits + 1)
+
+
+BFLOAT16 = DataFormat("bfloat16", "Float16_b", 2, 7, np.dtype(ml_dtypes.bfloat16))
+FLOAT32 = DataFormat("float32", "Float32", 4, 23, np.dtype(np.float32))
+
+FORMATS: dict[str, DataFormat] = {fmt.name: fmt for fmt in (BFLOAT16, FLOAT32)}
+
+FormatLike = str | DataFormat
+
+
+def get_format(data_format: FormatLike) -> DataFormat:
+    """Return the `DataFormat` named `data_format` (or the format itself); InputError if unknown."""
+    if isinstance(data_format, DataFormat):
+        return data_format
+    fmt = FORMATS.get(data_format) if isinstance(data_format, str) else None
+    if fmt is None:
+        raise InputError(f"unknown data format {data_format!r}; expected one of {sorted(FORMATS)}")
+    return fmt
+
+
+def _f32_bits(x: npt.ArrayLike) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint32]]:
+    f = np.asarray(x, dtype=np.float32)
+    return f, f.view(np.uint32)
+
+
+def _finish(f: npt.NDArray[np.float32], bits: npt.NDArray[np.uint32], high: npt.NDArray[np.uint32]) -> np.ndarray:
+    # A NaN whose payload sits only in the dropped low half would turn into inf; force the quiet bit instead.
+    nan_bits = (bits >> np.uint32(16)).astype(np.uint16) | _BF16_QUIET_BIT
+    out = np.where(np.isnan(f), nan_bits, high.astype(np.uint16))
+    return out.view(ml_dtypes.bfloat16)
+
+
+def to_bf16_rne(x: npt.ArrayLike) -> np.ndarray:
+    """Host conversion fp32 -> bfloat16: round to nearest, ties to even (the ml_dtypes cast)."""
+    with np.errstate(invalid="ignore"):  # ml_dtypes flags NaN inputs, which convert to NaN as they should
+        return np.asarray(x, dtype=np.float32).astype(ml_dtypes.bfloat16)
+
+
+def to_bf16_rna(x: npt.ArrayLike) -> np.ndarray:
+    """Packer conversion fp32 -> bfloat16: round to nearest, ties away from zero.
+
+    bfloat16 is the high half of float32 and the encoding is sign-magnitude, so adding half a bfloat16 ulp
+    (0x8000) to the raw bits and dropping the low half rounds the magnitude half-up, i.e. away from zero;
+    a carry out of the fraction correctly bumps the exponent (and reaches inf past the largest value).
+    """
+    f, bits = _f32_bits(x)
+    with np.errstate(over="ignore"):
+        # Only NaN bit patterns can wrap around here, and those are replaced in _finish.
+        high = (bits + np.uint32(0x8000)) >> np.uint32(16)
+    return _finish(f, bits, high)
+
+
+def to_bf16_trunc(x: npt.ArrayLike) -> np.ndarray:
+    """fp32 -> bfloat16 by dropping the low 16 bits (round toward zero), as tt-metal's ``bfloat16(float)``."""
+    f, bits = _f32_bits(x)
+    return _finish(f, bits, bits >> np.uint32(16))
+
+
+def round_to_format(x: npt.ArrayLike, data_format: FormatLike, *, mode: str = "rne") -> np.ndarray:
+    """Round float32 values to `data_format`; `mode` ("rne", "rna", "trunc") applies to bfloat16 only."""
+    fmt = get_format(data_format)
+    if fmt is FLOAT32:
+        return np.asarray(x, dtype=np.float32)
+    converters = {"rne": to_bf16_rne, "rna": to_bf16_rna, "trunc": to_bf16_trunc}
+    if mode not in converters:
+        raise InputError(f"unknown rounding mode {mode!r}; expected one of {sorted(converters)}")
+    return converters[mode](x)

@@ -1,0 +1,236 @@
+"""Tile-level numerics primitives: tilize/untilize, the reduce scaler, row reduce and column-broadcast subtract.
+
+These are the functional building blocks of the row-reduction ops (centralize_w_rm and its siblings). The
+functional path and the discrete-event simulator both call exactly these functions, one tile row at a time,
+on the contents of CB pages, so they are pure and deterministic, and every fp32 operation happens in a fixed,
+documented order: the same inputs give the same bits however the call is batched.
+
+Layout. A tile is 32 x 32 values stored flat (1024 values) as four 16 x 16 faces in the order top-left,
+top-right, bottom-left, bottom-right, each face row-major: element (i, j) sits at flat index
+``face * 256 + offset`` with ``face = (i // 16) * 2 + j // 16`` and ``offset = (i % 16) * 16 + j % 16``
+(`tile_index`). A tile row is the 32 sticks of width W that make Wt = W / 32 tiles.
+
+Batching. Every primitive takes one tile row as its trailing axes ([Wt, 1024] tiles, or one [1024] tile);
+any leading axes are independent tile rows processed element-wise in exactly the same order, so a batched
+call is bit-identical to a loop over tile rows. The simulator may call with no leading axes.
+
+Hardware model (see reference centralize_w_rm.md §6; the exact FPU bits are not documented, so the choices
+below are a model, fixed here so that all engines agree):
+
+- Dst is fp32 when ``fp32_dest_acc_en`` is true (default: true for float32 data, false for bfloat16, as in
+  tt-metal's default compute config) and bfloat16 otherwise. Every write into a bfloat16 Dst rounds the fp32
+  FPU result to bfloat16 with ties away from zero, the same conversion the packer uses.
+- The packer rounds to the CB data format: ties away from zero for bfloat16, exact for float32.
+- Operands are unpacked without rounding (bfloat16 fits the source registers exactly). Not modelled: the
+  19-bit (tf32) source registers of Wormhole, which would truncate float32 operands in the FPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from perfmodel.errors import InputError
+from perfmodel.numerics.formats import BFLOAT16, FLOAT32, DataFormat, FormatLike, get_format, to_bf16_rna, to_bf16_trunc
+
+TILE_HEIGHT = 32
+TILE_WIDTH = 32
+FACE_HEIGHT = 16
+FACE_WIDTH = 16
+FACE_ELEMENTS = FACE_HEIGHT * FACE_WIDTH
+TILE_ELEMENTS = TILE_HEIGHT * TILE_WIDTH
+
+# Axis split of a flat tile: [face row, face column, row in face, column in face].
+_FACE_GRID = (2, 2, FACE_HEIGHT, FACE_WIDTH)
+
+
+def tile_index(i: int, j: int) -> int:
+    """Flat index inside a tile of element (row i, column j), 0 <= i, j < 32."""
+    if not (0 <= i < TILE_HEIGHT and 0 <= j < TILE_WIDTH):
+        raise InputError(f"tile element ({i}, {j}) is outside a 32 x 32 tile")
+    face = (i // FACE_HEIGHT) * 2 + j // FACE_WIDTH
+    return face * FACE_ELEMENTS + (i % FACE_HEIGHT) * FACE_WIDTH + j % FACE_WIDTH
+
+
+def tilize_block(rows: npt.ArrayLike) -> np.ndarray:
+    """Tilize one tile row: [..., 32, W] sticks -> [..., Wt, 1024] tiles in face layout.
+
+    W must be a positive multiple of 32. A pure permutation: dtype and every value are preserved; the result
+    is a new contiguous array.
+    """
+    a = np.asarray(rows)
+    if a.ndim < 2 or a.shape[-2] != TILE_HEIGHT or a.shape[-1] == 0 or a.shape[-1] % TILE_WIDTH:
+        raise InputError(f"tilize_block expects [..., 32, W] with W a multiple of 32, got shape {a.shape}")
+    lead = a.shape[:-2]
+    wt = a.shape[-1] // TILE_WIDTH
+    n = len(lead)
+    # [..., face row, row in face, tile, face column, column in face] -> [..., tile, fr, fc, r, c]
+    split = a.reshape((*lead, 2, FACE_HEIGHT, wt, 2, FACE_WIDTH))
+    order = (*range(n), n + 2, n, n + 3, n + 1, n + 4)
+    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, wt, TILE_ELEMENTS))
+
+
+def untilize_block(tiles: npt.ArrayLike) -> np.ndarray:
+    """Untilize one tile row: [..., Wt, 1024] tiles in face layout -> [..., 32, Wt * 32] sticks.
+
+    The exact inverse of `tilize_block`; a pure permutation.
+    """
+    a = np.asarray(tiles)
+    if a.ndim < 2 or a.shape[-1] != TILE_ELEMENTS or a.shape[-2] == 0:
+        raise InputError(f"untilize_block expects [..., Wt, 1024] with Wt >= 1, got shape {a.shape}")
+    lead = a.shape[:-2]
+    wt = a.shape[-2]
+    n = len(lead)
+    split = a.reshape((*lead, wt, *_FACE_GRID))
+    # [..., tile, fr, fc, r, c] -> [..., fr, r, tile, fc, c]
+    order = (*range(n), n + 1, n + 3, n, n + 2, n + 4)
+    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, TILE_HEIGHT, wt * TILE_WIDTH))
+
+
+def _check_width(width: int) -> int:
+    if isinstance(width, bool) or not isinstance(width, int | np.integer) or width <= 0:
+        raise InputError(f"reduce width W must be a positive integer, got {width!r}")
+    return int(width)
+
+
+def scaler_value(width: int) -> float:
+    """The reduce scaler the factory builds for width W: bfloat16 truncation of float32(1 / W), as a float.
+
+    Truncation, not rounding: for W = 96 this is 0.010375977 (0x3C2A), not the nearest bfloat16 0.010437012
+    (0x3C2B); for powers of two it is exact.
+    """
+    w = _check_width(width)
+    return float(to_bf16_trunc(np.float32(1.0) / np.float32(w)).astype(np.float32))
+
+
+def scaler_tile(width: int) -> np.ndarray:
+    """The bfloat16 scaler tile (flat 1024, face layout): zero except row 0 of each face = `scaler_value(W)`."""
+    w = _check_width(width)
+    tile = np.zeros(_FACE_GRID, dtype=np.float32)
+    tile[:, :, 0, :] = scaler_value(w)
+    # bfloat16 cast is exact here: the value is already a bfloat16.
+    return tile.reshape(TILE_ELEMENTS).astype(BFLOAT16.dtype)
+
+
+def _check_tiles(tiles: npt.ArrayLike, fmt: DataFormat, name: str, *, min_ndim: int) -> np.ndarray:
+    a = np.asarray(tiles)
+    if a.ndim < min_ndim or a.shape[-1] != TILE_ELEMENTS:
+        want = "[..., Wt, 1024]" if min_ndim == 2 else "[..., 1024]"
+        raise InputError(f"{name} must have shape {want}, got {a.shape}")
+    if a.dtype != fmt.dtype:
+        raise InputError(f"{name} has dtype {a.dtype}, but the data format is {fmt.name}")
+    return a
+
+
+def _dst_fp32(fmt: DataFormat, fp32_dest_acc_en: bool | None) -> bool:
+    return fmt is FLOAT32 if fp32_dest_acc_en is None else bool(fp32_dest_acc_en)
+
+
+def _to_dst(values: np.ndarray, dst_fp32: bool) -> np.ndarray:
+    """Store fp32 FPU results into Dst: unchanged in fp32 Dst, rounded ties-away in bfloat16 Dst."""
+    if dst_fp32:
+        return values
+    return to_bf16_rna(values).astype(np.float32)
+
+
+def _pack(values: np.ndarray, fmt: DataFormat) -> np.ndarray:
+    """Pack Dst (held as float32) into a CB page of `fmt`."""
+    if fmt is BFLOAT16:
+        return to_bf16_rna(values)
+    return values.astype(np.float32)
+
+
+def _face_row_sums(products: np.ndarray) -> np.ndarray:
+    """Sum the 16 columns of each face row in fp32 with a fixed binary tree: ((c0+c1)+(c2+c3))+...
+
+    A fixed tree (rather than np.sum, whose order depends on memory layout and numpy version) keeps the
+    result bit-reproducible whatever the batching.
+    """
+    v = products
+    while v.shape[-1] > 1:
+        v = v[..., 0::2] + v[..., 1::2]
+    return v[..., 0]
+
+
+def reduce_row_sum(
+    tiles: npt.ArrayLike,
+    scaler: npt.ArrayLike,
+    *,
+    data_format: FormatLike,
+    fp32_dest_acc_en: bool | None = None,
+) -> np.ndarray:
+    """Reduce SUM along W (``ReduceDim::REDUCE_ROW``) of one tile row, with the scaler, into one mean tile.
+
+    Args:
+        tiles: [..., Wt, 1024] tiles of one tile row (face layout), dtype of `data_format`.
+        scaler: the [1024] bfloat16 scaler tile (`scaler_tile(W)`); row 0 of each face multiplies the
+            matching columns of that face.
+        data_format: "bfloat16" or "float32": the format of `tiles` and of the packed result.
+        fp32_dest_acc_en: fp32 Dst accumulation; None means on for float32 data, off for bfloat16.
+
+    Returns:
+        [..., 1024] mean tile in face layout and `data_format`: row i's mean at (i, 0), zeros elsewhere.
+
+    Accumulation order (per tile row, per output row independently):
+        1. product x[i, j] * s[j] in fp32 (exact for bfloat16 operands);
+        2. per face, the 16 products of row i are summed in fp32 by a fixed pairwise tree (`_face_row_sums`);
+        3. for tile t = 0 .. Wt - 1, left face then right face: acc = to_dst(acc + face_sum) with the add
+           in fp32 and to_dst rounding to bfloat16 (ties away from zero) when Dst is 16-bit, so there are
+           2 * Wt roundings per row; acc starts at 0;
+        4. the packer converts acc to `data_format` (exact when Dst is already bfloat16).
+    """
+    fmt = get_format(data_format)
+    x = _check_tiles(tiles, fmt, "tiles", min_ndim=2)
+    s = _check_tiles(scaler, BFLOAT16, "scaler", min_ndim=1)
+    if s.ndim != 1:
+        raise InputError(f"scaler must be one [1024] tile, got shape {s.shape}")
+    dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
+    lead = x.shape[:-2]
+    wt = x.shape[-2]
+
+    # [..., Wt, face row, face column, row, column] times the scaler's row 0 of the same face.
+    faces = x.astype(np.float32).reshape((*lead, wt, *_FACE_GRID))
+    scale = s.astype(np.float32).reshape(_FACE_GRID)[:, :, 0, :]
+    sums = _face_row_sums(faces * scale[:, :, None, :])  # [..., Wt, face row, face column, row]
+
+    acc = np.zeros((*lead, 2, FACE_HEIGHT), dtype=np.float32)
+    for t in range(wt):
+        for face_col in range(2):
+            acc = _to_dst(acc + sums[..., t, :, face_col, :], dst_fp32)
+
+    mean = np.zeros((*lead, *_FACE_GRID), dtype=np.float32)
+    mean[..., :, 0, :, 0] = acc  # column 0 of faces 0 (rows 0-15) and 2 (rows 16-31)
+    return _pack(mean.reshape((*lead, TILE_ELEMENTS)), fmt)
+
+
+def sub_bcast_col(
+    a_tile: npt.ArrayLike,
+    b_tile: npt.ArrayLike,
+    *,
+    data_format: FormatLike,
+    fp32_dest_acc_en: bool | None = None,
+) -> np.ndarray:
+    """Subtract with column broadcast: out[h, w] = a[h, w] - b[h, 0] (``BroadcastType::COL``).
+
+    Args:
+        a_tile: [..., 1024] tiles (face layout), dtype of `data_format`.
+        b_tile: [..., 1024] tiles whose column 0 is used; leading axes broadcast against `a_tile`'s, so one
+            mean tile [1024] against a tile row [Wt, 1024] is the usual call.
+        data_format: "bfloat16" or "float32": the format of both inputs and of the result.
+        fp32_dest_acc_en: as in `reduce_row_sum`.
+
+    Returns:
+        [broadcast(...), 1024] tiles in `data_format`: the difference in fp32, stored to Dst (rounded ties
+        away to bfloat16 when Dst is 16-bit) and packed (rounded ties away for bfloat16). For bfloat16 inputs
+        the fp32 difference is exact unless the exponents differ by more than 16, so the result is the
+        correctly rounded (ties away) bfloat16 of a - b.
+    """
+    fmt = get_format(data_format)
+    a = _check_tiles(a_tile, fmt, "a_tile", min_ndim=1)
+    b = _check_tiles(b_tile, fmt, "b_tile", min_ndim=1)
+    dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
+    a_faces = a.astype(np.float32).reshape((*a.shape[:-1], *_FACE_GRID))
+    b_col = b.astype(np.float32).reshape((*b.shape[:-1], *_FACE_GRID))[..., :, 0, :, 0]  # [..., fr, row]
+    diff = a_faces - b_col[..., :, None, :, None]
+    out = _pack(_to_dst(diff, dst_fp32), fmt)
+    return out.reshape((*diff.shape[:-4], TILE_ELEMENTS))
