@@ -14,8 +14,8 @@ import numpy as np
 
 from perfmodel.device import DeviceProfile, load_device
 from perfmodel.errors import InputError
-from perfmodel.numerics.formats import DataFormat, get_format, to_bf16_trunc
-from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH
+from perfmodel.numerics.formats import DataFormat, get_format
+from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH, scaler_value
 from perfmodel.ops.centralize_w_rm import kernels as default_kernels
 from perfmodel.ops.centralize_w_rm.config import Config
 from perfmodel.program import (
@@ -76,7 +76,7 @@ def validate_config(config: Config, device: DeviceProfile) -> tuple[int, int]:
 
 def packed_scaler(w: int) -> int:
     """bf16(1/W) by truncation (drop the low 16 bits of the fp32), packed twice into 32 bits as the factory does."""
-    bits = int(to_bf16_trunc(np.float32(1.0 / w)).view(np.uint16))
+    bits = int(np.array(scaler_value(w), dtype=np.float32).view(np.uint32)) >> 16
     return (bits << 16) | bits
 
 

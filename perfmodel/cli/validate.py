@@ -31,5 +31,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{verdict}: {args.op} {args.shape} {args.dtype} ({args.distribution}, seed {args.seed})")
         for key, value in fields.items():
             if key != "passed":
-                print(f"  {key:<14} {value}")
+                print(f"  {key:<17} {value}")
     return 0 if result.passed else 1

@@ -1,0 +1,5 @@
+"""`python -m perfmodel` runs the command line."""
+
+from perfmodel.cli import main
+
+raise SystemExit(main())
