@@ -132,9 +132,14 @@ def test_unknown_op_and_board_list_the_known_ones(capsys) -> None:
     assert "wormhole_b0_n150" in err and "blackhole_p150a" in err
 
 
-def test_console_script_and_module_entry_point() -> None:
+def test_console_script_and_module_entry_point(tmp_path) -> None:
+    # Run outside the checkout so the installed package is imported, not the source folder.
     exe = shutil.which("perfmodel") or str(__import__("pathlib").Path(sys.executable).with_name("perfmodel"))
-    done = subprocess.run([exe, "check", "centralize_w_rm", "--shape", "1,1,48,64"], capture_output=True, text=True)
+    done = subprocess.run(
+        [exe, "check", "centralize_w_rm", "--shape", "1,1,48,64"], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 2 and "H = 48" in done.stderr and "Traceback" not in done.stderr
-    done = subprocess.run([sys.executable, "-m", "perfmodel", "devices", "--json"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "perfmodel", "devices", "--json"], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 0 and json.loads(done.stdout)
