@@ -5,6 +5,7 @@ The public API: boards (`load_device`, `list_devices`), ops (`get_op`), the work
 """
 
 from perfmodel.checks import CheckReport, Violation, check
+from perfmodel.des import DeadlockError, simulate
 from perfmodel.device import DeviceProfile, list_devices, load_device
 from perfmodel.errors import InputError, PerfModelError, ProfileError
 from perfmodel.op import get_op, list_ops
@@ -13,6 +14,7 @@ from perfmodel.split import WorkSplit, split_work_to_cores
 
 __all__ = [
     "CheckReport",
+    "DeadlockError",
     "DeviceProfile",
     "InputError",
     "PerfModelError",
@@ -25,5 +27,6 @@ __all__ = [
     "list_devices",
     "list_ops",
     "load_device",
+    "simulate",
     "split_work_to_cores",
 ]

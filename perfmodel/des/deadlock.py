@@ -1,0 +1,133 @@
+"""Hang diagnosis: the blocked waits of a simulation that cannot move, as a watcher-style report.
+
+When the event queue empties while kernels are unfinished, every unfinished kernel (or compute thread) is
+parked in a CB call that can never be satisfied. `DeadlockError.report` lists those waits with the kernel
+source line, in the spirit of tt-metal's watcher (CRBW = cb_reserve_back waiting, CWFW = cb_wait_front
+waiting), plus the pages pushed and popped so far on every CB of every core.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from types import FrameType
+from typing import Any
+
+from perfmodel.errors import PerfModelError
+
+# Frames inside these files are engine code, not kernel mirrors: a source line skips them.
+_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
+_EXTRA_ENGINE_FILES: set[str] = set()
+
+WATCHER_CODES = {"cb_reserve_back": "CRBW", "cb_wait_front": "CWFW"}
+
+
+def register_engine_file(path: str) -> None:
+    """Mark another module (e.g. the dry-run checker) as engine code for `kernel_frame`."""
+    _EXTRA_ENGINE_FILES.add(os.path.abspath(path))
+
+
+def _is_engine(filename: str) -> bool:
+    return filename.startswith(_ENGINE_DIR) or filename in _EXTRA_ENGINE_FILES
+
+
+def kernel_frame(depth: int = 1) -> FrameType | None:
+    """The innermost frame of the caller's stack that belongs to a kernel mirror (not to the engine).
+
+    Keeping the frame (not its line) is cheap; a suspended generator frame still reports its current line
+    when the report is rendered.
+    """
+    frame: FrameType | None = sys._getframe(depth)
+    while frame is not None and _is_engine(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+def frame_source(frame: FrameType | None) -> str:
+    if frame is None:
+        return "?"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+@dataclass(frozen=True)
+class BlockedWait:
+    """One kernel (or compute thread) parked forever in a CB call."""
+
+    core: tuple[int, int]
+    kernel: str
+    thread: str
+    call: str
+    cb: int
+    requested: int
+    available: int  # free pages for cb_reserve_back, visible pages for cb_wait_front
+    capacity: int
+    source: str  # file:line of the kernel mirror
+
+    def watcher_line(self) -> str:
+        code = WATCHER_CODES.get(self.call, self.call)
+        what = "free" if self.call == "cb_reserve_back" else "visible"
+        where = os.path.basename(self.source.rsplit(":", 1)[0]) + ":" + self.source.rsplit(":", 1)[-1]
+        return (
+            f"{self.kernel}/{self.thread} {code} {self.call}(c_{self.cb}, {self.requested}): "
+            f"{self.available} {what} of {self.capacity} at {where}"
+        )
+
+
+@dataclass(frozen=True)
+class CbCounters:
+    """Pages pushed and popped so far on one CB of one core."""
+
+    core: tuple[int, int]
+    cb: int
+    pushed: int
+    popped: int
+    capacity: int
+
+
+class DeadlockError(PerfModelError):
+    """The simulated program hangs. `report` lists the blocked waits; `cb_counters` the CB page counts."""
+
+    def __init__(
+        self,
+        report: list[BlockedWait],
+        cb_counters: list[CbCounters],
+        *,
+        time_cycles: float,
+        finished: Mapping[tuple[int, int], list[str]] | None = None,
+    ) -> None:
+        self.report = report
+        self.cb_counters = cb_counters
+        self.time_cycles = time_cycles
+        self.finished = dict(finished or {})
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        cores = sorted({w.core for w in self.report})
+        lines = [f"deadlock at cycle {self.time_cycles:.0f}: {len(self.report)} blocked waits on {len(cores)} cores"]
+        for core in cores:
+            waits = [w for w in self.report if w.core == core]
+            done = self.finished.get(core, [])
+            parts = [w.watcher_line() for w in waits] + [f"{k} done" for k in done]
+            lines.append(f"core ({core[0]},{core[1]}): " + " | ".join(parts))
+            counts = [c for c in self.cb_counters if c.core == core]
+            lines.append(
+                "    " + " ".join(f"c_{c.cb} pushed {c.pushed} popped {c.popped} (cap {c.capacity});" for c in counts)
+            )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time_cycles": self.time_cycles,
+            "blocked": [{**asdict(w), "core": list(w.core)} for w in self.report],
+            "cb_counters": [{**asdict(c), "core": list(c.core)} for c in self.cb_counters],
+            "finished": [{"core": list(core), "kernels": kernels} for core, kernels in sorted(self.finished.items())],
+        }
+
+
+class SimulationLimitError(PerfModelError):
+    """The simulation exceeded its event budget: a kernel loops without end (a livelock), or the run is too big."""

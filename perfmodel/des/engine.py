@@ -1,0 +1,316 @@
+"""`simulate(program)`: run a Program on simpy time and return a frozen `RunResult`.
+
+Every core gets its CBs (`cb.py`) and one simpy process per kernel (the compute kernel is one process whose
+calls are attributed to the unpack / math / pack threads). All kernels start at t = 0 and first pay the
+profile's kernel setup; the kernel duration is first kernel start to last kernel end over all cores.
+The event loop is bounded (`max_events`); when the queue empties with kernels unfinished, the blocked
+waits become a `DeadlockError`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.core import EmptySchedule
+
+from perfmodel import costs
+from perfmodel.des.cb import CbState
+from perfmodel.des.context import DesContext
+from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError, SimulationLimitError, frame_source
+from perfmodel.des.memory import FunctionalMemory
+from perfmodel.des.trace import Tracer
+from perfmodel.errors import InputError
+from perfmodel.program import CoreProgram, KernelSpec, Program
+from perfmodel.result import RunResult
+
+DEFAULT_MAX_EVENTS = 50_000_000
+# A run is called DRAM-bound when its busiest bank is busy at least this fraction of the kernel duration;
+# below that, the largest of the compute / NoC / dispatch fractions names the bound (see `_bound`).
+DRAM_BOUND_FRACTION = 0.7
+ProgressFn = Callable[[float, int], None]
+
+
+class Simulation:
+    """The live state of one run. Built and consumed by `simulate`; never returned to the caller."""
+
+    def __init__(self, program: Program, *, functional: bool, trace: bool, max_events: int) -> None:
+        from perfmodel.des.noc import NocModel
+
+        self.program = program
+        self.device = program.device
+        self.env = simpy.Environment()
+        self.noc = NocModel(program.device)
+        self.max_calls = max_events
+        self.calls = 0
+        self.blocked: dict[tuple[tuple[int, int], str, str], tuple[str, CbState, int, Any]] = {}
+        self.zone_open: dict[tuple[tuple[int, int], str, str], float] = {}
+        self.zones: list[tuple[tuple[int, int], str, str, float, float]] = []
+        self.tracer = Tracer(program.device.clock_ghz) if trace else None
+        cb_end = self._cb_layout()
+        l1_bytes = max(program.device.core.l1_bytes, cb_end)
+        self.memory = FunctionalMemory(program.device.dram.num_banks, l1_bytes) if functional else None
+        self.core_cbs: dict[tuple[int, int], dict[int, CbState]] = {}
+        self.contexts: list[DesContext] = []
+        for core_program in program.cores:
+            cbs = {spec.index: CbState(spec, self._cb_base[spec.index], record_occupancy=trace) for spec in program.cbs}
+            self.core_cbs[core_program.core] = cbs
+            for spec in program.kernels:
+                ctx = DesContext(self, program, core_program, spec, cbs)
+                self.contexts.append(ctx)
+                self.env.process(self._run_kernel(ctx, spec, core_program))
+
+    def _cb_layout(self) -> int:
+        """CBs are allocated one after another from the bottom of the free L1 region, as tt-metal does."""
+        core = self.device.core
+        addr = core.l1_bytes - core.l1_free_bytes
+        self._cb_base: dict[int, int] = {}
+        for spec in self.program.cbs:
+            self._cb_base[spec.index] = addr
+            addr += -(-spec.total_bytes // core.l1_alignment_bytes) * core.l1_alignment_bytes
+        return addr
+
+    def _run_kernel(self, ctx: DesContext, spec: KernelSpec, core_program: CoreProgram) -> Iterator[Any]:
+        setup = self.device.dispatch.kernel_setup_cycles
+        ctx.stats.start = self.env.now
+        if setup > 0:
+            ctx.stats.add_busy(ctx.risc if not ctx.is_compute else "math", setup)
+            if self.tracer is not None:
+                self.tracer.complete(ctx.core, ctx.risc if not ctx.is_compute else "math", "kernel setup", 0.0, setup)
+            yield self.env.timeout(setup)
+        gen = spec.fn(ctx, **core_program.compile_time_args.get(spec.name, {}))
+        if not isinstance(gen, Iterator):
+            raise InputError(f"kernel {spec.name} ({spec.source}) must be a generator function (use `yield from k...`)")
+        yield from gen
+        ctx.stats.end = self.env.now
+
+    def run(self, progress: ProgressFn | None = None) -> int:
+        """Step the event queue until it empties; returns the number of events processed."""
+        env = self.env
+        step = env.step
+        events = 0
+        limit = self.max_calls
+        try:
+            while True:
+                step()
+                events += 1
+                if not events & 0xFFFF:
+                    if events > limit:
+                        raise SimulationLimitError(
+                            f"more than {limit} events at cycle {env.now:.0f}; raise max_events if the run is just big"
+                        )
+                    if progress is not None:
+                        progress(env.now, events)
+        except EmptySchedule:
+            pass
+        return events
+
+    def deadlock(self) -> DeadlockError | None:
+        unfinished = [ctx for ctx in self.contexts if ctx.stats.end is None]
+        if not unfinished:
+            return None
+        report = []
+        for (core, kernel, thread), (call, cb, n, frame) in sorted(self.blocked.items(), key=lambda kv: kv[0]):
+            available = cb.free if call == "cb_reserve_back" else cb.visible
+            report.append(
+                BlockedWait(core, kernel, thread, call, cb.index, n, available, cb.capacity, frame_source(frame))
+            )
+        counters = [
+            CbCounters(core, cb.index, cb.pushed, cb.popped, cb.capacity)
+            for core, cbs in self.core_cbs.items()
+            for cb in cbs.values()
+        ]
+        finished: dict[tuple[int, int], list[str]] = {}
+        for ctx in self.contexts:
+            if ctx.stats.end is not None:
+                finished.setdefault(ctx.core, []).append(ctx.kernel_name)
+        return DeadlockError(report, counters, time_cycles=float(self.env.now), finished=finished)
+
+
+def simulate(
+    program: Program,
+    *,
+    inputs: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    trace_path: str | Path | None = None,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    progress: ProgressFn | None = None,
+) -> RunResult:
+    """Simulate `program`; with `inputs` (the op's input array, or {buffer name: array}) pages carry data
+    and `result.output` is the op's output. Raises `DeadlockError` when the program hangs."""
+    wall0 = time.perf_counter()
+    sim = Simulation(program, functional=inputs is not None, trace=trace_path is not None, max_events=max_events)
+    if inputs is not None:
+        _load_inputs(sim, program, inputs)
+    events = sim.run(progress)
+    wall = time.perf_counter() - wall0
+    error = sim.deadlock()
+    if trace_path is not None:
+        _write_trace(sim, trace_path, deadlocked=error is not None)
+    if error is not None:
+        raise error
+    return _result(sim, events, wall, inputs is not None)
+
+
+def _load_inputs(sim: Simulation, program: Program, inputs: np.ndarray | Mapping[str, np.ndarray]) -> None:
+    assert sim.memory is not None
+    if isinstance(inputs, Mapping):
+        named = dict(inputs)
+    else:
+        names = [b.name for b in program.buffers]
+        target = "input" if "input" in names else (names[0] if names else None)
+        if target is None:
+            raise InputError(f"program {program.op_name} has no DRAM buffer to load the input into")
+        named = {target: inputs}
+    for name, values in named.items():
+        sim.memory.load_buffer(program.buffer(name), np.asarray(values))
+
+
+def _output(sim: Simulation) -> np.ndarray | None:
+    program = sim.program
+    if sim.memory is None or "output" not in {b.name for b in program.buffers}:
+        return None
+    out = sim.memory.read_buffer(program.buffer("output"))
+    if out.size == int(np.prod(program.shape)):
+        return out.reshape(program.shape)
+    return out
+
+
+def _write_trace(sim: Simulation, path: str | Path, *, deadlocked: bool) -> None:
+    tracer = sim.tracer
+    assert tracer is not None
+    for core, cbs in sim.core_cbs.items():
+        for cb in cbs.values():
+            if cb.occupancy:
+                tracer.counter(core, f"c_{cb.index} {cb.spec.name} pages", cb.occupancy)
+    tracer.write(
+        path,
+        {
+            "op": sim.program.op_name,
+            "device": sim.device.name,
+            "shape": list(sim.program.shape),
+            "deadlock": deadlocked,
+        },
+    )
+
+
+def _bound(fractions: Mapping[str, float]) -> str:
+    """DRAM when the busiest bank is busy most of the run; otherwise the largest busy fraction."""
+    if fractions["dram"] >= DRAM_BOUND_FRACTION:
+        return "dram"
+    return max(("compute", "noc", "dispatch", "dram"), key=lambda k: fractions[k])
+
+
+def _result(sim: Simulation, events: int, wall_s: float, functional: bool) -> RunResult:
+    program, device = sim.program, sim.device
+    ends = [ctx.stats.end or 0.0 for ctx in sim.contexts]
+    duration = max(ends) if ends else 0.0
+    setup = device.dispatch.kernel_setup_cycles
+
+    per_core: list[dict[str, Any]] = []
+    by_core: dict[tuple[int, int], list[DesContext]] = {}
+    for ctx in sim.contexts:
+        by_core.setdefault(ctx.core, []).append(ctx)
+    max_math = max_dm = 0.0
+    stage_max: dict[str, float] = {}
+    for core, ctxs in by_core.items():
+        entry: dict[str, Any] = {"core": list(core)}
+        for ctx in ctxs:
+            s = ctx.stats
+            busy = sum(s.busy.values())
+            blocked = sum(s.blocked.values())
+            entry[ctx.kernel_name] = {
+                "risc": ctx.risc,
+                "end_cycles": s.end,
+                "busy_cycles": busy,
+                "blocked_cycles": blocked,
+                "blocked_by_call": {f"{call} ({thread})": v for (thread, call), v in sorted(s.blocked.items())},
+            }
+            for key, value in (("busy", busy), ("blocked", blocked)):
+                name = f"{ctx.kernel_name}_{key}_cycles_max"
+                stage_max[name] = max(stage_max.get(name, 0.0), value)
+            if ctx.is_compute:
+                for thread in ("unpack", "math", "pack"):
+                    tb = sum(v for (t, _), v in s.blocked.items() if t == thread)
+                    entry[thread] = {"busy_cycles": s.busy.get(thread, 0.0), "blocked_cycles": tb}
+                max_math = max(max_math, s.busy.get("math", 0.0) - setup)
+            else:
+                barrier = sum(v for (_, call), v in s.blocked.items() if call.startswith("noc_async"))
+                max_dm = max(max_dm, busy - setup + barrier)
+        per_core.append(entry)
+
+    per_cb = []
+    for spec in program.cbs:
+        states = [cbs[spec.index] for cbs in sim.core_cbs.values()]
+        blocked: dict[str, float] = {}
+        for st in states:
+            for (who, call), v in st.blocked_cycles.items():
+                key = f"{who}:{call}"
+                blocked[key] = blocked.get(key, 0.0) + v
+        per_cb.append(
+            {
+                "index": spec.index,
+                "name": spec.name,
+                "capacity_pages": spec.num_pages,
+                "max_occupancy_pages": max((st.max_occupancy for st in states), default=0),
+                "pages_pushed": sum(st.pushed for st in states),
+                "pages_popped": sum(st.popped for st in states),
+                "blocked_cycles": blocked,
+            }
+        )
+
+    utilisation = sim.noc.utilisation(duration)
+    fractions = {
+        "dram": float(utilisation["dram_bank_busy_fraction_max"]),  # type: ignore[arg-type]
+        "compute": max_math / duration if duration else 0.0,
+        "noc": max_dm / duration if duration else 0.0,
+        "dispatch": setup / duration if duration else 0.0,
+    }
+    utilisation["bound_fractions"] = fractions
+    roofline_cycles = costs.dram_roofline_cycles(device, program.dram_bytes)
+
+    zones: dict[str, float] = {}
+    for _core, _kernel, name, start, end in sim.zones:
+        zones[name] = max(zones.get(name, 0.0), end - start)
+    config = program.config
+    if hasattr(config, "__dataclass_fields__"):
+        import dataclasses
+
+        config = dataclasses.asdict(config)
+    details = {
+        "events": events,
+        "kernel_calls": sim.calls,
+        "wall_time_s": wall_s,
+        "events_per_s": events / wall_s if wall_s > 0 else 0.0,
+        "functional": functional,
+        "zones": zones,
+        "zone_instances": [
+            {"core": list(core), "kernel": kernel, "name": name, "start_cycles": start, "end_cycles": end}
+            for core, kernel, name, start, end in sim.zones
+        ],
+        "kernel_setup_cycles": setup,
+    }
+    return RunResult(
+        backend="des",
+        op_name=program.op_name,
+        device=device.name,
+        shape=tuple(program.shape),
+        dtype=program.dtype,
+        config=config if isinstance(config, Mapping) else {"value": repr(config)},
+        cycles=float(duration),
+        kernel_duration_ns=device.cycles_to_ns(duration),
+        num_cores=program.num_cores,
+        l1_bytes_per_core=program.l1_bytes_per_core,
+        dram_bytes=program.dram_bytes,
+        dram_roofline_ns=device.cycles_to_ns(roofline_cycles),
+        bound=_bound(fractions),
+        stages={"kernel_setup_cycles": setup, **stage_max},
+        per_core=tuple(per_core),
+        per_cb=tuple(per_cb),
+        utilisation=utilisation,
+        details=details,
+        output=_output(sim),
+    )

@@ -1,0 +1,139 @@
+"""NoC and DRAM timing as a reservation calendar (the rules of `perfmodel.costs`).
+
+Each transfer is split into packets (`costs.packet_sizes`). Packet i of a transfer issued at time t enters
+the NoC at t + (i + 1) x issue_cycles (the issuing RISC-V is busy issue_cycles per packet). It starts at the
+latest of its entry time and the free times of every resource it crosses: the core's NoC interface for that
+NoC, the DRAM bank, and each link of its route. Each resource is then held until start + bytes / (its own
+bandwidth), and the packet completes at start + service + latency (`PacketCost`). No simpy event is made per
+packet or hop: a barrier only needs the latest completion of its RISC-V's packets.
+
+Routes: NoC 0 and NoC 1 are unidirectional tori on the physical coordinates (`noc.worker_noc_x/y`,
+`dram.bank_noc_xy`). NoC 0 moves +x then +y, NoC 1 moves -y then -x, wrapping around. Data of a read flows
+bank -> core, data of a write core -> bank, on the NoC of the issuing kernel.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Literal
+
+from perfmodel import costs
+from perfmodel.device.profile import DeviceProfile
+
+Direction = Literal["read", "write"]
+Resource = tuple  # ("core", (x, y), noc) | ("bank", b) | ("link", noc, x, y, axis)
+
+
+class NocModel:
+    """Free times and accumulated occupancy of every NoC / DRAM resource of the chip."""
+
+    def __init__(self, device: DeviceProfile) -> None:
+        self.device = device
+        self.free: dict[Resource, float] = {}
+        self.busy: defaultdict[Resource, float] = defaultdict(float)
+        self.bytes_moved = 0
+        self.packets = 0
+        self._routes: dict[tuple[int, tuple[int, int], tuple[int, int]], tuple[Resource, ...]] = {}
+        self._costs: dict[tuple[str, int], costs.PacketCost] = {}
+        self._max_packet = device.noc.max_packet_bytes
+
+    def core_xy(self, core: tuple[int, int]) -> tuple[int, int]:
+        noc = self.device.noc
+        return noc.worker_noc_x[core[0]], noc.worker_noc_y[core[1]]
+
+    def route(self, noc: int, src: tuple[int, int], dst: tuple[int, int]) -> tuple[Resource, ...]:
+        """The links a packet crosses from physical `src` to physical `dst` on NoC `noc`."""
+        key = (noc, src, dst)
+        links = self._routes.get(key)
+        if links is not None:
+            return links
+        size_x, size_y = self.device.noc.size_x, self.device.noc.size_y
+        x, y = src
+        hops: list[Resource] = []
+        if noc == 0:
+            while x != dst[0]:
+                hops.append(("link", 0, x, y, "x"))
+                x = (x + 1) % size_x
+            while y != dst[1]:
+                hops.append(("link", 0, x, y, "y"))
+                y = (y + 1) % size_y
+        else:
+            while y != dst[1]:
+                hops.append(("link", 1, x, y, "y"))
+                y = (y - 1) % size_y
+            while x != dst[0]:
+                hops.append(("link", 1, x, y, "x"))
+                x = (x - 1) % size_x
+        links = tuple(hops)
+        self._routes[key] = links
+        return links
+
+    def _cost(self, direction: str, nbytes: int) -> costs.PacketCost:
+        key = (direction, nbytes)
+        cost = self._costs.get(key)
+        if cost is None:
+            cost = costs.packet_cost(self.device, direction, nbytes)  # type: ignore[arg-type]
+            self._costs[key] = cost
+        return cost
+
+    def transfer(
+        self, now: float, core: tuple[int, int], noc: int, direction: Direction, bank: int, nbytes: int
+    ) -> tuple[float, float]:
+        """Reserve the resources of one transfer issued at `now`.
+
+        Returns (issue cycles the RISC-V is busy, completion time of the last packet).
+        """
+        if not 0 <= bank < self.device.dram.num_banks:
+            from perfmodel.errors import InputError
+
+            raise InputError(f"DRAM bank {bank} does not exist on {self.device.name}")
+        core_phys = self.core_xy(core)
+        bank_phys = tuple(self.device.dram.bank_noc_xy[bank])
+        src, dst = (bank_phys, core_phys) if direction == "read" else (core_phys, bank_phys)
+        links = self.route(noc, src, dst)  # type: ignore[arg-type]
+        core_key = ("core", core, noc)
+        bank_key = ("bank", bank)
+        free, busy = self.free, self.busy
+        issued = now
+        issue_total = 0.0
+        done = now
+        for size in costs.packet_sizes(nbytes, self._max_packet):
+            c = self._cost(direction, size)
+            issued += c.issue_cycles
+            issue_total += c.issue_cycles
+            start = max(issued, free.get(core_key, 0.0), free.get(bank_key, 0.0))
+            for link in links:
+                t = free.get(link, 0.0)
+                if t > start:
+                    start = t
+            free[core_key] = start + c.core_cycles
+            free[bank_key] = start + c.bank_cycles
+            busy[core_key] += c.core_cycles
+            busy[bank_key] += c.bank_cycles
+            for link in links:
+                free[link] = start + c.link_cycles
+                busy[link] += c.link_cycles
+            finish = start + c.service_cycles + c.latency_cycles
+            if finish > done:
+                done = finish
+            self.packets += 1
+        self.bytes_moved += nbytes
+        return issue_total, done
+
+    def utilisation(self, duration_cycles: float) -> dict[str, object]:
+        """Busy fractions over the run: per DRAM bank, and the busiest link and core interface."""
+        if duration_cycles <= 0:
+            duration_cycles = 1.0
+        banks = [self.busy.get(("bank", b), 0.0) / duration_cycles for b in range(self.device.dram.num_banks)]
+        links = [v for k, v in self.busy.items() if k[0] == "link"]
+        cores = [v for k, v in self.busy.items() if k[0] == "core"]
+        return {
+            "dram_bank_busy_fraction": banks,
+            "dram_bank_busy_fraction_max": max(banks) if banks else 0.0,
+            "dram_bank_busy_fraction_mean": sum(banks) / len(banks) if banks else 0.0,
+            "noc_link_busy_fraction_max": max(links) / duration_cycles if links else 0.0,
+            "noc_links_used": len(links),
+            "noc_core_interface_busy_fraction_max": max(cores) / duration_cycles if cores else 0.0,
+            "noc_packets": self.packets,
+            "noc_bytes": self.bytes_moved,
+        }
