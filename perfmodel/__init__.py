@@ -4,6 +4,7 @@ The public API: boards (`load_device`, `list_devices`), ops (`get_op`), the work
 (`split_work_to_cores`), static checks (`check`) and the error family.
 """
 
+from perfmodel.analytic import estimate, estimate_many
 from perfmodel.checks import CheckReport, Violation, check
 from perfmodel.des import DeadlockError, simulate
 from perfmodel.device import DeviceProfile, list_devices, load_device
@@ -23,6 +24,8 @@ __all__ = [
     "Violation",
     "WorkSplit",
     "check",
+    "estimate",
+    "estimate_many",
     "get_op",
     "list_devices",
     "list_ops",

@@ -1,0 +1,151 @@
+"""The analytic engine: per-core pipeline time, shared DRAM limits and the bound, vectorised over configurations.
+
+`evaluate` is the one formula both `estimate(program)` (one configuration) and `estimate_many(op, table)`
+(many) use:
+
+    cycles = max( T_pipe(n_max) ,  setup + first read + max_bank_bytes / bank_bw + last write latency )
+
+- T_pipe(n) is the max-plus pipeline of the slowest core (`pipeline.pipeline_times`), which carries every
+  kernel's setup, fill, steady state with finite CBs, and drain; the slowest core is the one with the most
+  units, q + (r > 0) for units = q x cores + r (split_work_to_cores);
+- the second term is the shared-DRAM floor over all active cores: DRAM pages are interleaved round-robin, so
+  the busiest bank serves ceil(packets / banks) packets; it is never below the DRAM roofline.
+
+What it does not model: queueing *between* cores on a bank or link below saturation (the DES does; see
+tests/test_agreement.py for how much that costs).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from perfmodel.analytic.pipeline import pipeline_times
+from perfmodel.analytic.signature import StageSignature, build_signature
+from perfmodel.device.profile import DeviceProfile
+
+BOUND_NAMES = ("dram", "noc", "compute", "dispatch")
+
+
+def op_model(op_name: str) -> ModuleType:
+    """The op's analytic description: `perfmodel.ops.<op>.model`."""
+    try:
+        return importlib.import_module(f"perfmodel.ops.{op_name}.model")
+    except ModuleNotFoundError as exc:
+        from perfmodel.errors import InputError
+
+        raise InputError(f"op {op_name!r} has no analytic model (ops/{op_name}/model.py)") from exc
+
+
+# (op, shape key, id(device)) -> (device, signature): the device is kept so its id cannot be reused.
+_SIGNATURES: dict[tuple[str, tuple[Hashable, ...], int], tuple[DeviceProfile, StageSignature]] = {}
+
+
+def signature(op_name: str, device: DeviceProfile, key: tuple[Hashable, ...]) -> StageSignature:
+    """The priced per-unit stage signature of (op, shape key, device), cached."""
+    cache_key = (op_name, key, id(device))
+    hit = _SIGNATURES.get(cache_key)
+    if hit is not None and hit[0] is device:
+        return hit[1]
+    one, two = op_model(op_name).unit_programs(device, key)
+    sig = build_signature(one, two)
+    if len(_SIGNATURES) > 4096:
+        _SIGNATURES.clear()
+    _SIGNATURES[cache_key] = (device, sig)
+    return sig
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Arrays, one entry per configuration."""
+
+    cycles: np.ndarray
+    bound: np.ndarray  # index into BOUND_NAMES
+    stages: Mapping[str, np.ndarray]
+    deadlock: np.ndarray
+
+
+def evaluate(
+    sigs: Sequence[StageSignature],
+    which: np.ndarray,
+    device_bank_bytes_per_cycle: np.ndarray,
+    device_banks: np.ndarray,
+    device_peak_bytes_per_cycle: np.ndarray,
+    *,
+    units_total: np.ndarray,
+    units_slowest: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+) -> Evaluation:
+    """Cycles, bound and stage breakdown; row r uses signature `sigs[which[r]]` and the device figures of row r."""
+    which = np.asarray(which, dtype=np.int64)
+    units_total = np.asarray(units_total, dtype=np.int64)
+    units_slowest = np.asarray(units_slowest, dtype=np.int64)
+    pipe = pipeline_times(sigs, which, units_slowest, capacities)
+
+    def per_row(values: Sequence[float]) -> np.ndarray:
+        return np.asarray(values, dtype=float)[which]
+
+    packets_per_unit = per_row([s.read_packets_per_unit + s.write_packets_per_unit for s in sigs])
+    bytes_per_unit = per_row([s.read_bytes_per_unit + s.write_bytes_per_unit for s in sigs])
+    setup = per_row([s.setup_cycles for s in sigs])
+    fill = per_row([s.first_read_cycles + s.last_write_cycles for s in sigs])
+    bytes_per_packet = np.divide(
+        bytes_per_unit, packets_per_unit, out=np.zeros_like(bytes_per_unit), where=packets_per_unit > 0
+    )
+    # Pages are interleaved round-robin over the banks: the busiest bank serves ceil(packets / banks).
+    busiest_bank_bytes = np.ceil(units_total * packets_per_unit / device_banks) * bytes_per_packet
+    bank_cycles = busiest_bank_bytes / device_bank_bytes_per_cycle
+    roofline = bytes_per_unit * units_total / device_peak_bytes_per_cycle
+    dram_floor = setup + fill + np.maximum(bank_cycles, roofline)
+    cycles = np.maximum(pipe.total_cycles, dram_floor)
+    cycles = np.where(units_total == 0, 0.0, cycles)
+
+    # The bound: DRAM when the shared floor wins; otherwise the kind of work of the busiest kernel, unless the
+    # fixed setup outweighs the whole steady state.
+    names = [k.name for k in sigs[0].kernels]
+    noc = {n: per_row([s.kernel(n).noc_cycles_per_unit for s in sigs]) for n in names}
+    comp = {n: per_row([s.kernel(n).compute_cycles_per_unit for s in sigs]) for n in names}
+    per_kernel = {n: noc[n] + comp[n] for n in names}
+    stacked = np.stack([per_kernel[n] for n in names])
+    busiest = np.argmax(stacked, axis=0)
+    noc_b = np.stack([noc[n] for n in names])[busiest, np.arange(len(which))]
+    comp_b = np.stack([comp[n] for n in names])[busiest, np.arange(len(which))]
+    steady = units_slowest * pipe.period_cycles
+    bound = np.where(noc_b >= comp_b, BOUND_NAMES.index("noc"), BOUND_NAMES.index("compute")).astype(np.int8)
+    bound[setup > steady] = BOUND_NAMES.index("dispatch")
+    bound[dram_floor >= pipe.total_cycles] = BOUND_NAMES.index("dram")
+
+    stages: dict[str, np.ndarray] = {f"{n}_cycles_per_unit": per_kernel[n] for n in names}
+    stages.update(
+        {
+            "setup_cycles": setup,
+            "period_cycles": pipe.period_cycles,
+            "units_slowest_core": units_slowest.astype(float),
+            "pipeline_cycles": pipe.total_cycles,
+            "fill_drain_cycles": np.maximum(pipe.total_cycles - setup - steady, 0.0),
+            "dram_busiest_bank_cycles": bank_cycles,
+            "dram_floor_cycles": dram_floor,
+            "dram_roofline_cycles": roofline,
+        }
+    )
+    return Evaluation(cycles, bound, stages, pipe.deadlock)
+
+
+def slowest_core_units(units: np.ndarray, grid_cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cores used, units of the slowest core) of split_work_to_cores: n = min(units, grid), q + (r > 0)."""
+    units = np.asarray(units, dtype=np.int64)
+    cores = np.minimum(units, np.asarray(grid_cores, dtype=np.int64))
+    safe = np.maximum(cores, 1)
+    q, r = np.divmod(units, safe)
+    return cores, np.where(cores == 0, 0, q + (r > 0))
+
+
+def capacities_of(cbs: Any, cross_cbs: tuple[int, ...]) -> dict[int, int]:
+    """Pages of each cross-kernel CB in a CB table."""
+    pages = {cb.index: cb.num_pages for cb in cbs}
+    return {cb: pages[cb] for cb in cross_cbs if cb in pages}

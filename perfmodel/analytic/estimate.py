@@ -1,0 +1,56 @@
+"""`estimate(program)`: the analytic engine's answer for one built program, as a `RunResult`."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from perfmodel import costs
+from perfmodel.analytic.engine import BOUND_NAMES, capacities_of, evaluate, op_model, signature
+from perfmodel.program import Program
+from perfmodel.result import RunResult
+
+
+def estimate(program: Program) -> RunResult:
+    """Device kernel duration of `program` by the analytic model (backend 'analytic')."""
+    started = time.perf_counter()
+    device = program.device
+    model = op_model(program.op_name)
+    sig = signature(program.op_name, device, model.shape_key(program))
+    slowest = max((core.num_units for core in program.cores), default=0)
+    caps = capacities_of(program.cbs, sig.cross_cbs)
+    ev = evaluate(
+        [sig],
+        np.zeros(1, dtype=np.int64),
+        np.array([device.dram_bank_bytes_per_cycle]),
+        np.array([device.dram.num_banks]),
+        np.array([device.dram_peak_bytes_per_cycle]),
+        units_total=np.array([program.units]),
+        units_slowest=np.array([slowest]),
+        capacities={cb: np.array([pages]) for cb, pages in caps.items()},
+    )
+    cycles = float(ev.cycles[0])
+    config = dataclasses.asdict(program.config) if dataclasses.is_dataclass(program.config) else program.config
+    return RunResult(
+        backend="analytic",
+        op_name=program.op_name,
+        device=device.name,
+        shape=tuple(program.shape),
+        dtype=program.dtype,
+        config=dict(config or {}),
+        cycles=cycles,
+        kernel_duration_ns=device.cycles_to_ns(cycles),
+        num_cores=program.num_cores,
+        l1_bytes_per_core=program.l1_bytes_per_core,
+        dram_bytes=program.dram_bytes,
+        dram_roofline_ns=device.cycles_to_ns(costs.dram_roofline_cycles(device, program.dram_bytes)),
+        bound=BOUND_NAMES[int(ev.bound[0])],
+        stages={name: float(values[0]) for name, values in ev.stages.items()},
+        details={
+            "deadlock": bool(ev.deadlock[0]),
+            "cross_cbs": list(sig.cross_cbs),
+            "wall_seconds": time.perf_counter() - started,
+        },
+    )

@@ -1,0 +1,204 @@
+"""The reader -> compute -> writer pipeline of one core as a max-plus recursion, vectorised over configurations.
+
+Each kernel is a sequence of synchronisation nodes per unit (see `signature`). The time of node i of unit
+k is
+
+    t_i(k) = max( t_{i-1}(k) + work_i ,  dependency )
+
+where the previous node of the first node of a unit is the last node of the unit before (plus the work
+after it), and the dependency is the CB call of another kernel that releases the call:
+
+- `cb_wait_front(cb, n)` waits for the producer's `cb_push_back` that makes n pages visible (same unit,
+  or the prologue's push for a CB filled once, like the scaler);
+- `cb_reserve_back(cb, n)` waits for the consumer's `cb_pop_front` of unit k - d, with
+  d = 1 - ceil((pages pushed before in the unit + n - capacity) / pages per unit): with buffering 1 the
+  reader cannot refill c_0 before tilize pops it (d = 1), with 2 it runs one unit ahead (d = 2).
+
+For deterministic stage times this recursion *is* the timed event graph of the pipeline, so it gives fill,
+steady state and drain exactly. It is evaluated for K units; beyond K the recursion is periodic (the
+max-plus eigenvalue, the critical circuit's cycle mean, repeats with a cyclicity dividing the tokens of the
+critical circuit), so T(n) = T(m) + (n - m) / c * (T(K) - T(K - c)) with c the lcm of the buffer depths
+and m = n mod c counted back from K.
+
+Every configuration (row) has its own stage times and capacities; rows must share the node *structure*
+(the same kernels and CB calls), which holds for all shapes of one op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from perfmodel.analytic.signature import StageSignature
+
+_NEG = -np.inf
+
+
+@dataclass(frozen=True)
+class PipelineTimes:
+    """Per configuration (arrays of one length): the slowest kernel's end and the steady-state period."""
+
+    total_cycles: np.ndarray  # setup + fill + steady state + drain of the given number of units
+    period_cycles: np.ndarray  # cycles per unit in steady state (critical circuit's cycle mean)
+    kernel_end_cycles: Mapping[str, np.ndarray]
+    deadlock: np.ndarray  # a reservation that can never be satisfied (capacity below one request)
+
+
+def structure(sig: StageSignature) -> tuple:
+    """What rows must share to be evaluated together: kernels and their CB calls, without sizes or times."""
+    return tuple(
+        (k.name, tuple((n.call, n.cb) for n in k.prologue), tuple((n.call, n.cb) for n in k.body)) for k in sig.kernels
+    )
+
+
+def pipeline_times(
+    sigs: Sequence[StageSignature],
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    *,
+    max_explicit_units: int = 24,
+) -> PipelineTimes:
+    """Times of a core running `units[r]` units of signature `sigs[which[r]]` with CB capacities in pages.
+
+    `capacities` maps a cross-kernel CB index to an array of pages per row.
+    """
+    which = np.asarray(which, dtype=np.int64)
+    units = np.asarray(units, dtype=np.int64)
+    rows = units.shape[0]
+    shape0 = structure(sigs[0])
+    if any(structure(s) != shape0 for s in sigs[1:]):
+        raise ValueError("signatures of different kernel structure cannot be evaluated together")
+    ref = sigs[0]
+
+    def per_row(values: Sequence[float]) -> np.ndarray:
+        return np.asarray(values, dtype=float)[which]
+
+    kernels = [k.name for k in ref.kernels]
+    body = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.body]
+    pro = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.prologue]
+    work = [per_row([[n for k in s.kernels for n in k.body][i].work_cycles for s in sigs]) for i in range(len(body))]
+    pages = [per_row([[n for k in s.kernels for n in k.body][i].pages for s in sigs]) for i in range(len(body))]
+    pro_work = [
+        per_row([[n for k in s.kernels for n in k.prologue][i].work_cycles for s in sigs]) for i in range(len(pro))
+    ]
+    pro_pages = [per_row([[n for k in s.kernels for n in k.prologue][i].pages for s in sigs]) for i in range(len(pro))]
+    tail = {name: per_row([s.kernel(name).body_tail_cycles for s in sigs]) for name in kernels}
+    epilogue = {name: per_row([s.kernel(name).epilogue_cycles for s in sigs]) for name in kernels}
+    setup = per_row([s.setup_cycles for s in sigs])
+    pro_tail = {name: per_row([s.kernel(name).prologue_tail_cycles for s in sigs]) for name in kernels}
+    caps = {cb: np.broadcast_to(np.asarray(v, dtype=float), (rows,)) for cb, v in capacities.items()}
+
+    # Dependencies: per body node, (body node it waits for, unit shift array) and/or a prologue node.
+    deps: list[tuple[int, np.ndarray] | None] = []
+    pro_deps: list[int | None] = []
+    deadlock = np.zeros(rows, dtype=bool)
+    for i, (kernel, call, cb) in enumerate(body):
+        before = [j for j in range(i) if body[j][0] == kernel and body[j][2] == cb]
+        pushes = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "push"]
+        pops = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "pop"]
+        pro_push = [j for j, p in enumerate(pro) if p[2] == cb and p[1] == "push"]
+        if len(pushes) > 1 or len(pops) > 1:
+            raise NotImplementedError(f"c_{cb}: more than one push or pop per unit is not modelled")
+        pro_total = sum((pro_pages[j] for j in pro_push), np.zeros(rows))
+        dep: tuple[int, np.ndarray] | None = None
+        pro_dep: int | None = None
+        if call == "wait":
+            popped = sum((pages[j] for j in before if body[j][1] == "pop"), np.zeros(rows))
+            need = popped + pages[i]
+            if pushes:
+                per_unit = pages[pushes[0]]
+                shift = 1 - np.ceil(np.maximum(need - pro_total, 0) / per_unit)
+                dep = (pushes[0], shift.astype(np.int64))
+            if pro_push:
+                pro_dep = pro_push[-1]
+        elif call == "reserve" and pops:
+            pushed = sum((pages[j] for j in before if body[j][1] == "push"), np.zeros(rows))
+            cap = caps[cb]
+            per_unit = pages[pops[0]]
+            shift = 1 - np.ceil((pro_total + pushed + pages[i] - cap) / per_unit).astype(np.int64)
+            deadlock |= (pages[i] > cap) | (shift <= 0)
+            dep = (pops[0], np.maximum(shift, 1))
+        deps.append(dep)
+        pro_deps.append(pro_dep)
+
+    # Evaluation order inside a unit: program order plus same-unit (shift 0) dependencies.
+    preds = {i: set() for i in range(len(body))}
+    for i in range(len(body)):
+        if i > 0 and body[i - 1][0] == body[i][0]:
+            preds[i].add(i - 1)
+        if deps[i] is not None and np.any(deps[i][1] == 0):
+            preds[i].add(deps[i][0])
+    order: list[int] = []
+    while len(order) < len(body):
+        ready = [i for i in range(len(body)) if i not in order and preds[i] <= set(order)]
+        if not ready:
+            raise ValueError("the kernels' same-unit CB dependencies form a cycle: the program deadlocks")
+        order.append(ready[0])
+
+    cyc = np.ones(rows, dtype=np.int64)
+    for dep in deps:
+        if dep is not None:
+            cyc = np.lcm(cyc, np.maximum(dep[1], 1))
+    # Always run past the transient, even for short runs, so that the steady-state period is known.
+    k_max = max(max_explicit_units, 3 * int(cyc.max(initial=1)) + 8)
+
+    # Prologue node times (a prologue never blocks here) and each kernel's time before its first unit.
+    pro_time: list[np.ndarray] = []
+    start_of: dict[str, np.ndarray] = {}
+    for name in kernels:
+        t = setup.copy()
+        for j, p in enumerate(pro):
+            if p[0] == name:
+                t = t + pro_work[j]
+                pro_time.append(t)
+        start_of[name] = t + pro_tail[name]
+    pro_time_by_index = {}
+    counter = 0
+    for name in kernels:
+        for j, p in enumerate(pro):
+            if p[0] == name:
+                pro_time_by_index[j] = pro_time[counter]
+                counter += 1
+
+    own = {name: [i for i, b in enumerate(body) if b[0] == name] for name in kernels}
+    hist = np.full((len(body), k_max + 1, rows), _NEG)
+    idx = np.arange(rows)
+    for k in range(1, k_max + 1):
+        for i in order:
+            name = body[i][0]
+            if i == own[name][0]:
+                prev = start_of[name] if k == 1 else hist[own[name][-1], k - 1] + tail[name]
+            else:
+                prev = hist[i - 1, k]
+            t = prev + work[i]
+            if deps[i] is not None:
+                j, shift = deps[i]
+                src = k - shift
+                got = hist[j, np.clip(src, 0, k_max), idx]
+                t = np.maximum(t, np.where(src >= 1, got, _NEG))
+            if pro_deps[i] is not None:
+                t = np.maximum(t, pro_time_by_index[pro_deps[i]])
+            hist[i, k] = t
+
+    ends: dict[str, np.ndarray] = {}
+    period = np.zeros(rows)
+    c = np.minimum(cyc, k_max - 1)
+    explicit = np.clip(units, 1, k_max)
+    beyond = units > k_max
+    m = k_max - ((k_max - units) % c)
+    for name in kernels:
+        if own[name]:
+            curve = hist[own[name][-1], 1:] + tail[name]  # (k_max, rows): end after k units
+        else:
+            curve = start_of[name] + np.arange(1, k_max + 1)[:, None] * tail[name]
+        slope = (curve[k_max - 1, idx] - curve[k_max - 1 - c, idx]) / c
+        value = curve[explicit - 1, idx]
+        base = curve[np.clip(m, 1, k_max) - 1, idx]
+        value = np.where(beyond, base + (units - m) * slope, value)
+        ends[name] = np.where(units == 0, setup, value) + epilogue[name]
+        period = np.maximum(period, slope)
+    total = np.max(np.stack(list(ends.values())), axis=0)
+    return PipelineTimes(total, period, ends, deadlock)
