@@ -31,7 +31,7 @@ from perfmodel.result import RunResult
 DEFAULT_MAX_EVENTS = 50_000_000
 # A run is called DRAM-bound when its busiest bank is busy at least this fraction of the kernel duration;
 # below that, the largest of the compute / NoC / dispatch fractions names the bound (see `_bound`).
-DRAM_BOUND_FRACTION = 0.7
+DRAM_BOUND_FRACTION = 0.6
 ProgressFn = Callable[[float, int], None]
 
 

@@ -240,12 +240,15 @@ class KernelContextBase:
                     popped_b += 1
             cycles = self._cost(a_cb, cost_name, len(tiles)) - (setup if first else 0.0)
             yield from self._compute(cost_name, cycles)
-            fmt = self._cb_format(a_cb)
+            if self.functional:
+                # One batched call per chunk: the primitive treats leading axes as independent tiles.
+                a_stack = np.stack([a for a, _ in pairs])
+                b_stack = np.stack([b for _, b in pairs])
+                result = sub_bcast_col(a_stack, b_stack, data_format=self._cb_format(a_cb))
             for k, _ in enumerate(tiles):
                 yield from self.cb_reserve_back(out_cb, 1)
                 if self.functional:
-                    a_tile, b_tile = pairs[k]
-                    self._write_pages(out_cb, 0, sub_bcast_col(a_tile, b_tile, data_format=fmt).reshape(1, -1))
+                    self._write_pages(out_cb, 0, result[k : k + 1])
                 yield from self.cb_push_back(out_cb, 1)
         if a_policy.pop == "at_end" and Wt - popped_a > 0:
             yield from self.cb_pop_front(a_cb, Wt - popped_a)

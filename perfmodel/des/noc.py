@@ -2,10 +2,17 @@
 
 Each transfer is split into packets (`costs.packet_sizes`). Packet i of a transfer issued at time t enters
 the NoC at t + (i + 1) x issue_cycles (the issuing RISC-V is busy issue_cycles per packet). It starts at the
-latest of its entry time and the free times of every resource it crosses: the core's NoC interface for that
-NoC, the DRAM bank, and each link of its route. Each resource is then held until start + bytes / (its own
-bandwidth), and the packet completes at start + service + latency (`PacketCost`). No simpy event is made per
-packet or hop: a barrier only needs the latest completion of its RISC-V's packets.
+earliest time >= its entry time at which every resource it crosses is free: the core's NoC interface for
+that NoC, the DRAM bank, and each link of its route. Each resource is then held for bytes / (its own
+bandwidth) from that start, and the packet completes at start + service + latency (`PacketCost`). No simpy
+event is made per packet or hop: a barrier only needs the latest completion of its RISC-V's packets.
+
+Why a calendar of busy intervals and not one "free from" time per resource: packets are reserved in issue
+order, not in the order they reach a resource. With a single free time, a packet queued far in the future
+behind a busy bank would also hold every link and core interface on its path until then, and unrelated
+packets could not use those idle resources meanwhile: with 64 cores this serialised the whole chip (about
+10x the DRAM roofline for a bandwidth-bound op). Each resource therefore keeps its busy intervals and a
+packet may take an earlier gap. Without contention (one core) the two rules give the same times.
 
 Routes: NoC 0 and NoC 1 are unidirectional tori on the physical coordinates (`noc.worker_noc_x/y`,
 `dram.bank_noc_xy`). NoC 0 moves +x then +y, NoC 1 moves -y then -x, wrapping around. Data of a read flows
@@ -14,6 +21,7 @@ bank -> core, data of a write core -> bank, on the NoC of the issuing kernel.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from typing import Literal
 
@@ -24,12 +32,56 @@ Direction = Literal["read", "write"]
 Resource = tuple  # ("core", (x, y), noc) | ("bank", b) | ("link", noc, x, y, axis)
 
 
+class Calendar:
+    """Busy intervals of one resource: sorted, disjoint [start, end) pairs; old ones are pruned."""
+
+    __slots__ = ("ends", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+
+    def fit(self, t: float, duration: float) -> float:
+        """The earliest start >= t of a free gap of `duration`."""
+        starts, ends = self.starts, self.ends
+        if not ends or t >= ends[-1] or t + duration <= starts[0]:
+            return t
+        i = bisect_right(ends, t)
+        n = len(starts)
+        while i < n and starts[i] < t + duration:
+            if ends[i] > t:
+                t = ends[i]
+            i += 1
+        return t
+
+    def reserve(self, start: float, duration: float, now: float) -> None:
+        starts, ends = self.starts, self.ends
+        end = start + duration
+        i = bisect_right(starts, start)
+        # Merge with the neighbours it touches, so back-to-back traffic stays one interval.
+        if i > 0 and ends[i - 1] >= start:
+            i -= 1
+            if end > ends[i]:
+                ends[i] = end
+        else:
+            starts.insert(i, start)
+            ends.insert(i, end)
+        while i + 1 < len(starts) and starts[i + 1] <= ends[i]:
+            if ends[i + 1] > ends[i]:
+                ends[i] = ends[i + 1]
+            del starts[i + 1], ends[i + 1]
+        if ends[0] < now:
+            # Every later request enters at or after `now`: intervals that ended before it are history.
+            k = bisect_right(ends, now)
+            del starts[:k], ends[:k]
+
+
 class NocModel:
     """Free times and accumulated occupancy of every NoC / DRAM resource of the chip."""
 
     def __init__(self, device: DeviceProfile) -> None:
         self.device = device
-        self.free: dict[Resource, float] = {}
+        self.calendars: dict[Resource, Calendar] = {}
         self.busy: defaultdict[Resource, float] = defaultdict(float)
         self.bytes_moved = 0
         self.packets = 0
@@ -91,9 +143,18 @@ class NocModel:
         bank_phys = tuple(self.device.dram.bank_noc_xy[bank])
         src, dst = (bank_phys, core_phys) if direction == "read" else (core_phys, bank_phys)
         links = self.route(noc, src, dst)  # type: ignore[arg-type]
-        core_key = ("core", core, noc)
-        bank_key = ("bank", bank)
-        free, busy = self.free, self.busy
+        cals = self.calendars
+        # The bank first: it is the usual bottleneck, so the common start is found with fewer passes.
+        keys = (("bank", bank), ("core", core, noc), *links)
+        resources = []
+        for key in keys:
+            cal = cals.get(key)
+            if cal is None:
+                cal = cals[key] = Calendar()
+            resources.append(cal)
+        num_links = len(links)
+        num_resources = len(resources)
+        busy = self.busy
         issued = now
         issue_total = 0.0
         done = now
@@ -101,18 +162,24 @@ class NocModel:
             c = self._cost(direction, size)
             issued += c.issue_cycles
             issue_total += c.issue_cycles
-            start = max(issued, free.get(core_key, 0.0), free.get(bank_key, 0.0))
-            for link in links:
-                t = free.get(link, 0.0)
+            occupancy = (c.bank_cycles, c.core_cycles) + (c.link_cycles,) * num_links
+            # Earliest common start: walk the resources cyclically, moving the start to each one's next
+            # gap, until a whole round passes without a move.
+            start = issued
+            i = unmoved = 0
+            while unmoved < num_resources:
+                t = resources[i].fit(start, occupancy[i])
                 if t > start:
-                    start = t
-            free[core_key] = start + c.core_cycles
-            free[bank_key] = start + c.bank_cycles
-            busy[core_key] += c.core_cycles
-            busy[bank_key] += c.bank_cycles
-            for link in links:
-                free[link] = start + c.link_cycles
-                busy[link] += c.link_cycles
+                    start, unmoved = t, 1
+                else:
+                    unmoved += 1
+                i = i + 1 if i + 1 < num_resources else 0
+            for cal, occ in zip(resources, occupancy, strict=True):
+                cal.reserve(start, occ, now)
+            busy[keys[0]] += c.bank_cycles
+            busy[keys[1]] += c.core_cycles
+            for key in keys[2:]:
+                busy[key] += c.link_cycles
             finish = start + c.service_cycles + c.latency_cycles
             if finish > done:
                 done = finish
