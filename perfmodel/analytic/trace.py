@@ -2,9 +2,9 @@
 
 The analytic model must not restate what the kernels do. Instead it runs each kernel mirror of one core
 with a context that never blocks and never takes time, and records, in program order, every circular-buffer
-call, every NoC transfer (bytes, DRAM bank, direction), every barrier and every compute-library call (name,
-tiles, data format). `perfmodel.analytic.signature` turns those records into per-unit stage work priced by
-`perfmodel.costs`.
+call, every NoC transfer (bytes, DRAM bank, direction), every barrier and every compute step (name and the
+cycles the simulator's own helper library prices it at with `costs.compute_cycles`).
+`perfmodel.analytic.signature` turns those records into per-unit stage work priced by `perfmodel.costs`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfmodel import costs
-from perfmodel.kernel_api import InputPolicy, NocAddress, Streaming
+from perfmodel.des.helpers import KernelContextBase
+from perfmodel.kernel_api import NocAddress
 from perfmodel.program import CoreProgram, Program
 
 
@@ -45,52 +46,35 @@ class Barrier:
 
 @dataclass(frozen=True)
 class ComputeCall:
-    """One compute-library call priced as `costs.compute_cycles(device, data_format, name, tiles)`."""
+    """One compute step of a helper call: `cycles` as the helper priced it with `costs.compute_cycles`."""
 
     name: str
-    tiles: int
-    data_format: str
+    cycles: float
 
 
 Event = CbCall | NocTransfer | Barrier | ComputeCall
 
 
-class _Accessor:
-    def __init__(self, program: Program, buffer_name: str) -> None:
-        self._buffer = program.buffer(buffer_name)
-        self._banks = program.device.dram.num_banks
+class RecordingContext(KernelContextBase):
+    """A kernel context that records instead of simulating. One instance per kernel of one core.
 
-    def get_noc_addr(self, page_id: int, offset: int = 0) -> NocAddress:
-        bank, address = self._buffer.page_location(page_id, self._banks)
-        return NocAddress(bank, address + offset)
-
-
-class RecordingContext:
-    """A `KernelContext` that records instead of simulating. One instance per kernel of one core."""
+    The compute helper library and the dataflow helpers are the simulator's own (`KernelContextBase`), so
+    the recorded CB calls and compute steps are exactly the ones the simulator times.
+    """
 
     def __init__(self, program: Program, core: CoreProgram, kernel: str) -> None:
-        self.program = program
-        self.core = core
-        self.kernel = kernel
+        super().__init__(program, core, kernel)
         self.events: list[Event] = []
-        self._formats = {cb.index: cb.data_format for cb in program.cbs}
 
-    # arguments and addressing (no time)
-    def get_arg(self, name: str) -> Any:
-        return self.core.runtime_args[self.kernel][name]
-
-    def tensor_accessor(self, buffer_name: str, base_address: int) -> _Accessor:
-        return _Accessor(self.program, buffer_name)
+    def _record(self, event: Event) -> Iterator[Any]:
+        self.events.append(event)
+        return iter(())
 
     def get_write_ptr(self, cb: int) -> int:
         return 0
 
     def get_read_ptr(self, cb: int) -> int:
         return 0
-
-    def _record(self, event: Event) -> Iterator[Any]:
-        self.events.append(event)
-        yield from ()
 
     # circular buffers
     def cb_reserve_back(self, cb: int, n: int) -> Iterator[Any]:
@@ -107,93 +91,20 @@ class RecordingContext:
 
     # NoC
     def noc_async_read(self, src: NocAddress, dst_l1_addr: int, nbytes: int) -> Iterator[Any]:
-        return self._record(NocTransfer("read", nbytes, src.bank))
+        return self._record(NocTransfer("read", nbytes, src[0]))
 
     def noc_async_read_barrier(self) -> Iterator[Any]:
         return self._record(Barrier("read"))
 
     def noc_async_write(self, src_l1_addr: int, dst: NocAddress, nbytes: int) -> Iterator[Any]:
-        return self._record(NocTransfer("write", nbytes, dst.bank))
+        return self._record(NocTransfer("write", nbytes, dst[0]))
 
     def noc_async_write_barrier(self) -> Iterator[Any]:
         return self._record(Barrier("write"))
 
-    # dataflow helpers: the scaler tile is written by the RISC-V into L1 (no NoC, no compute call)
-    def generate_reduce_scaler(self, cb: int, packed_scaler: int) -> Iterator[Any]:
-        yield from self.cb_reserve_back(cb, 1)
-        yield from self.cb_push_back(cb, 1)
-
-    # compute helper library: the CB traffic of reference §3 around one priced call
-    def _fmt(self, cb: int) -> str:
-        return self._formats.get(cb, self.program.dtype)
-
-    def tilize(self, icb: int, block_w: int, ocb: int, num_blocks: int = 1) -> Iterator[Any]:
-        for _ in range(num_blocks):
-            yield from self.cb_wait_front(icb, block_w)
-            yield from self.cb_reserve_back(ocb, block_w)
-            yield from self._record(ComputeCall("tilize", block_w, self._fmt(icb)))
-            yield from self.cb_push_back(ocb, block_w)
-            yield from self.cb_pop_front(icb, block_w)
-
-    def reduce(
-        self,
-        icb: int,
-        scaler_cb: int,
-        ocb: int,
-        Wt: int,
-        pool: str = "sum",
-        dim: str = "row",
-        input_mode: str = "persistent",
-    ) -> Iterator[Any]:
-        yield from self.cb_wait_front(scaler_cb, 1)
-        if input_mode == "streaming":
-            for _ in range(Wt):
-                yield from self.cb_wait_front(icb, 1)
-                yield from self.cb_pop_front(icb, 1)
-        else:
-            yield from self.cb_wait_front(icb, Wt)
-        yield from self._record(ComputeCall(f"reduce_{dim}", Wt, self._fmt(icb)))
-        yield from self.cb_reserve_back(ocb, 1)
-        yield from self.cb_push_back(ocb, 1)
-
-    def sub(
-        self,
-        a_cb: int,
-        b_cb: int,
-        out_cb: int,
-        Wt: int,
-        broadcast: str = "col",
-        a_policy: InputPolicy = Streaming,
-        b_policy: InputPolicy = Streaming,
-    ) -> Iterator[Any]:
-        for cb, policy in ((a_cb, a_policy), (b_cb, b_policy)):
-            pages = Wt if cb == a_cb else 1
-            if policy.wait == "upfront":
-                yield from self.cb_wait_front(cb, pages)
-        yield from self._record(ComputeCall(f"sub_bcast_{broadcast}", Wt, self._fmt(a_cb)))
-        yield from self.cb_reserve_back(out_cb, Wt)
-        yield from self.cb_push_back(out_cb, Wt)
-        for cb, policy in ((a_cb, a_policy), (b_cb, b_policy)):
-            pages = Wt if cb == a_cb else 1
-            if policy.pop == "at_end":
-                yield from self.cb_pop_front(cb, pages)
-
-    def untilize(self, icb: int, ocb: int, Wt: int) -> Iterator[Any]:
-        fmt = self._fmt(icb)
-        yield from self.cb_wait_front(icb, Wt)
-        yield from self.cb_reserve_back(ocb, Wt)
-        yield from self._record(ComputeCall(costs.untilize_variant(self.program.device, fmt, Wt), Wt, fmt))
-        yield from self.cb_pop_front(icb, Wt)
-        yield from self.cb_push_back(ocb, Wt)
-
-    def compute_tiles(self, name: str, in_cbs: tuple[int, ...], out_cb: int, num_tiles: int) -> Iterator[Any]:
-        for cb in in_cbs:
-            yield from self.cb_wait_front(cb, num_tiles)
-        yield from self.cb_reserve_back(out_cb, num_tiles)
-        yield from self._record(ComputeCall(name, num_tiles, self._fmt(in_cbs[0] if in_cbs else out_cb)))
-        yield from self.cb_push_back(out_cb, num_tiles)
-        for cb in in_cbs:
-            yield from self.cb_pop_front(cb, num_tiles)
+    # compute: the helper has already priced the step
+    def _compute(self, name: str, cycles: float) -> Iterator[Any]:
+        return self._record(ComputeCall(name, cycles))
 
 
 def trace_core(program: Program, core_index: int = 0) -> dict[str, tuple[Event, ...]]:
