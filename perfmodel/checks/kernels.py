@@ -226,6 +226,11 @@ def check_core(program: Program, core_program: CoreProgram) -> list[Violation]:
 
 def kernel_dry_run(program: Program) -> list[Violation]:
     """The kernel checks, on one core per distinct set of compile-time arguments."""
+    indices = [cb.index for cb in program.cbs]
+    if len(set(indices)) != len(indices) or any(cb.num_pages < 1 for cb in program.cbs):
+        # A malformed CB table is reported by the configuration checks; a dry run on it would only add
+        # consequences of the same mistake.
+        return []
     found: list[Violation] = []
     seen_args: set[str] = set()
     for core_program in program.cores:
