@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from perfmodel.errors import PerfModelError
 
-COMMANDS = ("devices", "validate", "check", "estimate", "calibrate")
+COMMANDS = ("devices", "validate", "check", "estimate", "calibrate", "simulate")
 
 
 class _Parser(argparse.ArgumentParser):
