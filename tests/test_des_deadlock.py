@@ -1,0 +1,143 @@
+"""Hangs found by the simulator: the report names the blocked call, CB, pages and kernel line."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from perfmodel import DeadlockError, get_op, simulate
+from perfmodel.des import BlockedWait
+from perfmodel.kernel_api import Preloaded, Streaming
+from perfmodel.ops.centralize_w_rm.kernels import (
+    CB_CENTRALIZED,
+    CB_IN_RM,
+    CB_IN_TILED,
+    CB_MEAN_TILED,
+    CB_OUT_RM,
+    CB_SCALER,
+    TILE_HEIGHT,
+)
+from perfmodel.program import CircularBuffer
+
+OP = get_op("centralize_w_rm")
+WH = "wormhole_b0_n150"
+ONE_CORE = {"grid": (1, 1)}
+
+
+def preloaded_streaming_compute(k, *, Ht, Wt):
+    """Reference §5's worked hang: sub with A = Preloaded (never pops c_1), B = Streaming."""
+    for _ in range(Ht):
+        yield from k.tilize(CB_IN_RM, Wt, CB_IN_TILED, num_blocks=1)
+        yield from k.reduce(CB_IN_TILED, CB_SCALER, CB_MEAN_TILED, Wt, input_mode="persistent")
+        yield from k.sub(
+            CB_IN_TILED, CB_MEAN_TILED, CB_CENTRALIZED, Wt, broadcast="col", a_policy=Preloaded, b_policy=Streaming
+        )
+        yield from k.untilize(CB_CENTRALIZED, CB_OUT_RM, Wt)
+
+
+def _hang(shape, kernels=None, config=ONE_CORE, cbs=None) -> DeadlockError:
+    program = OP.build_program(shape, device=WH, config=config, kernels=kernels)
+    if cbs is not None:
+        program = dataclasses.replace(program, cbs=cbs(program))
+    with pytest.raises(DeadlockError) as info:
+        simulate(program)
+    return info.value
+
+
+def _only(report: list[BlockedWait], kernel: str) -> BlockedWait:
+    found = [w for w in report if w.kernel == kernel]
+    assert len(found) == 1, report
+    return found[0]
+
+
+def test_worked_hang_passes_at_one_tile_row() -> None:
+    program = OP.build_program((32, 32), device=WH, config=ONE_CORE, kernels={"compute": preloaded_streaming_compute})
+    assert simulate(program).cycles > 0
+
+
+def test_worked_hang_at_two_tile_rows_names_the_tilize_reserve_on_c1() -> None:
+    err = _hang((64, 32), kernels={"compute": preloaded_streaming_compute})
+    compute = _only(err.report, "compute")
+    assert (compute.call, compute.cb, compute.requested, compute.available, compute.capacity) == (
+        "cb_reserve_back",
+        CB_IN_TILED,
+        1,
+        0,
+        1,
+    )
+    assert compute.thread == "pack"
+    assert compute.core == (0, 0)
+    # The line is the tilize call of the kernel mirror above, not engine code.
+    assert compute.source.endswith(f"test_des_deadlock.py:{preloaded_streaming_compute.__code__.co_firstlineno + 3}")
+    writer = _only(err.report, "writer")
+    assert (writer.call, writer.cb) == ("cb_wait_front", CB_OUT_RM)
+    assert "reader" in err.finished[(0, 0)]
+    text = str(err)
+    assert "CRBW" in text and "c_1" in text and "core (0,0)" in text
+    c1 = next(c for c in err.cb_counters if c.cb == CB_IN_TILED)
+    assert (c1.pushed, c1.popped) == (1, 0)
+    assert err.to_dict()["blocked"][0]["core"] == [0, 0]
+
+
+def test_streaming_col_broadcast_blocks_in_the_first_row_on_the_mean() -> None:
+    err = _hang((32, 64), kernels={"compute": preloaded_streaming_compute})
+    compute = _only(err.report, "compute")
+    assert (compute.call, compute.cb, compute.requested, compute.available) == ("cb_wait_front", CB_MEAN_TILED, 1, 0)
+
+
+def test_request_larger_than_capacity_blocks_forever() -> None:
+    def small_out(program):
+        return tuple(dataclasses.replace(cb, num_pages=1) if cb.index == CB_OUT_RM else cb for cb in program.cbs)
+
+    err = _hang((32, 64), cbs=small_out)
+    waits = {(w.kernel, w.call, w.cb): w for w in err.report}
+    untilize = waits[("compute", "cb_reserve_back", CB_OUT_RM)]
+    assert untilize.requested == 2 > untilize.capacity == 1
+    writer = waits[("writer", "cb_wait_front", CB_OUT_RM)]
+    assert writer.requested > writer.capacity
+
+
+def test_reader_that_never_pushes() -> None:
+    def lazy_reader(k, *, stick_size_bytes, packed_scaler, Ht, Wt):
+        yield from k.generate_reduce_scaler(CB_SCALER, packed_scaler)
+        for _ in range(Ht):
+            yield from k.cb_reserve_back(CB_IN_RM, Wt)
+            yield from k.noc_async_read_barrier()
+
+    err = _hang((64, 64), kernels={"reader": lazy_reader})
+    compute = _only(err.report, "compute")
+    assert (compute.call, compute.cb, compute.available) == ("cb_wait_front", CB_IN_RM, 0)
+    # A reserve without a push never uses up the ring, so the reader itself runs to its end.
+    assert "reader" in err.finished[(0, 0)]
+    c0 = next(c for c in err.cb_counters if c.cb == CB_IN_RM)
+    assert (c0.pushed, c0.popped) == (0, 0)
+
+
+def test_intra_kernel_cb_too_small() -> None:
+    def two_rows_ahead(k, *, Ht, Wt):
+        # Tilizes two tile rows into c_1 before consuming the first: c_1 holds only one.
+        for _ in range(Ht // 2):
+            yield from k.tilize(CB_IN_RM, Wt, CB_IN_TILED)
+            yield from k.tilize(CB_IN_RM, Wt, CB_IN_TILED)
+            for _ in range(2):
+                yield from k.reduce(CB_IN_TILED, CB_SCALER, CB_MEAN_TILED, Wt)
+                yield from k.sub(CB_IN_TILED, CB_MEAN_TILED, CB_CENTRALIZED, Wt, a_policy=Preloaded)
+
+    err = _hang((64, 64), kernels={"compute": two_rows_ahead})
+    compute = _only(err.report, "compute")
+    assert (compute.call, compute.cb, compute.requested, compute.available) == ("cb_reserve_back", CB_IN_TILED, 2, 0)
+    assert compute.source.endswith(f":{two_rows_ahead.__code__.co_firstlineno + 4}")
+
+
+def test_deadlock_on_many_cores_reports_every_core() -> None:
+    err = _hang((1, 1, 6 * TILE_HEIGHT, 32), kernels={"compute": preloaded_streaming_compute}, config={"grid": (2, 1)})
+    cores = {w.core for w in err.report if w.kernel == "compute"}
+    assert cores == {(0, 0), (1, 0)}
+    assert "core (1,0)" in str(err)
+
+
+def test_scaler_cb_is_a_bf16_tile() -> None:
+    # guards the CB table the hang tests rely on
+    program = OP.build_program((32, 32), device=WH)
+    assert isinstance(program.cb(CB_SCALER), CircularBuffer) and program.cb(CB_SCALER).num_pages == 1
