@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from perfmodel.analytic.noc_load import max_link_load
 from perfmodel.analytic.pipeline import pipeline_times
 from perfmodel.analytic.signature import StageSignature, build_signature
 from perfmodel.device.profile import DeviceProfile
@@ -70,22 +71,92 @@ class Evaluation:
     deadlock: np.ndarray
 
 
+@dataclass(frozen=True)
+class RowDevices:
+    """Per row: the device figures and the busiest-link loads (cores' worth) the shared limits need."""
+
+    bank_bytes_per_cycle: np.ndarray
+    banks: np.ndarray
+    peak_bytes_per_cycle: np.ndarray
+    link_bytes_per_cycle: np.ndarray
+    link_load: Mapping[tuple[int, str], np.ndarray]  # (noc, direction) -> busiest link's load
+
+    @classmethod
+    def build(
+        cls,
+        devices: Sequence[DeviceProfile],
+        dev_index: np.ndarray,
+        grid_x: np.ndarray,
+        grid_y: np.ndarray,
+        row_wise: np.ndarray,
+        num_cores: np.ndarray,
+        pairs: Sequence[tuple[int, str]],
+    ) -> RowDevices:
+        """Gather per-row figures; link loads are computed once per distinct (device, grid, order)."""
+        dev_index = np.asarray(dev_index, dtype=np.int64)
+
+        def pick(values: Sequence[float]) -> np.ndarray:
+            return np.asarray(values, dtype=float)[dev_index]
+
+        loads = {pair: np.zeros(len(dev_index)) for pair in pairs}
+        keys = np.stack([dev_index, grid_x, grid_y, np.asarray(row_wise, dtype=np.int64)], axis=1)
+        uniques, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        cores = np.asarray(num_cores, dtype=np.int64)
+        for u, (d, gx, gy, rw) in enumerate(uniques):
+            rows = inverse == u
+            for noc, direction in pairs:
+                m = max_link_load(devices[d], (int(gx), int(gy)), bool(rw), noc, direction)
+                loads[(noc, direction)][rows] = m[np.clip(cores[rows], 0, len(m) - 1)]
+        return cls(
+            bank_bytes_per_cycle=pick([x.dram_bank_bytes_per_cycle for x in devices]),
+            banks=pick([x.dram.num_banks for x in devices]),
+            peak_bytes_per_cycle=pick([x.dram_peak_bytes_per_cycle for x in devices]),
+            link_bytes_per_cycle=pick([x.noc.link_bytes_per_cycle for x in devices]),
+            link_load=loads,
+        )
+
+
+def noc_pairs(sigs: Sequence[StageSignature]) -> list[tuple[int, str]]:
+    """The (NoC, direction) pairs the kernels' DRAM traffic uses."""
+    pairs = set()
+    for s in sigs:
+        for k in s.kernels:
+            for n in k.body:
+                for direction in ("read", "write"):
+                    if getattr(n, f"{direction}_bytes") > 0 and k.noc is not None:
+                        pairs.add((k.noc, direction))
+    return sorted(pairs)
+
+
 def evaluate(
     sigs: Sequence[StageSignature],
     which: np.ndarray,
-    device_bank_bytes_per_cycle: np.ndarray,
-    device_banks: np.ndarray,
-    device_peak_bytes_per_cycle: np.ndarray,
+    dev: RowDevices,
     *,
     units_total: np.ndarray,
     units_slowest: np.ndarray,
+    num_cores: np.ndarray,
     capacities: Mapping[int, np.ndarray],
 ) -> Evaluation:
     """Cycles, bound and stage breakdown; row r uses signature `sigs[which[r]]` and the device figures of row r."""
     which = np.asarray(which, dtype=np.int64)
     units_total = np.asarray(units_total, dtype=np.int64)
     units_slowest = np.asarray(units_slowest, dtype=np.int64)
-    pipe = pipeline_times(sigs, which, units_slowest, capacities)
+    cores = np.maximum(np.asarray(num_cores, dtype=float), 1.0)
+    # Each core's share of the DRAM and of its busiest link when all active cores stream in step.
+    dram_share = dev.peak_bytes_per_cycle / cores
+    shares = {}
+    for k in sigs[0].kernels:
+        for direction in ("read", "write"):
+            load = dev.link_load.get((k.noc, direction)) if k.noc is not None else None
+            link_share = (
+                np.divide(dev.link_bytes_per_cycle, load, out=np.full(len(cores), np.inf), where=load > 0)
+                if load is not None
+                else np.full(len(cores), np.inf)
+            )
+            shares[(k.name, direction)] = np.minimum(dram_share, link_share)
+    pipe = pipeline_times(sigs, which, units_slowest, capacities, share_bytes_per_cycle=shares)
 
     def per_row(values: Sequence[float]) -> np.ndarray:
         return np.asarray(values, dtype=float)[which]
@@ -98,9 +169,9 @@ def evaluate(
         bytes_per_unit, packets_per_unit, out=np.zeros_like(bytes_per_unit), where=packets_per_unit > 0
     )
     # Pages are interleaved round-robin over the banks: the busiest bank serves ceil(packets / banks).
-    busiest_bank_bytes = np.ceil(units_total * packets_per_unit / device_banks) * bytes_per_packet
-    bank_cycles = busiest_bank_bytes / device_bank_bytes_per_cycle
-    roofline = bytes_per_unit * units_total / device_peak_bytes_per_cycle
+    busiest_bank_bytes = np.ceil(units_total * packets_per_unit / dev.banks) * bytes_per_packet
+    bank_cycles = busiest_bank_bytes / dev.bank_bytes_per_cycle
+    roofline = bytes_per_unit * units_total / dev.peak_bytes_per_cycle
     dram_floor = setup + fill + np.maximum(bank_cycles, roofline)
     cycles = np.maximum(pipe.total_cycles, dram_floor)
     cycles = np.where(units_total == 0, 0.0, cycles)

@@ -8,7 +8,15 @@ import time
 import numpy as np
 
 from perfmodel import costs
-from perfmodel.analytic.engine import BOUND_NAMES, capacities_of, evaluate, op_model, signature
+from perfmodel.analytic.engine import (
+    BOUND_NAMES,
+    RowDevices,
+    capacities_of,
+    evaluate,
+    noc_pairs,
+    op_model,
+    signature,
+)
 from perfmodel.program import Program
 from perfmodel.result import RunResult
 
@@ -21,14 +29,23 @@ def estimate(program: Program) -> RunResult:
     sig = signature(program.op_name, device, model.shape_key(program))
     slowest = max((core.num_units for core in program.cores), default=0)
     caps = capacities_of(program.cbs, sig.cross_cbs)
+    grid = program.split.grid
+    dev = RowDevices.build(
+        [device],
+        np.zeros(1, dtype=np.int64),
+        np.array([grid[0]]),
+        np.array([grid[1]]),
+        np.array([program.split.row_wise]),
+        np.array([program.num_cores]),
+        noc_pairs([sig]),
+    )
     ev = evaluate(
         [sig],
         np.zeros(1, dtype=np.int64),
-        np.array([device.dram_bank_bytes_per_cycle]),
-        np.array([device.dram.num_banks]),
-        np.array([device.dram_peak_bytes_per_cycle]),
+        dev,
         units_total=np.array([program.units]),
         units_slowest=np.array([slowest]),
+        num_cores=np.array([program.num_cores]),
         capacities={cb: np.array([pages]) for cb, pages in caps.items()},
     )
     cycles = float(ev.cycles[0])

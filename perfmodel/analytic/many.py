@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perfmodel.analytic.engine import BOUND_NAMES, evaluate, op_model, signature, slowest_core_units
+from perfmodel.analytic.engine import (
+    BOUND_NAMES,
+    RowDevices,
+    evaluate,
+    noc_pairs,
+    op_model,
+    signature,
+    slowest_core_units,
+)
 from perfmodel.checks.static import cb_count, l1_budget
 from perfmodel.device import list_devices, load_device
 from perfmodel.errors import InputError, PerfModelError
@@ -150,18 +158,27 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
         remap[used] = np.arange(len(used))
         sig_list = [sigs[u] for u in used]
         dev_idx = dev_codes[idx]
-        bank_bw = np.array([x.dram_bank_bytes_per_cycle if x else 1.0 for x in devices])[dev_idx]
-        banks = np.array([x.dram.num_banks if x else 1 for x in devices])[dev_idx]
-        peak = np.array([x.dram_peak_bytes_per_cycle if x else 1.0 for x in devices])[dev_idx]
         clock = np.array([x.clock_ghz if x else 1.0 for x in devices])[dev_idx]
+        peak = np.array([x.dram_peak_bytes_per_cycle if x else 1.0 for x in devices])[dev_idx]
+        used_devs = np.unique(dev_idx)
+        dev_remap = np.full(len(devices), -1)
+        dev_remap[used_devs] = np.arange(len(used_devs))
+        rows_dev = RowDevices.build(
+            [devices[d] for d in used_devs],
+            dev_remap[dev_idx],
+            gx[idx],
+            gy[idx],
+            table["row_wise"].to_numpy(bool)[idx],
+            num_cores[idx],
+            noc_pairs(sig_list),
+        )
         ev = evaluate(
             sig_list,
             remap[sig_codes[idx]],
-            bank_bw,
-            banks,
-            peak,
+            rows_dev,
             units_total=units[idx],
             units_slowest=slowest[idx],
+            num_cores=num_cores[idx],
             capacities={cb: combo_caps[cb][cb_codes[idx]] for cb in cross},
         )
         cycles[idx] = ev.cycles

@@ -59,6 +59,7 @@ def pipeline_times(
     units: np.ndarray,
     capacities: Mapping[int, np.ndarray],
     *,
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None = None,
     max_explicit_units: int = 24,
 ) -> PipelineTimes:
     """Times of a core running `units[r]` units of signature `sigs[which[r]]` with CB capacities in pages.
@@ -81,6 +82,20 @@ def pipeline_times(
     pro = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.prologue]
     work = [per_row([[n for k in s.kernels for n in k.body][i].work_cycles for s in sigs]) for i in range(len(body))]
     pages = [per_row([[n for k in s.kernels for n in k.body][i].pages for s in sigs]) for i in range(len(body))]
+    if share_bytes_per_cycle is not None:
+        # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
+        # bytes at this core's share of the bandwidth, plus what does not overlap (first issue, last latency).
+        for i in range(len(body)):
+            node_i = [[n for k in s.kernels for n in k.body][i] for s in sigs]
+            kernel = body[i][0]
+            shared = per_row([n.dram_fixed_cycles for n in node_i])
+            moved = np.zeros(rows)
+            for direction in ("read", "write"):
+                nbytes = per_row([getattr(n, f"{direction}_bytes") for n in node_i])
+                if np.any(nbytes > 0):
+                    shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction)]
+                    moved = moved + nbytes
+            work[i] = np.where(moved > 0, np.maximum(work[i], shared), work[i])
     pro_work = [
         per_row([[n for k in s.kernels for n in k.prologue][i].work_cycles for s in sigs]) for i in range(len(pro))
     ]

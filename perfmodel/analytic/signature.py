@@ -32,6 +32,12 @@ class Node:
     cb: int
     pages: int
     work_cycles: float
+    # DRAM traffic of that work, and the part of its time that does not shrink with bandwidth (first
+    # issue + latency): with the DRAM shared by many cores the work takes at least
+    # fixed + bytes / (this core's share of the DRAM bandwidth).
+    read_bytes: float = 0.0
+    write_bytes: float = 0.0
+    dram_fixed_cycles: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class KernelStages:
     """A kernel's prologue and per-unit nodes, the work after its last node, and its per-unit work by kind."""
 
     name: str
+    noc: int | None  # the NoC the kernel's transfers use
     prologue: tuple[Node, ...]
     prologue_tail_cycles: float  # work after the last prologue node, before the first unit
     body: tuple[Node, ...]
@@ -149,9 +156,15 @@ def _nodes(
     noc_time = compute_time = 0.0
     traffic = Traffic()
 
-    def flush() -> float:
+    def flush() -> tuple[float, float, float, float]:
         nonlocal noc_time, compute_time, traffic
         cycles, seg = segment_cycles(device, pending)
+        transfers = [e for e in pending if isinstance(e, NocTransfer)]
+        fixed = 0.0
+        if transfers:
+            first = costs.packet_cost(device, transfers[0].direction, 1)
+            last = costs.packet_cost(device, transfers[-1].direction, 1)
+            fixed = first.issue_cycles + last.latency_cycles
         if any(isinstance(e, NocTransfer) for e in pending):
             noc_time += cycles
         elif any(isinstance(e, ComputeCall) for e in pending):
@@ -163,15 +176,15 @@ def _nodes(
             traffic.write_packets + seg.write_packets,
         )
         pending.clear()
-        return cycles
+        return cycles, seg.read_bytes, seg.write_bytes, fixed
 
     for event in events:
         if isinstance(event, CbCall):
             if event.cb in cross:
-                nodes.append(Node(kernel, event.call, event.cb, event.pages, flush()))
+                nodes.append(Node(kernel, event.call, event.cb, event.pages, *flush()))
         else:
             pending.append(event)
-    tail = flush()
+    tail = flush()[0]
     return nodes, tail, noc_time, compute_time, traffic
 
 
@@ -202,7 +215,9 @@ def build_signature(one_unit: Program, two_units: Program) -> StageSignature:
             if node.call == "push":
                 pushes[node.cb] = pushes.get(node.cb, 0) + node.pages
         kernels.append(
-            KernelStages(spec.name, tuple(pro_nodes), pro_tail, tuple(body_nodes), body_tail, epi_tail, noc_t, comp_t)
+            KernelStages(
+                spec.name, spec.noc, tuple(pro_nodes), pro_tail, tuple(body_nodes), body_tail, epi_tail, noc_t, comp_t
+            )
         )
         totals = Traffic(
             totals.read_bytes + traffic.read_bytes,
