@@ -192,6 +192,7 @@ def evaluate(
     bound[dram_floor >= pipe.total_cycles] = BOUND_NAMES.index("dram")
 
     stages: dict[str, np.ndarray] = {f"{n}_cycles_per_unit": per_kernel[n] for n in names}
+    stages.update({f"{n}_end_cycles": pipe.kernel_end_cycles[n] for n in names})
     stages.update(
         {
             "setup_cycles": setup,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from perfmodel.analytic import estimate
+from perfmodel.checks import check
 from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json
+from perfmodel.result import RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,10 +16,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def stall_summary(result: RunResult) -> dict:
+    """The slowest core's time per kernel not spent working: its end minus setup minus units x work per unit."""
+    s = result.stages
+    units = s.get("units_slowest_core", 0.0)
+    blocked = {}
+    for key in s:
+        if key.endswith("_end_cycles"):
+            name = key.removesuffix("_end_cycles")
+            busy = units * s.get(f"{name}_cycles_per_unit", 0.0)
+            blocked[name] = max(s[key] - s.get("setup_cycles", 0.0) - busy, 0.0)
+    return {"cores": [{"core": "slowest", "blocked_cycles": blocked}], "cbs": []}
+
+
 def run(args: argparse.Namespace) -> int:
-    result = estimate(build_program_from_args(args))
+    program = build_program_from_args(args)
+    report = check(program)
+    result = estimate(program)
     if args.json:
-        emit_json(result.to_dict())
+        emit_json(
+            {
+                **result.to_dict(),
+                "stalls": stall_summary(result),
+                "check": {"ok": report.ok, "violations": report.to_dict()["violations"]},
+            }
+        )
         return 0
     print(
         f"{result.op_name} {list(result.shape)} {result.dtype} on {result.device}: "
@@ -28,4 +51,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"  DRAM roofline {result.dram_roofline_ns / 1000:.2f} us ({ratio:.1f}x of it)")
     for name, value in result.stages.items():
         print(f"  {name:<28} {value:>14.1f}")
+    for v in report.violations:
+        print(f"  check: {v.kind}: {v.message}")
     return 0
