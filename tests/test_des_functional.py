@@ -83,3 +83,21 @@ def test_reader_reading_wrong_sticks_gives_wrong_data() -> None:
     assert not np.array_equal(_bits(out), _bits(expected))
     # the rows it did read are centralized correctly, just shifted
     assert np.array_equal(_bits(out[:31]), _bits(OP.functional(np.roll(x, -1, axis=0))[:31]))
+
+
+def test_generic_copy_step_moves_pages_unchanged() -> None:
+    def copy_compute(k, *, Ht, Wt):
+        for _ in range(Ht):
+            yield from k.compute_tiles("copy_tile", (CB_IN_RM,), CB_OUT_RM, Wt)
+
+    x = np.random.default_rng(3).normal(size=(2, 64, 96)).astype(np.float32)
+    program = OP.build_program(x.shape, device=WH, config={"grid": (2, 1)}, kernels={"compute": copy_compute})
+    result = simulate(program, inputs=x)
+    assert np.array_equal(result.output.astype(np.float32), x.astype(result.output.dtype).astype(np.float32))
+    # 4 tile rows on 2 cores: each core makes 2 calls of 3 tiles, each call pays its setup once
+    cost = program.device.compute_for("bfloat16").cost("copy_tile")
+    setup = program.device.dispatch.kernel_setup_cycles
+    for core in result.per_core:
+        assert core["math"]["busy_cycles"] == pytest.approx(
+            setup + 2 * (cost.cycles_per_call + 3 * cost.cycles_per_tile)
+        )
