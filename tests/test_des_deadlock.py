@@ -141,3 +141,17 @@ def test_scaler_cb_is_a_bf16_tile() -> None:
     # guards the CB table the hang tests rely on
     program = OP.build_program((32, 32), device=WH)
     assert isinstance(program.cb(CB_SCALER), CircularBuffer) and program.cb(CB_SCALER).num_pages == 1
+
+
+def test_deadlock_pickles_and_still_writes_the_trace(tmp_path) -> None:
+    import json
+    import pickle
+
+    program = OP.build_program((64, 32), device=WH, config=ONE_CORE, kernels={"compute": preloaded_streaming_compute})
+    trace = tmp_path / "hang.json"
+    with pytest.raises(DeadlockError) as info:
+        simulate(program, trace_path=trace)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert again.report == info.value.report and str(again) == str(info.value)
+    payload = json.loads(trace.read_text())
+    assert payload["otherData"]["deadlock"] is True

@@ -120,6 +120,10 @@ class DeadlockError(PerfModelError):
     def __str__(self) -> str:
         return self.render()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable, so a sweep running simulations in worker processes gets the report back intact.
+        return (_rebuild_deadlock, (self.report, self.cb_counters, self.time_cycles, self.finished))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "time_cycles": self.time_cycles,
@@ -127,6 +131,15 @@ class DeadlockError(PerfModelError):
             "cb_counters": [{**asdict(c), "core": list(c.core)} for c in self.cb_counters],
             "finished": [{"core": list(core), "kernels": kernels} for core, kernels in sorted(self.finished.items())],
         }
+
+
+def _rebuild_deadlock(
+    report: list[BlockedWait],
+    cb_counters: list[CbCounters],
+    time_cycles: float,
+    finished: dict[tuple[int, int], list[str]],
+) -> DeadlockError:
+    return DeadlockError(report, cb_counters, time_cycles=time_cycles, finished=finished)
 
 
 class SimulationLimitError(PerfModelError):
