@@ -18,12 +18,14 @@ class CbState:
     """Live state of one CB on one core: counters, L1 ring pointers, waiters and statistics."""
 
     __slots__ = (
+        "area",
         "back_waiters",
         "base_addr",
         "blocked_cycles",
         "capacity",
         "front_waiters",
         "index",
+        "last_change",
         "limit_addr",
         "max_occupancy",
         "occupancy",
@@ -49,6 +51,8 @@ class CbState:
         self.pushed = 0
         self.popped = 0
         self.max_occupancy = 0
+        self.area = 0.0  # integral of visible pages over time, for the mean occupancy
+        self.last_change = 0.0
         self.front_waiters: list[tuple[int, Any]] = []  # (pages, simpy event) of cb_wait_front calls
         self.back_waiters: list[tuple[int, Any]] = []  # (pages, simpy event) of cb_reserve_back calls
         self.blocked_cycles: dict[tuple[str, str], float] = {}  # (kernel/thread, call) -> cycles blocked
@@ -63,6 +67,8 @@ class CbState:
         return self.capacity - (self.pushed - self.popped)
 
     def push(self, n: int, now: float) -> None:
+        self.area += (self.pushed - self.popped) * (now - self.last_change)
+        self.last_change = now
         self.pushed += n
         # tt-metal advances the write pointer by n pages and wraps once it reaches the end of the ring; a
         # reservation that does not divide the capacity has already written past the end by then.
@@ -78,6 +84,8 @@ class CbState:
             self.front_waiters = _wake(self.front_waiters, visible)
 
     def pop(self, n: int, now: float) -> None:
+        self.area += (self.pushed - self.popped) * (now - self.last_change)
+        self.last_change = now
         self.popped += n
         self.rd_ptr += n * self.page_bytes
         if self.rd_ptr >= self.limit_addr:
@@ -86,6 +94,12 @@ class CbState:
             self.occupancy.append((now, self.pushed - self.popped))
         if self.back_waiters:
             self.back_waiters = _wake(self.back_waiters, self.capacity - (self.pushed - self.popped))
+
+    def mean_occupancy(self, until: float) -> float:
+        """Time-averaged visible pages over [0, until]."""
+        if until <= 0:
+            return 0.0
+        return (self.area + (self.pushed - self.popped) * max(0.0, until - self.last_change)) / until
 
     def add_blocked(self, who: str, call: str, cycles: float) -> None:
         key = (who, call)

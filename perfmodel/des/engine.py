@@ -256,6 +256,9 @@ def _result(sim: Simulation, events: int, wall_s: float, functional: bool) -> Ru
                 "name": spec.name,
                 "capacity_pages": spec.num_pages,
                 "max_occupancy_pages": max((st.max_occupancy for st in states), default=0),
+                "mean_occupancy_pages": (
+                    sum(st.mean_occupancy(duration) for st in states) / len(states) if states else 0.0
+                ),
                 "pages_pushed": sum(st.pushed for st in states),
                 "pages_popped": sum(st.popped for st in states),
                 "blocked_cycles": blocked,
