@@ -32,6 +32,8 @@ CONFIG_COLUMNS = ("grid_x", "grid_y", "row_wise", "in_buffering", "out_buffering
 INPUT_COLUMNS = (*SHAPE_COLUMNS, "dtype", "device", *CONFIG_COLUMNS)
 # The per-unit work depends only on these (plus the device): a tile row of W values in dtype.
 KEY_COLUMNS = ("W", "dtype")
+# Columns that scale CB capacities (pages of c_0 and c_16 as multiples of Wt).
+BUFFER_COLUMNS = ("in_buffering", "out_buffering")
 
 
 def shape_of(row: Mapping[str, Any]) -> tuple[int, ...]:
@@ -70,11 +72,6 @@ def cb_table(w: int, dtype: str, in_buffering: int, out_buffering: int) -> tuple
 
 def cb_table_of(program: Program) -> tuple[CircularBuffer, ...]:
     return program.cbs
-
-
-def table_key_columns(table: pd.DataFrame) -> list[str]:
-    """Columns whose distinct values select a CB table (the buffering changes capacities and L1)."""
-    return ["W", "dtype", "in_buffering", "out_buffering"]
 
 
 def cb_table_for_row(row: Mapping[str, Any]) -> tuple[CircularBuffer, ...]:

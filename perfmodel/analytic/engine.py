@@ -99,12 +99,18 @@ class RowDevices:
             return np.asarray(values, dtype=float)[dev_index]
 
         loads = {pair: np.zeros(len(dev_index)) for pair in pairs}
-        keys = np.stack([dev_index, grid_x, grid_y, np.asarray(row_wise, dtype=np.int64)], axis=1)
-        uniques, inverse = np.unique(keys, axis=0, return_inverse=True)
+        gx_a, gy_a = np.asarray(grid_x, dtype=np.int64), np.asarray(grid_y, dtype=np.int64)
+        rw_a = np.asarray(row_wise, dtype=np.int64)
+        # One integer per (device, grid, order): grids are at most 1023 x 1023.
+        combined = ((dev_index * 1024 + gx_a) * 1024 + gy_a) * 2 + rw_a
+        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
         inverse = inverse.reshape(-1)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(first) + 1))
         cores = np.asarray(num_cores, dtype=np.int64)
-        for u, (d, gx, gy, rw) in enumerate(uniques):
-            rows = inverse == u
+        for u, f in enumerate(first):
+            d, gx, gy, rw = dev_index[f], gx_a[f], gy_a[f], rw_a[f]
+            rows = order[bounds[u] : bounds[u + 1]]
             for noc, direction in pairs:
                 m = max_link_load(devices[d], (int(gx), int(gy)), bool(rw), noc, direction)
                 loads[(noc, direction)][rows] = m[np.clip(cores[rows], 0, len(m) - 1)]

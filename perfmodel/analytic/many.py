@@ -25,7 +25,7 @@ from perfmodel.analytic.engine import (
     signature,
     slowest_core_units,
 )
-from perfmodel.checks.static import cb_count, l1_budget
+from perfmodel.checks.static import cb_count
 from perfmodel.device import list_devices, load_device
 from perfmodel.errors import InputError, PerfModelError
 
@@ -92,59 +92,63 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
 
     num_cores, slowest = slowest_core_units(units, gx * gy)
 
-    # Signatures per distinct (device, shape key); CB tables per distinct (shape key, buffering).
-    key_cols = list(model.KEY_COLUMNS)
-    sig_frame = table[key_cols].copy()
-    sig_frame["_dev"] = dev_codes
-    sig_codes, sig_uniques = pd.factorize(pd.MultiIndex.from_frame(sig_frame))
-    sigs, sig_ok = [], np.zeros(len(sig_uniques), dtype=bool)
-    for s, values in enumerate(sig_uniques):
-        *key, d = values
-        rows_s = valid & (sig_codes == s)
-        if devices[d] is None or not rows_s.any():
+    # Signatures per distinct (device, shape key).
+    sig_codes, sig_first = group_codes([*(table[c].to_numpy() for c in model.KEY_COLUMNS), dev_codes])
+    by_sig = np.argsort(sig_codes, kind="stable")
+    sig_bounds = np.searchsorted(sig_codes[by_sig], np.arange(len(sig_first) + 1))
+
+    def members(s: int) -> np.ndarray:
+        return by_sig[sig_bounds[s] : sig_bounds[s + 1]]
+
+    sigs: list[Any] = []
+    sig_ok = np.zeros(len(sig_first), dtype=bool)
+    for s, first in enumerate(sig_first):
+        d = dev_codes[first]
+        key = tuple(_scalar(table[c].iloc[first]) for c in model.KEY_COLUMNS)
+        rows_s = members(s)[valid[members(s)]]
+        if devices[d] is None or not rows_s.size:
             sigs.append(None)
             continue
         try:
-            sigs.append(signature(name, devices[d], tuple(key)))
+            sigs.append(signature(name, devices[d], key))
             sig_ok[s] = True
         except PerfModelError as exc:
             reason[rows_s] = str(exc)
             sigs.append(None)
     valid &= sig_ok[sig_codes]
 
-    cb_cols = model.table_key_columns(table)
-    cb_frame = table[cb_cols].copy()
-    cb_frame["_dev"] = dev_codes
-    cb_codes, cb_uniques = pd.factorize(pd.MultiIndex.from_frame(cb_frame))
-    cross = sorted({cb for s in sigs if s is not None for cb in s.cross_cbs})
-    combo_l1 = np.zeros(len(cb_uniques), dtype=np.int64)
-    combo_reason = np.full(len(cb_uniques), "", dtype=object)
-    combo_caps = {cb: np.zeros(len(cb_uniques)) for cb in cross}
-    combo_bytes_per_unit = np.zeros(len(cb_uniques))
-    for c, values in enumerate(cb_uniques):
-        *cols, d = values
-        row_values = dict(zip(cb_cols, cols, strict=True))
-        if devices[d] is None:
+    # CB tables: the factory's table is affine in the buffering factors, so per signature group it is
+    # sampled at buffering 1 and at one more page-multiple per factor (checked at the all-2 point), and
+    # every row's L1 and CB capacities follow from its factors.
+    cross = sorted({cb for sg in sigs if sg is not None for cb in sg.cross_cbs})
+    buffers = list(model.BUFFER_COLUMNS)
+    factors = np.stack([table[c].to_numpy(np.int64) for c in buffers], axis=1) if buffers else np.zeros((rows, 0))
+    l1 = np.zeros(rows, dtype=np.int64)
+    caps = {cb: np.zeros(rows) for cb in cross}
+    bytes_per_unit = np.zeros(rows)
+    for s, first in enumerate(sig_first):
+        if sigs[s] is None:
             continue
-        try:
-            cbs = model.cb_table_for_row(row_values)
-        except PerfModelError as exc:
-            combo_reason[c] = str(exc)
-            continue
-        combo_l1[c] = sum(cb.total_bytes for cb in cbs)
-        pages = {cb.index: cb.num_pages for cb in cbs}
+        d = dev_codes[first]
+        key = tuple(_scalar(table[c].iloc[first]) for c in model.KEY_COLUMNS)
+        rows_s = members(s)
+        base_l1, l1_coef, base_pages, page_coef, probe = _affine_cbs(name, model, devices[d], key, buffers, cross)
+        extra_f = factors[rows_s] - 1
+        l1[rows_s] = base_l1 + extra_f @ l1_coef
         for cb in cross:
-            combo_caps[cb][c] = pages.get(cb, 0)
-        # The static checks' own rules, on the representative program with this CB table.
-        probe = _probe_program(name, model, devices[d], row_values, cbs)
-        if probe is not None:
-            found = l1_budget(probe) + cb_count(probe)
-            combo_reason[c] = "; ".join(v.kind for v in found)
-            combo_bytes_per_unit[c] = probe.dram_bytes / max(probe.units, 1)
-
-    l1 = combo_l1[cb_codes]
-    reason = np.where((reason == "") & (combo_reason[cb_codes] != ""), combo_reason[cb_codes], reason)
-    dram_bytes = combo_bytes_per_unit[cb_codes] * units
+            caps[cb][rows_s] = base_pages[cb] + extra_f @ page_coef[cb]
+        bytes_per_unit[rows_s] = probe.dram_bytes / max(probe.units, 1)
+        # The static checks' own rules: CB count and indices once per group (buffering cannot change them),
+        # the L1 budget rule of checks.static.l1_budget (used bytes <= the board's free L1) per row.
+        count_issues = "; ".join(v.kind for v in cb_count(probe))
+        budget = probe.device.core.l1_free_bytes
+        over = l1[rows_s] > budget
+        row_reason = np.where(over, "l1_overflow", "").astype(object)
+        if count_issues:
+            row_reason = np.where(over, "l1_overflow; " + count_issues, count_issues).astype(object)
+        cur = reason[rows_s]
+        reason[rows_s] = np.where((cur == "") & (row_reason != ""), row_reason, cur)
+    dram_bytes = bytes_per_unit * units
 
     cycles = np.full(rows, np.nan)
     bound = np.full(rows, None, dtype=object)
@@ -179,7 +183,7 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
             units_total=units[idx],
             units_slowest=slowest[idx],
             num_cores=num_cores[idx],
-            capacities={cb: combo_caps[cb][cb_codes[idx]] for cb in cross},
+            capacities={cb: caps[cb][idx] for cb in cross},
         )
         cycles[idx] = ev.cycles
         duration_ns[idx] = ev.cycles / clock
@@ -206,15 +210,59 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-_PROBES: dict[tuple, Any] = {}
+def group_codes(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(group code per row, first row of each group) for the distinct combinations of `columns`."""
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        codes, uniques = pd.factorize(col)
+        combined = combined * (len(uniques) + 1) + codes
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    return inverse.reshape(-1), first
 
 
-def _probe_program(name: str, model: Any, device: Any, row_values: dict, cbs: tuple) -> Any:
-    """The op's one-unit program on `device` with CB table `cbs` (for the static checks), cached."""
-    key = tuple(row_values[c] for c in model.KEY_COLUMNS)
-    cache_key = (name, key, id(device))
-    hit = _PROBES.get(cache_key)
-    if hit is None or hit[0] is not device:
-        one, _ = model.unit_programs(device, key)
-        _PROBES[cache_key] = hit = (device, one)
-    return dataclasses.replace(hit[1], cbs=cbs)
+def _scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+_AFFINE: dict[tuple, Any] = {}
+
+
+def _affine_cbs(name: str, model: Any, device: Any, key: tuple, buffers: list[str], cross: list[int]) -> tuple:
+    """CB table of the op for shape `key` as base + coefficient x (factor - 1) per buffering column, cached.
+
+    Returns (L1 bytes at all factors 1, L1 bytes per extra factor, cross-CB pages at 1, pages per extra
+    factor, the one-unit program carrying the base CB table for the static checks).
+    """
+    cache_key = (name, key, id(device), tuple(buffers), tuple(cross))
+    hit = _AFFINE.get(cache_key)
+    if hit is not None and hit[0] is device:
+        return hit[1]
+    one, _ = model.unit_programs(device, key)
+    row = dict(zip(model.KEY_COLUMNS, key, strict=True))
+
+    def table_at(values: list[int]) -> tuple[int, dict[int, int]]:
+        cbs = model.cb_table_for_row({**row, **dict(zip(buffers, values, strict=True))})
+        return sum(cb.total_bytes for cb in cbs), {cb.index: cb.num_pages for cb in cbs}
+
+    base_l1, base_pages = table_at([1] * len(buffers))
+    l1_coef = np.zeros(len(buffers))
+    page_coef = {cb: np.zeros(len(buffers)) for cb in cross}
+    for j in range(len(buffers)):
+        values = [1] * len(buffers)
+        values[j] = 2
+        l1_j, pages_j = table_at(values)
+        l1_coef[j] = l1_j - base_l1
+        for cb in cross:
+            page_coef[cb][j] = pages_j.get(cb, 0) - base_pages.get(cb, 0)
+    check_l1, check_pages = table_at([2] * len(buffers))
+    if check_l1 != base_l1 + l1_coef.sum() or any(
+        check_pages.get(cb, 0) != base_pages.get(cb, 0) + page_coef[cb].sum() for cb in cross
+    ):
+        raise NotImplementedError(f"op {name}: CB table is not affine in {buffers}; estimate_many needs it to be")
+    base_cbs = model.cb_table_for_row({**row, **dict.fromkeys(buffers, 1)})
+    probe = dataclasses.replace(one, cbs=base_cbs)
+    value = (base_l1, l1_coef, {cb: base_pages.get(cb, 0) for cb in cross}, page_coef, probe)
+    if len(_AFFINE) > 8192:
+        _AFFINE.clear()
+    _AFFINE[cache_key] = (device, value)
+    return value

@@ -17,11 +17,12 @@ from perfmodel.split import split_work_to_cores
 
 # (id(device), grid, row_wise, noc, direction) -> (device, max link load of the first n cores, n = 0..)
 _CACHE: dict[tuple, tuple[DeviceProfile, np.ndarray]] = {}
-# (id(device), noc, direction) -> (device, {logical core: {link: fraction of the core's traffic}})
-_INCIDENCE: dict[tuple, tuple[DeviceProfile, dict[tuple[int, int], dict[tuple, float]]]] = {}
+# (id(device), noc, direction) -> (device, (grid_x * grid_y, links) matrix of each core's traffic fractions)
+_INCIDENCE: dict[tuple, tuple[DeviceProfile, np.ndarray]] = {}
 
 
-def _incidence(device: DeviceProfile, noc: int, direction: str) -> dict[tuple[int, int], dict[tuple, float]]:
+def _incidence(device: DeviceProfile, noc: int, direction: str) -> np.ndarray:
+    """Row x * grid_y + y: the fraction of logical core (x, y)'s DRAM traffic that crosses each link."""
     key = (id(device), noc, direction)
     hit = _INCIDENCE.get(key)
     if hit is not None and hit[0] is device:
@@ -29,18 +30,20 @@ def _incidence(device: DeviceProfile, noc: int, direction: str) -> dict[tuple[in
     model = NocModel(device)
     banks = [tuple(xy) for xy in device.dram.bank_noc_xy]
     share = 1.0 / len(banks)
-    result: dict[tuple[int, int], dict[tuple, float]] = {}
+    columns: dict[tuple, int] = {}
+    entries: list[tuple[int, int, float]] = []
     for cx in range(device.core.grid_x):
         for cy in range(device.core.grid_y):
             phys = model.core_xy((cx, cy))
-            loads: dict[tuple, float] = {}
             for bank in banks:
                 src, dst = (bank, phys) if direction == "read" else (phys, bank)
                 for link in model.route(noc, src, dst):
-                    loads[link] = loads.get(link, 0.0) + share
-            result[(cx, cy)] = loads
-    _INCIDENCE[key] = (device, result)
-    return result
+                    entries.append((cx * device.core.grid_y + cy, columns.setdefault(link, len(columns)), share))
+    matrix = np.zeros((device.core.grid_x * device.core.grid_y, max(len(columns), 1)))
+    for row, col, value in entries:
+        matrix[row, col] += value
+    _INCIDENCE[key] = (device, matrix)
+    return matrix
 
 
 def max_link_load(device: DeviceProfile, grid: tuple[int, int], row_wise: bool, noc: int, direction: str) -> np.ndarray:
@@ -49,14 +52,9 @@ def max_link_load(device: DeviceProfile, grid: tuple[int, int], row_wise: bool, 
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is device:
         return hit[1]
-    incidence = _incidence(device, noc, direction)
+    matrix = _incidence(device, noc, direction)
     order = split_work_to_cores(grid, grid[0] * grid[1], row_wise=row_wise).cores_in_order()
-    links = sorted({link for core in order for link in incidence[core]})
-    column = {link: i for i, link in enumerate(links)}
-    matrix = np.zeros((len(order) + 1, max(len(links), 1)))
-    for i, core in enumerate(order, start=1):
-        for link, value in incidence[core].items():
-            matrix[i, column[link]] = value
-    loads = np.cumsum(matrix, axis=0).max(axis=1)
+    rows = [x * device.core.grid_y + y for x, y in order]
+    loads = np.concatenate([[0.0], np.cumsum(matrix[rows], axis=0).max(axis=1)])
     _CACHE[key] = (device, loads)
     return loads

@@ -53,6 +53,9 @@ def structure(sig: StageSignature) -> tuple:
     )
 
 
+_CHUNK_ROWS = 32_768  # rows per pass: bounds the history arrays to a few tens of MB
+
+
 def pipeline_times(
     sigs: Sequence[StageSignature],
     which: np.ndarray,
@@ -64,8 +67,44 @@ def pipeline_times(
 ) -> PipelineTimes:
     """Times of a core running `units[r]` units of signature `sigs[which[r]]` with CB capacities in pages.
 
-    `capacities` maps a cross-kernel CB index to an array of pages per row.
+    `capacities` maps a cross-kernel CB index to an array of pages per row; `share_bytes_per_cycle` maps
+    (kernel, direction) to the bandwidth per row this core gets when all active cores stream in step.
     """
+    units = np.asarray(units, dtype=np.int64)
+    rows = units.shape[0]
+    if rows <= _CHUNK_ROWS:
+        return _pipeline_times(sigs, which, units, capacities, share_bytes_per_cycle, max_explicit_units)
+    parts = []
+    for lo in range(0, rows, _CHUNK_ROWS):
+        sl = slice(lo, lo + _CHUNK_ROWS)
+        parts.append(
+            _pipeline_times(
+                sigs,
+                np.asarray(which)[sl],
+                units[sl],
+                {cb: np.broadcast_to(np.asarray(v), (rows,))[sl] for cb, v in capacities.items()},
+                None
+                if share_bytes_per_cycle is None
+                else {k: np.broadcast_to(np.asarray(v), (rows,))[sl] for k, v in share_bytes_per_cycle.items()},
+                max_explicit_units,
+            )
+        )
+    return PipelineTimes(
+        np.concatenate([p.total_cycles for p in parts]),
+        np.concatenate([p.period_cycles for p in parts]),
+        {k: np.concatenate([p.kernel_end_cycles[k] for p in parts]) for k in parts[0].kernel_end_cycles},
+        np.concatenate([p.deadlock for p in parts]),
+    )
+
+
+def _pipeline_times(
+    sigs: Sequence[StageSignature],
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    max_explicit_units: int,
+) -> PipelineTimes:
     which = np.asarray(which, dtype=np.int64)
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
@@ -179,24 +218,30 @@ def pipeline_times(
                 counter += 1
 
     own = {name: [i for i, b in enumerate(body) if b[0] == name] for name in kernels}
-    hist = np.full((len(body), k_max + 1, rows), _NEG)
+    # History (every unit) only for nodes another node depends on and each kernel's last node; the rest
+    # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
+    keep = {dep[0] for dep in deps if dep is not None} | {own[name][-1] for name in kernels if own[name]}
+    hist = {i: np.full((k_max + 1, rows), _NEG) for i in keep}
+    cur: dict[int, np.ndarray] = {}
     idx = np.arange(rows)
     for k in range(1, k_max + 1):
         for i in order:
             name = body[i][0]
             if i == own[name][0]:
-                prev = start_of[name] if k == 1 else hist[own[name][-1], k - 1] + tail[name]
+                prev = start_of[name] if k == 1 else hist[own[name][-1]][k - 1] + tail[name]
             else:
-                prev = hist[i - 1, k]
+                prev = cur[i - 1]
             t = prev + work[i]
             if deps[i] is not None:
                 j, shift = deps[i]
                 src = k - shift
-                got = hist[j, np.clip(src, 0, k_max), idx]
+                got = hist[j][np.clip(src, 0, k_max), idx]
                 t = np.maximum(t, np.where(src >= 1, got, _NEG))
             if pro_deps[i] is not None:
                 t = np.maximum(t, pro_time_by_index[pro_deps[i]])
-            hist[i, k] = t
+            cur[i] = t
+            if i in keep:
+                hist[i][k] = t
 
     ends: dict[str, np.ndarray] = {}
     period = np.zeros(rows)
@@ -206,7 +251,7 @@ def pipeline_times(
     m = k_max - ((k_max - units) % c)
     for name in kernels:
         if own[name]:
-            curve = hist[own[name][-1], 1:] + tail[name]  # (k_max, rows): end after k units
+            curve = hist[own[name][-1]][1:] + tail[name]  # (k_max, rows): end after k units
         else:
             curve = start_of[name] + np.arange(1, k_max + 1)[:, None] * tail[name]
         slope = (curve[k_max - 1, idx] - curve[k_max - 1 - c, idx]) / c

@@ -143,8 +143,8 @@ def _split_body(one: Sequence[Event], two: Sequence[Event]) -> tuple[int, int]:
 def _shape(event: Event) -> tuple:
     # The bank of a transfer changes from unit to unit; the structure does not.
     if isinstance(event, NocTransfer):
-        return ("noc", event.direction, event.nbytes)
-    return (type(event).__name__, *vars(event).values())
+        return (NocTransfer, event.direction, event.nbytes)
+    return (type(event), *event)
 
 
 def _nodes(

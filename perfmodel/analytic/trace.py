@@ -10,8 +10,7 @@ cycles the simulator's own helper library prices it at with `costs.compute_cycle
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from perfmodel import costs
 from perfmodel.des.helpers import KernelContextBase
@@ -19,8 +18,7 @@ from perfmodel.kernel_api import NocAddress
 from perfmodel.program import CoreProgram, Program
 
 
-@dataclass(frozen=True)
-class CbCall:
+class CbCall(NamedTuple):
     """cb_reserve_back / cb_push_back / cb_wait_front / cb_pop_front of `pages` pages on CB `cb`."""
 
     call: str
@@ -28,8 +26,7 @@ class CbCall:
     pages: int
 
 
-@dataclass(frozen=True)
-class NocTransfer:
+class NocTransfer(NamedTuple):
     """One noc_async_read or noc_async_write between this core and DRAM bank `bank`."""
 
     direction: costs.Direction
@@ -37,15 +34,13 @@ class NocTransfer:
     bank: int
 
 
-@dataclass(frozen=True)
-class Barrier:
+class Barrier(NamedTuple):
     """noc_async_read_barrier / noc_async_write_barrier: wait for this RISC-V's outstanding transfers."""
 
     direction: costs.Direction
 
 
-@dataclass(frozen=True)
-class ComputeCall:
+class ComputeCall(NamedTuple):
     """One compute step of a helper call: `cycles` as the helper priced it with `costs.compute_cycles`."""
 
     name: str
@@ -53,6 +48,8 @@ class ComputeCall:
 
 
 Event = CbCall | NocTransfer | Barrier | ComputeCall
+# Records are plain named tuples (cheap to build and compare: a wide tile row makes thousands of them).
+_EMPTY: tuple[()] = ()
 
 
 class RecordingContext(KernelContextBase):
@@ -68,7 +65,7 @@ class RecordingContext(KernelContextBase):
 
     def _record(self, event: Event) -> Iterator[Any]:
         self.events.append(event)
-        return iter(())
+        return _EMPTY
 
     def get_write_ptr(self, cb: int) -> int:
         return 0
