@@ -23,6 +23,7 @@ from perfmodel.des.cb import CbState
 from perfmodel.des.context import DesContext
 from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError, SimulationLimitError, frame_source
 from perfmodel.des.memory import FunctionalMemory
+from perfmodel.des.noc import NocModel
 from perfmodel.des.trace import Tracer
 from perfmodel.errors import InputError
 from perfmodel.program import CoreProgram, KernelSpec, Program
@@ -39,8 +40,6 @@ class Simulation:
     """The live state of one run. Built and consumed by `simulate`; never returned to the caller."""
 
     def __init__(self, program: Program, *, functional: bool, trace: bool, max_events: int) -> None:
-        from perfmodel.des.noc import NocModel
-
         self.program = program
         self.device = program.device
         self.env = simpy.Environment()
