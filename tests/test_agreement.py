@@ -153,17 +153,27 @@ def test_agreement_with_the_simulator() -> None:
     assert p95 <= 0.10
 
 
+# Times within 0.5 % of each other are a tie for the ranking: configurations that differ only in which
+# cores they use differ by a few cycles in the simulator (routes, bank order) and not at all here, and a
+# tuner cannot tell them apart either.
+TIE_TOLERANCE = 0.005
+
+
+def _tied(cycles: pd.Series) -> np.ndarray:
+    return np.round(np.log(cycles.to_numpy()) / np.log1p(TIE_TOLERANCE))
+
+
 def test_ranking_within_each_shape() -> None:
     t = _results()
-    taus = {}
+    taus, raw = {}, {}
     for shape, group in t.groupby("shape"):
         if len(group) < 3 or group["des_cycles"].nunique() < 2:
             continue
-        tau = kendalltau(group["des_cycles"], group["cycles"]).statistic
-        taus[shape] = tau
-    print("\nKendall tau per shape:")
+        taus[shape] = kendalltau(_tied(group["des_cycles"]), _tied(group["cycles"])).statistic
+        raw[shape] = kendalltau(group["des_cycles"], group["cycles"]).statistic
+    print(f"\nKendall tau per shape (ties within {100 * TIE_TOLERANCE:g} %; raw tau in brackets):")
     for shape, tau in sorted(taus.items(), key=lambda kv: kv[1]):
-        print(f"  {tau:6.3f}  {shape}")
+        print(f"  {tau:6.3f} ({raw[shape]:6.3f})  {shape}")
     assert len(taus) >= 20
     assert min(taus.values()) >= 0.9
 

@@ -8,11 +8,15 @@
 - T_pipe(n) is the max-plus pipeline of the slowest core (`pipeline.pipeline_times`), which carries every
   kernel's setup, fill, steady state with finite CBs, and drain; the slowest core is the one with the most
   units, q + (r > 0) for units = q x cores + r (split_work_to_cores);
+- inside T_pipe, the cores of a split start together and run in step, so a segment that moves b bytes takes
+  at least  first issue + latency + b x max(N / dram_bw, L / link_bw)  cycles, with N the active cores and
+  L the load of the busiest link of their routes in cores' worth (`noc_load`); for the last unit of an
+  uneven split only group 1 (units mod cores) is active;
 - the second term is the shared-DRAM floor over all active cores: DRAM pages are interleaved round-robin, so
   the busiest bank serves ceil(packets / banks) packets; it is never below the DRAM roofline.
 
-What it does not model: queueing *between* cores on a bank or link below saturation (the DES does; see
-tests/test_agreement.py for how much that costs).
+What it does not model: queueing between cores that do not run in step, and the order in which the
+simulator's calendars serve simultaneous requests (see tests/test_agreement.py for what that costs).
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ class RowDevices:
     banks: np.ndarray
     peak_bytes_per_cycle: np.ndarray
     link_bytes_per_cycle: np.ndarray
-    link_load: Mapping[tuple[int, str], np.ndarray]  # (noc, direction) -> busiest link's load
+    link_load: Mapping[tuple[int, str, str], np.ndarray]  # (noc, direction, phase) -> busiest link's load
 
     @classmethod
     def build(
@@ -91,6 +95,7 @@ class RowDevices:
         row_wise: np.ndarray,
         num_cores: np.ndarray,
         pairs: Sequence[tuple[int, str]],
+        last_cores: np.ndarray | None = None,
     ) -> RowDevices:
         """Gather per-row figures; link loads are computed once per distinct (device, grid, order)."""
         dev_index = np.asarray(dev_index, dtype=np.int64)
@@ -98,7 +103,8 @@ class RowDevices:
         def pick(values: Sequence[float]) -> np.ndarray:
             return np.asarray(values, dtype=float)[dev_index]
 
-        loads = {pair: np.zeros(len(dev_index)) for pair in pairs}
+        loads = {(*pair, phase): np.zeros(len(dev_index)) for pair in pairs for phase in ("all", "last")}
+        last = np.asarray(num_cores if last_cores is None else last_cores, dtype=np.int64)
         gx_a, gy_a = np.asarray(grid_x, dtype=np.int64), np.asarray(grid_y, dtype=np.int64)
         rw_a = np.asarray(row_wise, dtype=np.int64)
         # One integer per (device, grid, order): grids are at most 1023 x 1023.
@@ -113,7 +119,8 @@ class RowDevices:
             rows = order[bounds[u] : bounds[u + 1]]
             for noc, direction in pairs:
                 m = max_link_load(devices[d], (int(gx), int(gy)), bool(rw), noc, direction)
-                loads[(noc, direction)][rows] = m[np.clip(cores[rows], 0, len(m) - 1)]
+                loads[(noc, direction, "all")][rows] = m[np.clip(cores[rows], 0, len(m) - 1)]
+                loads[(noc, direction, "last")][rows] = m[np.clip(last[rows], 0, len(m) - 1)]
         return cls(
             bank_bytes_per_cycle=pick([x.dram_bank_bytes_per_cycle for x in devices]),
             banks=pick([x.dram.num_banks for x in devices]),
@@ -135,6 +142,16 @@ def noc_pairs(sigs: Sequence[StageSignature]) -> list[tuple[int, str]]:
     return sorted(pairs)
 
 
+def _share(dev: RowDevices, noc: int | None, direction: str, phase: str, active: np.ndarray) -> np.ndarray:
+    """Bytes per cycle one of `active` cores streaming in step gets from the DRAM and its busiest link."""
+    # Cycles per byte: the DRAM is shared by all active cores, the busiest link by `load` cores' worth.
+    per_byte = active / dev.peak_bytes_per_cycle
+    load = dev.link_load.get((noc, direction, phase)) if noc is not None else None
+    if load is not None:
+        per_byte = np.maximum(per_byte, load / dev.link_bytes_per_cycle)
+    return 1.0 / per_byte
+
+
 def evaluate(
     sigs: Sequence[StageSignature],
     which: np.ndarray,
@@ -150,19 +167,15 @@ def evaluate(
     units_total = np.asarray(units_total, dtype=np.int64)
     units_slowest = np.asarray(units_slowest, dtype=np.int64)
     cores = np.maximum(np.asarray(num_cores, dtype=float), 1.0)
-    # Each core's share of the DRAM and of its busiest link when all active cores stream in step.
-    dram_share = dev.peak_bytes_per_cycle / cores
+    group1 = np.maximum(group1_cores(units_total, num_cores), 1).astype(float)
     shares = {}
     for k in sigs[0].kernels:
         for direction in ("read", "write"):
-            load = dev.link_load.get((k.noc, direction)) if k.noc is not None else None
-            link_share = (
-                np.divide(dev.link_bytes_per_cycle, load, out=np.full(len(cores), np.inf), where=load > 0)
-                if load is not None
-                else np.full(len(cores), np.inf)
-            )
-            shares[(k.name, direction)] = np.minimum(dram_share, link_share)
-    pipe = pipeline_times(sigs, which, units_slowest, capacities, share_bytes_per_cycle=shares)
+            for phase, active in (("all", cores), ("last", group1)):
+                shares[(k.name, direction, phase)] = _share(dev, k.noc, direction, phase, active)
+    pipe = pipeline_times(
+        sigs, which, units_slowest, capacities, share_bytes_per_cycle=shares, last_unit_shared=group1 < cores
+    )
 
     def per_row(values: Sequence[float]) -> np.ndarray:
         return np.asarray(values, dtype=float)[which]
@@ -212,6 +225,14 @@ def evaluate(
         }
     )
     return Evaluation(cycles, bound, stages, pipe.deadlock)
+
+
+def group1_cores(units: np.ndarray, num_cores: np.ndarray) -> np.ndarray:
+    """Cores that run the last unit: group 1 of an uneven split (units mod cores), else every core."""
+    units = np.asarray(units, dtype=np.int64)
+    cores = np.asarray(num_cores, dtype=np.int64)
+    r = np.mod(units, np.maximum(cores, 1))
+    return np.where(r > 0, r, cores)
 
 
 def slowest_core_units(units: np.ndarray, grid_cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ from perfmodel.analytic.engine import (
     BOUND_NAMES,
     RowDevices,
     evaluate,
+    group1_cores,
     noc_pairs,
     op_model,
     signature,
@@ -175,6 +176,7 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
             table["row_wise"].to_numpy(bool)[idx],
             num_cores[idx],
             noc_pairs(sig_list),
+            group1_cores(units[idx], num_cores[idx]),
         )
         ev = evaluate(
             sig_list,

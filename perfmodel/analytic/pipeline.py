@@ -17,8 +17,9 @@ after it), and the dependency is the CB call of another kernel that releases the
 For deterministic stage times this recursion *is* the timed event graph of the pipeline, so it gives fill,
 steady state and drain exactly. It is evaluated for K units; beyond K the recursion is periodic (the
 max-plus eigenvalue, the critical circuit's cycle mean, repeats with a cyclicity dividing the tokens of the
-critical circuit), so T(n) = T(m) + (n - m) / c * (T(K) - T(K - c)) with c the lcm of the buffer depths
-and m = n mod c counted back from K.
+critical circuit), so T(n) = T(m) + (n - m) / c * (T(K) - T(K - c)) with c the lcm of the buffer depths,
+K = max(24, 3c + 8) per row and m = n mod c counted back from K. (The lighter last unit of an uneven split
+is therefore only seen when n <= K; beyond, it is at most 1/K of the time.)
 
 Every configuration (row) has its own stage times and capacities; rows must share the node *structure*
 (the same kernels and CB calls), which holds for all shapes of one op.
@@ -62,18 +63,23 @@ def pipeline_times(
     units: np.ndarray,
     capacities: Mapping[int, np.ndarray],
     *,
-    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None = None,
+    share_bytes_per_cycle: Mapping[tuple[str, str, str], np.ndarray] | None = None,
+    last_unit_shared: np.ndarray | None = None,
     max_explicit_units: int = 24,
 ) -> PipelineTimes:
     """Times of a core running `units[r]` units of signature `sigs[which[r]]` with CB capacities in pages.
 
     `capacities` maps a cross-kernel CB index to an array of pages per row; `share_bytes_per_cycle` maps
-    (kernel, direction) to the bandwidth per row this core gets when all active cores stream in step.
+    (kernel, direction, phase) to the bandwidth per row this core gets when the active cores stream in step,
+    phase "all" while every core has work and "last" for the last unit of an uneven split (where
+    `last_unit_shared` is True) when only group 1 is left.
     """
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
     if rows <= _CHUNK_ROWS:
-        return _pipeline_times(sigs, which, units, capacities, share_bytes_per_cycle, max_explicit_units)
+        return _pipeline_times(
+            sigs, which, units, capacities, share_bytes_per_cycle, last_unit_shared, max_explicit_units
+        )
     parts = []
     for lo in range(0, rows, _CHUNK_ROWS):
         sl = slice(lo, lo + _CHUNK_ROWS)
@@ -86,6 +92,7 @@ def pipeline_times(
                 None
                 if share_bytes_per_cycle is None
                 else {k: np.broadcast_to(np.asarray(v), (rows,))[sl] for k, v in share_bytes_per_cycle.items()},
+                None if last_unit_shared is None else np.asarray(last_unit_shared)[sl],
                 max_explicit_units,
             )
         )
@@ -102,7 +109,8 @@ def _pipeline_times(
     which: np.ndarray,
     units: np.ndarray,
     capacities: Mapping[int, np.ndarray],
-    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    share_bytes_per_cycle: Mapping[tuple[str, str, str], np.ndarray] | None,
+    last_unit_shared: np.ndarray | None,
     max_explicit_units: int,
 ) -> PipelineTimes:
     which = np.asarray(which, dtype=np.int64)
@@ -121,20 +129,25 @@ def _pipeline_times(
     pro = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.prologue]
     work = [per_row([[n for k in s.kernels for n in k.body][i].work_cycles for s in sigs]) for i in range(len(body))]
     pages = [per_row([[n for k in s.kernels for n in k.body][i].pages for s in sigs]) for i in range(len(body))]
+    # With an uneven split only the first r cores (group 1) run the last unit: less sharing then.
+    work_last = list(work)
     if share_bytes_per_cycle is not None:
         # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
         # bytes at this core's share of the bandwidth, plus what does not overlap (first issue, last latency).
         for i in range(len(body)):
             node_i = [[n for k in s.kernels for n in k.body][i] for s in sigs]
             kernel = body[i][0]
-            shared = per_row([n.dram_fixed_cycles for n in node_i])
-            moved = np.zeros(rows)
-            for direction in ("read", "write"):
-                nbytes = per_row([getattr(n, f"{direction}_bytes") for n in node_i])
-                if np.any(nbytes > 0):
-                    shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction)]
-                    moved = moved + nbytes
-            work[i] = np.where(moved > 0, np.maximum(work[i], shared), work[i])
+            fixed = per_row([n.dram_fixed_cycles for n in node_i])
+            iso = work[i]
+            for phase, target in (("all", work), ("last", work_last)):
+                shared = fixed.copy()
+                moved = np.zeros(rows)
+                for direction in ("read", "write"):
+                    nbytes = per_row([getattr(n, f"{direction}_bytes") for n in node_i])
+                    if np.any(nbytes > 0):
+                        shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction, phase)]
+                        moved = moved + nbytes
+                target[i] = np.where(moved > 0, np.maximum(iso, shared), iso)
     pro_work = [
         per_row([[n for k in s.kernels for n in k.prologue][i].work_cycles for s in sigs]) for i in range(len(pro))
     ]
@@ -218,6 +231,7 @@ def _pipeline_times(
                 counter += 1
 
     own = {name: [i for i, b in enumerate(body) if b[0] == name] for name in kernels}
+    last_unit = units if last_unit_shared is None else np.where(last_unit_shared, units, -1)
     # History (every unit) only for nodes another node depends on and each kernel's last node; the rest
     # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
     keep = {dep[0] for dep in deps if dep is not None} | {own[name][-1] for name in kernels if own[name]}
@@ -231,7 +245,7 @@ def _pipeline_times(
                 prev = start_of[name] if k == 1 else hist[own[name][-1]][k - 1] + tail[name]
             else:
                 prev = cur[i - 1]
-            t = prev + work[i]
+            t = prev + np.where(k == last_unit, work_last[i], work[i])
             if deps[i] is not None:
                 j, shift = deps[i]
                 src = k - shift
@@ -245,18 +259,20 @@ def _pipeline_times(
 
     ends: dict[str, np.ndarray] = {}
     period = np.zeros(rows)
-    c = np.minimum(cyc, k_max - 1)
-    explicit = np.clip(units, 1, k_max)
-    beyond = units > k_max
-    m = k_max - ((k_max - units) % c)
+    # Each row extrapolates from its own horizon, so a row's result never depends on the rest of the batch.
+    k_row = np.maximum(max_explicit_units, 3 * cyc + 8)
+    c = np.minimum(cyc, k_row - 1)
+    explicit = np.clip(units, 1, k_row)
+    beyond = units > k_row
+    m = k_row - ((k_row - units) % c)
     for name in kernels:
         if own[name]:
             curve = hist[own[name][-1]][1:] + tail[name]  # (k_max, rows): end after k units
         else:
             curve = start_of[name] + np.arange(1, k_max + 1)[:, None] * tail[name]
-        slope = (curve[k_max - 1, idx] - curve[k_max - 1 - c, idx]) / c
+        slope = (curve[k_row - 1, idx] - curve[k_row - 1 - c, idx]) / c
         value = curve[explicit - 1, idx]
-        base = curve[np.clip(m, 1, k_max) - 1, idx]
+        base = curve[np.clip(m, 1, k_row) - 1, idx]
         value = np.where(beyond, base + (units - m) * slope, value)
         ends[name] = np.where(units == 0, setup, value) + epilogue[name]
         period = np.maximum(period, slope)
