@@ -134,3 +134,14 @@ def test_bad_columns_are_an_input_error(tmp_path) -> None:
         read_measurements(bad, "wormhole_b0")
     with pytest.raises(InputError, match="no rows for arch"):
         read_measurements(DATA, "grayskull")
+
+
+@pytest.mark.parametrize("device", ["wormhole_b0_n150", "blackhole_p150a"])
+@pytest.mark.parametrize("direction", ["read", "write"])
+@pytest.mark.parametrize(("nbytes", "count"), [(32, 1), (64, 64), (2048, 64), (8192, 1), (65536, 64)])
+def test_closed_form_is_the_simulators_dram_unary(device, direction, nbytes, count) -> None:
+    """The fit models the benchmark with the simulator's own rules: it must give the simulated zone time."""
+    op = perfmodel.get_op("dram_unary")
+    program = op.build_program(device=device, direction=direction, transaction_bytes=nbytes, num_transactions=count)
+    simulated = perfmodel.simulate(program).details["zones"]["dram_unary"]
+    assert dram_unary_cycles(program.device, direction, nbytes, count) == pytest.approx(simulated, rel=1e-9)
