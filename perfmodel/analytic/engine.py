@@ -47,7 +47,23 @@ def op_model(op_name: str) -> ModuleType:
         raise InputError(f"op {op_name!r} has no analytic model (ops/{op_name}/model.py)") from exc
 
 
-# (op, shape key, id(device)) -> (device, signature): the device is kept so its id cannot be reused.
+# (op, shape key, id(device)) -> (device, value): the device is kept so its id cannot be reused.
+_PROGRAMS: dict[tuple[str, tuple[Hashable, ...], int], tuple[DeviceProfile, tuple[Any, Any]]] = {}
+
+
+def unit_programs(op_name: str, device: DeviceProfile, key: tuple[Hashable, ...]) -> tuple[Any, Any]:
+    """The op's representative one-unit and two-unit single-core programs for a shape key, cached."""
+    cache_key = (op_name, key, id(device))
+    hit = _PROGRAMS.get(cache_key)
+    if hit is not None and hit[0] is device:
+        return hit[1]
+    programs = op_model(op_name).unit_programs(device, key)
+    if len(_PROGRAMS) > 4096:
+        _PROGRAMS.clear()
+    _PROGRAMS[cache_key] = (device, programs)
+    return programs
+
+
 _SIGNATURES: dict[tuple[str, tuple[Hashable, ...], int], tuple[DeviceProfile, StageSignature]] = {}
 
 
@@ -57,7 +73,7 @@ def signature(op_name: str, device: DeviceProfile, key: tuple[Hashable, ...]) ->
     hit = _SIGNATURES.get(cache_key)
     if hit is not None and hit[0] is device:
         return hit[1]
-    one, two = op_model(op_name).unit_programs(device, key)
+    one, two = unit_programs(op_name, device, key)
     sig = build_signature(one, two)
     if len(_SIGNATURES) > 4096:
         _SIGNATURES.clear()

@@ -25,6 +25,7 @@ from perfmodel.analytic.engine import (
     op_model,
     signature,
     slowest_core_units,
+    unit_programs,
 )
 from perfmodel.checks.static import cb_count
 from perfmodel.device import list_devices, load_device
@@ -239,7 +240,7 @@ def _affine_cbs(name: str, model: Any, device: Any, key: tuple, buffers: list[st
     hit = _AFFINE.get(cache_key)
     if hit is not None and hit[0] is device:
         return hit[1]
-    one, _ = model.unit_programs(device, key)
+    one, _ = unit_programs(name, device, key)
     row = dict(zip(model.KEY_COLUMNS, key, strict=True))
 
     def table_at(values: list[int]) -> tuple[int, dict[int, int]]:
