@@ -211,22 +211,46 @@ def evaluate(
     cycles = np.maximum(pipe.total_cycles, dram_floor)
     cycles = np.where(units_total == 0, 0.0, cycles)
 
-    # The bound: DRAM when the shared floor wins; otherwise the kind of work of the busiest kernel, unless the
-    # fixed setup outweighs the whole steady state.
+    # The bound. Per kernel, its per-unit time on its own (iso) and when the active cores share the DRAM
+    # (dram) or the busiest link (link); the kernel with the longest of these sets the pace, and the largest
+    # of its three names the resource. The shared-DRAM floor winning overall is "dram"; a fixed setup that
+    # outweighs the whole steady state is "dispatch".
     names = [k.name for k in sigs[0].kernels]
-    noc = {n: per_row([s.kernel(n).noc_cycles_per_unit for s in sigs]) for n in names}
-    comp = {n: per_row([s.kernel(n).compute_cycles_per_unit for s in sigs]) for n in names}
-    per_kernel = {n: noc[n] + comp[n] for n in names}
-    stacked = np.stack([per_kernel[n] for n in names])
-    busiest = np.argmax(stacked, axis=0)
-    noc_b = np.stack([noc[n] for n in names])[busiest, np.arange(len(which))]
-    comp_b = np.stack([comp[n] for n in names])[busiest, np.arange(len(which))]
+    rows_idx = np.arange(len(which))
+    iso = {}
+    dram_t = {}
+    link_t = {}
+    for kernel in sigs[0].kernels:
+        n = kernel.name
+        iso[n] = per_row([s.kernel(n).noc_cycles_per_unit + s.kernel(n).compute_cycles_per_unit for s in sigs])
+        dram_t[n] = np.zeros(len(which))
+        link_t[n] = np.zeros(len(which))
+        for direction in ("read", "write"):
+            nbytes = per_row([sum(getattr(x, f"{direction}_bytes") for x in s.kernel(n).body) for s in sigs])
+            if not np.any(nbytes > 0):
+                continue
+            fixed = per_row([sum(x.dram_fixed_cycles for x in s.kernel(n).body) for s in sigs])
+            dram_t[n] = np.maximum(dram_t[n], fixed + nbytes * cores / dev.peak_bytes_per_cycle)
+            load = dev.link_load.get((kernel.noc, direction, "all")) if kernel.noc is not None else None
+            if load is not None:
+                link_t[n] = np.maximum(link_t[n], fixed + nbytes * load / dev.link_bytes_per_cycle)
+    effective = {n: np.maximum(iso[n], np.maximum(dram_t[n], link_t[n])) for n in names}
+    busiest = np.argmax(np.stack([effective[n] for n in names]), axis=0)
+
+    def pick(values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.stack([values[n] for n in names])[busiest, rows_idx]
+
+    iso_b, dram_b, link_b = pick(iso), pick(dram_t), pick(link_t)
+    comp_b = pick({n: per_row([s.kernel(n).compute_cycles_per_unit for s in sigs]) for n in names})
+    bound = np.where(comp_b >= iso_b - comp_b, BOUND_NAMES.index("compute"), BOUND_NAMES.index("noc"))
+    bound = np.where((dram_b > iso_b) & (dram_b >= link_b), BOUND_NAMES.index("dram"), bound)
+    bound = np.where((link_b > iso_b) & (link_b > dram_b), BOUND_NAMES.index("noc"), bound).astype(np.int8)
     steady = units_slowest * pipe.period_cycles
-    bound = np.where(noc_b >= comp_b, BOUND_NAMES.index("noc"), BOUND_NAMES.index("compute")).astype(np.int8)
     bound[setup > steady] = BOUND_NAMES.index("dispatch")
     bound[dram_floor >= pipe.total_cycles] = BOUND_NAMES.index("dram")
 
-    stages: dict[str, np.ndarray] = {f"{n}_cycles_per_unit": per_kernel[n] for n in names}
+    stages: dict[str, np.ndarray] = {f"{n}_cycles_per_unit": effective[n] for n in names}
+    stages.update({f"{n}_isolated_cycles_per_unit": iso[n] for n in names})
     stages.update({f"{n}_end_cycles": pipe.kernel_end_cycles[n] for n in names})
     stages.update(
         {
