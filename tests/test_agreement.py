@@ -36,6 +36,8 @@ SHAPES = [
     ("wormhole_b0_n150", "float32", 512, 1, 1, 480),
     ("wormhole_b0_n150", "float32", 2560, 1, 1, 96),
     ("wormhole_b0_n300", "bfloat16", 96, 1, 1, 1600),
+    ("wormhole_b0_n150", "bfloat16", 512, 1, 1, 22400),  # many units per core: steady state under contention
+    ("blackhole_p150a", "bfloat16", 256, 1, 1, 28160),
     ("wormhole_b0_n300", "float32", 1024, 1, 1, 2048),
     ("blackhole_p150a", "bfloat16", 32, 1, 1, 96),
     ("blackhole_p150a", "bfloat16", 160, 3, 1, 128),

@@ -8,10 +8,12 @@
 - T_pipe(n) is the max-plus pipeline of the slowest core (`pipeline.pipeline_times`), which carries every
   kernel's setup, fill, steady state with finite CBs, and drain; the slowest core is the one with the most
   units, q + (r > 0) for units = q x cores + r (split_work_to_cores);
-- inside T_pipe, the cores of a split start together and run in step, so a segment that moves b bytes takes
-  at least  first issue + latency + b x max(N / dram_bw, L / link_bw)  cycles, with N the active cores and
-  L the load of the busiest link of their routes in cores' worth (`noc_load`); for the last unit of an
-  uneven split only group 1 (units mod cores) is active;
+- inside T_pipe, the cores of a split start together and run their first unit in step, so a segment that
+  moves b bytes takes at least  first issue + latency + b x max(N / dram_bw, L / link_bw)  cycles, with N
+  the active cores and L the load of the busiest link of their routes in cores' worth (`noc_load`) (for a
+  one-unit run of an uneven split only group 1, units mod cores, is active in that unit); later units run
+  at their own speed but no kernel that moves data starts units faster than the shared DRAM and its
+  busiest link can serve all cores (a rate edge in the max-plus recursion);
 - the second term is the shared-DRAM floor over all active cores: DRAM pages are interleaved round-robin, so
   the busiest bank serves ceil(packets / banks) packets; it is never below the DRAM roofline.
 
@@ -168,6 +170,12 @@ def _share(dev: RowDevices, noc: int | None, direction: str, phase: str, active:
     return 1.0 / per_byte
 
 
+def per_row_bytes(sigs: Sequence[StageSignature], which: np.ndarray, kernel: str, direction: str) -> np.ndarray:
+    """Per row: the DRAM bytes `kernel` moves per unit in `direction`."""
+    values = [sum(getattr(x, f"{direction}_bytes") for x in s.kernel(kernel).body) for s in sigs]
+    return np.asarray(values, dtype=float)[which]
+
+
 def evaluate(
     sigs: Sequence[StageSignature],
     which: np.ndarray,
@@ -189,8 +197,33 @@ def evaluate(
         for direction in ("read", "write"):
             for phase, active in (("all", cores), ("last", group1)):
                 shares[(k.name, direction, phase)] = _share(dev, k.noc, direction, phase, active)
+    # After the first unit the cores drift out of step; from then on the shared DRAM and links bound the
+    # period instead: every kernel that moves data starts a unit at most once per
+    # max(N x all DRAM bytes per unit / dram_bw, L x its bytes on its NoC / link_bw).
+    total_bytes = np.zeros(len(which))
+    for kernel in sigs[0].kernels:
+        for direction in ("read", "write"):
+            total_bytes = total_bytes + per_row_bytes(sigs, which, kernel.name, direction)
+    rates = {}
+    for kernel in sigs[0].kernels:
+        rate = np.zeros(len(which))
+        moves = np.zeros(len(which), dtype=bool)
+        for direction in ("read", "write"):
+            nbytes = per_row_bytes(sigs, which, kernel.name, direction)
+            moves |= nbytes > 0
+            load = dev.link_load.get((kernel.noc, direction, "all")) if kernel.noc is not None else None
+            if load is not None:
+                rate = np.maximum(rate, nbytes * load / dev.link_bytes_per_cycle)
+        rates[kernel.name] = np.where(moves, np.maximum(rate, total_bytes * cores / dev.peak_bytes_per_cycle), 0.0)
     pipe = pipeline_times(
-        sigs, which, units_slowest, capacities, share_bytes_per_cycle=shares, last_unit_shared=group1 < cores
+        sigs,
+        which,
+        units_slowest,
+        capacities,
+        share_bytes_per_cycle=shares,
+        last_unit_shared=group1 < cores,
+        rate_cycles=rates,
+        lockstep_units=1,
     )
 
     def per_row(values: Sequence[float]) -> np.ndarray:

@@ -65,6 +65,8 @@ def pipeline_times(
     *,
     share_bytes_per_cycle: Mapping[tuple[str, str, str], np.ndarray] | None = None,
     last_unit_shared: np.ndarray | None = None,
+    rate_cycles: Mapping[str, np.ndarray] | None = None,
+    lockstep_units: int | None = None,
     max_explicit_units: int = 24,
 ) -> PipelineTimes:
     """Times of a core running `units[r]` units of signature `sigs[which[r]]` with CB capacities in pages.
@@ -72,13 +74,23 @@ def pipeline_times(
     `capacities` maps a cross-kernel CB index to an array of pages per row; `share_bytes_per_cycle` maps
     (kernel, direction, phase) to the bandwidth per row this core gets when the active cores stream in step,
     phase "all" while every core has work and "last" for the last unit of an uneven split (where
-    `last_unit_shared` is True) when only group 1 is left.
+    `last_unit_shared` is True) when only group 1 is left. Shares apply to the first `lockstep_units`
+    units (all when None); `rate_cycles[kernel]` is the least time between the starts of two consecutive
+    units of that kernel (a shared-bandwidth bound on the steady state).
     """
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
     if rows <= _CHUNK_ROWS:
         return _pipeline_times(
-            sigs, which, units, capacities, share_bytes_per_cycle, last_unit_shared, max_explicit_units
+            sigs,
+            which,
+            units,
+            capacities,
+            share_bytes_per_cycle,
+            last_unit_shared,
+            rate_cycles,
+            lockstep_units,
+            max_explicit_units,
         )
     parts = []
     for lo in range(0, rows, _CHUNK_ROWS):
@@ -93,6 +105,8 @@ def pipeline_times(
                 if share_bytes_per_cycle is None
                 else {k: np.broadcast_to(np.asarray(v), (rows,))[sl] for k, v in share_bytes_per_cycle.items()},
                 None if last_unit_shared is None else np.asarray(last_unit_shared)[sl],
+                None if rate_cycles is None else {k: np.asarray(v)[sl] for k, v in rate_cycles.items()},
+                lockstep_units,
                 max_explicit_units,
             )
         )
@@ -111,6 +125,8 @@ def _pipeline_times(
     capacities: Mapping[int, np.ndarray],
     share_bytes_per_cycle: Mapping[tuple[str, str, str], np.ndarray] | None,
     last_unit_shared: np.ndarray | None,
+    rate_cycles: Mapping[str, np.ndarray] | None,
+    lockstep_units: int | None,
     max_explicit_units: int,
 ) -> PipelineTimes:
     which = np.asarray(which, dtype=np.int64)
@@ -131,6 +147,7 @@ def _pipeline_times(
     pages = [per_row([[n for k in s.kernels for n in k.body][i].pages for s in sigs]) for i in range(len(body))]
     # With an uneven split only the first r cores (group 1) run the last unit: less sharing then.
     work_last = list(work)
+    work_iso = list(work)
     if share_bytes_per_cycle is not None:
         # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
         # bytes at this core's share of the bandwidth, plus what does not overlap (first issue, last latency).
@@ -235,6 +252,7 @@ def _pipeline_times(
     # History (every unit) only for nodes another node depends on and each kernel's last node; the rest
     # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
     keep = {dep[0] for dep in deps if dep is not None} | {own[name][-1] for name in kernels if own[name]}
+    keep |= {own[name][0] for name in kernels if own[name]}
     hist = {i: np.full((k_max + 1, rows), _NEG) for i in keep}
     cur: dict[int, np.ndarray] = {}
     idx = np.arange(rows)
@@ -245,7 +263,12 @@ def _pipeline_times(
                 prev = start_of[name] if k == 1 else hist[own[name][-1]][k - 1] + tail[name]
             else:
                 prev = cur[i - 1]
-            t = prev + np.where(k == last_unit, work_last[i], work[i])
+            if lockstep_units is None or k <= lockstep_units:
+                t = prev + np.where(k == last_unit, work_last[i], work[i])
+            else:
+                t = prev + work_iso[i]
+            if rate_cycles is not None and k > 1 and i == own[name][0] and name in rate_cycles:
+                t = np.maximum(t, hist[i][k - 1] + rate_cycles[name])
             if deps[i] is not None:
                 j, shift = deps[i]
                 src = k - shift
