@@ -263,7 +263,9 @@ def evaluate(
             if not np.any(nbytes > 0):
                 continue
             fixed = per_row([sum(x.dram_fixed_cycles for x in s.kernel(n).body) for s in sigs])
-            dram_t[n] = np.maximum(dram_t[n], fixed + nbytes * cores / dev.peak_bytes_per_cycle)
+            # The DRAM serves every kernel's bytes of the unit (the rate edge), the link only this NoC's.
+            moved = np.where(nbytes > 0, total_bytes, 0.0)
+            dram_t[n] = np.maximum(dram_t[n], fixed + moved * cores / dev.peak_bytes_per_cycle)
             load = dev.link_load.get((kernel.noc, direction, "all")) if kernel.noc is not None else None
             if load is not None:
                 link_t[n] = np.maximum(link_t[n], fixed + nbytes * load / dev.link_bytes_per_cycle)
