@@ -10,10 +10,9 @@
   units, q + (r > 0) for units = q x cores + r (split_work_to_cores);
 - inside T_pipe, the cores of a split start together and run their first unit in step, so a segment that
   moves b bytes takes at least  first issue + latency + b x max(N / dram_bw, L / link_bw)  cycles, with N
-  the active cores and L the load of the busiest link of their routes in cores' worth (`noc_load`) (for a
-  one-unit run of an uneven split only group 1, units mod cores, is active in that unit); later units run
-  at their own speed but no kernel that moves data starts units faster than the shared DRAM and its
-  busiest link can serve all cores (a rate edge in the max-plus recursion);
+  the active cores and L the load of the busiest link of their routes in cores' worth (`noc_load`); later
+  units run at their own speed, but no kernel that moves data starts units faster than the shared DRAM
+  and its busiest link can serve all cores (a rate edge in the max-plus recursion);
 - the second term is the shared-DRAM floor over all active cores: DRAM pages are interleaved round-robin, so
   the busiest bank serves ceil(packets / banks) packets; it is never below the DRAM roofline.
 
@@ -101,7 +100,7 @@ class RowDevices:
     banks: np.ndarray
     peak_bytes_per_cycle: np.ndarray
     link_bytes_per_cycle: np.ndarray
-    link_load: Mapping[tuple[int, str, str], np.ndarray]  # (noc, direction, phase) -> busiest link's load
+    link_load: Mapping[tuple[int, str], np.ndarray]  # (noc, direction) -> busiest link's load
 
     @classmethod
     def build(
@@ -113,7 +112,6 @@ class RowDevices:
         row_wise: np.ndarray,
         num_cores: np.ndarray,
         pairs: Sequence[tuple[int, str]],
-        last_cores: np.ndarray | None = None,
     ) -> RowDevices:
         """Gather per-row figures; link loads are computed once per distinct (device, grid, order)."""
         dev_index = np.asarray(dev_index, dtype=np.int64)
@@ -121,8 +119,7 @@ class RowDevices:
         def pick(values: Sequence[float]) -> np.ndarray:
             return np.asarray(values, dtype=float)[dev_index]
 
-        loads = {(*pair, phase): np.zeros(len(dev_index)) for pair in pairs for phase in ("all", "last")}
-        last = np.asarray(num_cores if last_cores is None else last_cores, dtype=np.int64)
+        loads = {pair: np.zeros(len(dev_index)) for pair in pairs}
         gx_a, gy_a = np.asarray(grid_x, dtype=np.int64), np.asarray(grid_y, dtype=np.int64)
         rw_a = np.asarray(row_wise, dtype=np.int64)
         # One integer per (device, grid, order): grids are at most 1023 x 1023.
@@ -137,8 +134,7 @@ class RowDevices:
             rows = order[bounds[u] : bounds[u + 1]]
             for noc, direction in pairs:
                 m = max_link_load(devices[d], (int(gx), int(gy)), bool(rw), noc, direction)
-                loads[(noc, direction, "all")][rows] = m[np.clip(cores[rows], 0, len(m) - 1)]
-                loads[(noc, direction, "last")][rows] = m[np.clip(last[rows], 0, len(m) - 1)]
+                loads[(noc, direction)][rows] = m[np.clip(cores[rows], 0, len(m) - 1)]
         return cls(
             bank_bytes_per_cycle=pick([x.dram_bank_bytes_per_cycle for x in devices]),
             banks=pick([x.dram.num_banks for x in devices]),
@@ -160,11 +156,11 @@ def noc_pairs(sigs: Sequence[StageSignature]) -> list[tuple[int, str]]:
     return sorted(pairs)
 
 
-def _share(dev: RowDevices, noc: int | None, direction: str, phase: str, active: np.ndarray) -> np.ndarray:
+def _share(dev: RowDevices, noc: int | None, direction: str, active: np.ndarray) -> np.ndarray:
     """Bytes per cycle one of `active` cores streaming in step gets from the DRAM and its busiest link."""
     # Cycles per byte: the DRAM is shared by all active cores, the busiest link by `load` cores' worth.
     per_byte = active / dev.peak_bytes_per_cycle
-    load = dev.link_load.get((noc, direction, phase)) if noc is not None else None
+    load = dev.link_load.get((noc, direction)) if noc is not None else None
     if load is not None:
         per_byte = np.maximum(per_byte, load / dev.link_bytes_per_cycle)
     return 1.0 / per_byte
@@ -191,12 +187,10 @@ def evaluate(
     units_total = np.asarray(units_total, dtype=np.int64)
     units_slowest = np.asarray(units_slowest, dtype=np.int64)
     cores = np.maximum(np.asarray(num_cores, dtype=float), 1.0)
-    group1 = np.maximum(group1_cores(units_total, num_cores), 1).astype(float)
     shares = {}
     for k in sigs[0].kernels:
         for direction in ("read", "write"):
-            for phase, active in (("all", cores), ("last", group1)):
-                shares[(k.name, direction, phase)] = _share(dev, k.noc, direction, phase, active)
+            shares[(k.name, direction)] = _share(dev, k.noc, direction, cores)
     # After the first unit the cores drift out of step; from then on the shared DRAM and links bound the
     # period instead: every kernel that moves data starts a unit at most once per
     # max(N x all DRAM bytes per unit / dram_bw, L x its bytes on its NoC / link_bw).
@@ -211,7 +205,7 @@ def evaluate(
         for direction in ("read", "write"):
             nbytes = per_row_bytes(sigs, which, kernel.name, direction)
             moves |= nbytes > 0
-            load = dev.link_load.get((kernel.noc, direction, "all")) if kernel.noc is not None else None
+            load = dev.link_load.get((kernel.noc, direction)) if kernel.noc is not None else None
             if load is not None:
                 rate = np.maximum(rate, nbytes * load / dev.link_bytes_per_cycle)
         rates[kernel.name] = np.where(moves, np.maximum(rate, total_bytes * cores / dev.peak_bytes_per_cycle), 0.0)
@@ -221,7 +215,6 @@ def evaluate(
         units_slowest,
         capacities,
         share_bytes_per_cycle=shares,
-        last_unit_shared=group1 < cores,
         rate_cycles=rates,
         lockstep_units=1,
     )
@@ -266,7 +259,7 @@ def evaluate(
             # The DRAM serves every kernel's bytes of the unit (the rate edge), the link only this NoC's.
             moved = np.where(nbytes > 0, total_bytes, 0.0)
             dram_t[n] = np.maximum(dram_t[n], fixed + moved * cores / dev.peak_bytes_per_cycle)
-            load = dev.link_load.get((kernel.noc, direction, "all")) if kernel.noc is not None else None
+            load = dev.link_load.get((kernel.noc, direction)) if kernel.noc is not None else None
             if load is not None:
                 link_t[n] = np.maximum(link_t[n], fixed + nbytes * load / dev.link_bytes_per_cycle)
     effective = {n: np.maximum(iso[n], np.maximum(dram_t[n], link_t[n])) for n in names}
@@ -300,14 +293,6 @@ def evaluate(
         }
     )
     return Evaluation(cycles, bound, stages, pipe.deadlock)
-
-
-def group1_cores(units: np.ndarray, num_cores: np.ndarray) -> np.ndarray:
-    """Cores that run the last unit: group 1 of an uneven split (units mod cores), else every core."""
-    units = np.asarray(units, dtype=np.int64)
-    cores = np.asarray(num_cores, dtype=np.int64)
-    r = np.mod(units, np.maximum(cores, 1))
-    return np.where(r > 0, r, cores)
 
 
 def slowest_core_units(units: np.ndarray, grid_cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,6 @@ from perfmodel.analytic.engine import (
     RowDevices,
     capacities_of,
     evaluate,
-    group1_cores,
     noc_pairs,
     op_model,
     signature,
@@ -39,7 +38,6 @@ def estimate(program: Program) -> RunResult:
         np.array([program.split.row_wise]),
         np.array([program.num_cores]),
         noc_pairs([sig]),
-        group1_cores(np.array([program.units]), np.array([program.num_cores])),
     )
     ev = evaluate(
         [sig],

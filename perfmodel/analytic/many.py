@@ -20,7 +20,6 @@ from perfmodel.analytic.engine import (
     BOUND_NAMES,
     RowDevices,
     evaluate,
-    group1_cores,
     noc_pairs,
     op_model,
     signature,
@@ -177,7 +176,6 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
             table["row_wise"].to_numpy(bool)[idx],
             num_cores[idx],
             noc_pairs(sig_list),
-            group1_cores(units[idx], num_cores[idx]),
         )
         ev = evaluate(
             sig_list,

@@ -18,8 +18,7 @@ For deterministic stage times this recursion *is* the timed event graph of the p
 steady state and drain exactly. It is evaluated for K units; beyond K the recursion is periodic (the
 max-plus eigenvalue, the critical circuit's cycle mean, repeats with a cyclicity dividing the tokens of the
 critical circuit), so T(n) = T(m) + (n - m) / c * (T(K) - T(K - c)) with c the lcm of the buffer depths,
-K = max(24, 3c + 8) per row and m = n mod c counted back from K. (The lighter last unit of an uneven split
-is therefore only seen when n <= K; beyond, it is at most 1/K of the time.)
+K = max(24, 3c + 8) per row and m = n mod c counted back from K.
 
 Every configuration (row) has its own stage times and capacities; rows must share the node *structure*
 (the same kernels and CB calls), which holds for all shapes of one op.
@@ -63,8 +62,7 @@ def pipeline_times(
     units: np.ndarray,
     capacities: Mapping[int, np.ndarray],
     *,
-    share_bytes_per_cycle: Mapping[tuple[str, str, str], np.ndarray] | None = None,
-    last_unit_shared: np.ndarray | None = None,
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None = None,
     rate_cycles: Mapping[str, np.ndarray] | None = None,
     lockstep_units: int | None = None,
     max_explicit_units: int = 24,
@@ -72,9 +70,8 @@ def pipeline_times(
     """Times of a core running `units[r]` units of signature `sigs[which[r]]` with CB capacities in pages.
 
     `capacities` maps a cross-kernel CB index to an array of pages per row; `share_bytes_per_cycle` maps
-    (kernel, direction, phase) to the bandwidth per row this core gets when the active cores stream in step,
-    phase "all" while every core has work and "last" for the last unit of an uneven split (where
-    `last_unit_shared` is True) when only group 1 is left. Shares apply to the first `lockstep_units`
+    (kernel, direction) to the bandwidth per row this core gets when the active cores stream in step.
+    Shares apply to the first `lockstep_units`
     units (all when None); `rate_cycles[kernel]` is the least time between the starts of two consecutive
     units of that kernel (a shared-bandwidth bound on the steady state).
     """
@@ -87,7 +84,6 @@ def pipeline_times(
             units,
             capacities,
             share_bytes_per_cycle,
-            last_unit_shared,
             rate_cycles,
             lockstep_units,
             max_explicit_units,
@@ -104,7 +100,6 @@ def pipeline_times(
                 None
                 if share_bytes_per_cycle is None
                 else {k: np.broadcast_to(np.asarray(v), (rows,))[sl] for k, v in share_bytes_per_cycle.items()},
-                None if last_unit_shared is None else np.asarray(last_unit_shared)[sl],
                 None if rate_cycles is None else {k: np.asarray(v)[sl] for k, v in rate_cycles.items()},
                 lockstep_units,
                 max_explicit_units,
@@ -123,8 +118,7 @@ def _pipeline_times(
     which: np.ndarray,
     units: np.ndarray,
     capacities: Mapping[int, np.ndarray],
-    share_bytes_per_cycle: Mapping[tuple[str, str, str], np.ndarray] | None,
-    last_unit_shared: np.ndarray | None,
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
     rate_cycles: Mapping[str, np.ndarray] | None,
     lockstep_units: int | None,
     max_explicit_units: int,
@@ -145,8 +139,6 @@ def _pipeline_times(
     pro = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.prologue]
     work = [per_row([[n for k in s.kernels for n in k.body][i].work_cycles for s in sigs]) for i in range(len(body))]
     pages = [per_row([[n for k in s.kernels for n in k.body][i].pages for s in sigs]) for i in range(len(body))]
-    # With an uneven split only the first r cores (group 1) run the last unit: less sharing then.
-    work_last = list(work)
     work_iso = list(work)
     if share_bytes_per_cycle is not None:
         # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
@@ -155,16 +147,14 @@ def _pipeline_times(
             node_i = [[n for k in s.kernels for n in k.body][i] for s in sigs]
             kernel = body[i][0]
             fixed = per_row([n.dram_fixed_cycles for n in node_i])
-            iso = work[i]
-            for phase, target in (("all", work), ("last", work_last)):
-                shared = fixed.copy()
-                moved = np.zeros(rows)
-                for direction in ("read", "write"):
-                    nbytes = per_row([getattr(n, f"{direction}_bytes") for n in node_i])
-                    if np.any(nbytes > 0):
-                        shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction, phase)]
-                        moved = moved + nbytes
-                target[i] = np.where(moved > 0, np.maximum(iso, shared), iso)
+            shared = fixed.copy()
+            moved = np.zeros(rows)
+            for direction in ("read", "write"):
+                nbytes = per_row([getattr(n, f"{direction}_bytes") for n in node_i])
+                if np.any(nbytes > 0):
+                    shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction)]
+                    moved = moved + nbytes
+            work[i] = np.where(moved > 0, np.maximum(work_iso[i], shared), work_iso[i])
     pro_work = [
         per_row([[n for k in s.kernels for n in k.prologue][i].work_cycles for s in sigs]) for i in range(len(pro))
     ]
@@ -248,7 +238,6 @@ def _pipeline_times(
                 counter += 1
 
     own = {name: [i for i, b in enumerate(body) if b[0] == name] for name in kernels}
-    last_unit = units if last_unit_shared is None else np.where(last_unit_shared, units, -1)
     # History (every unit) only for nodes another node depends on and each kernel's last node; the rest
     # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
     keep = {dep[0] for dep in deps if dep is not None} | {own[name][-1] for name in kernels if own[name]}
@@ -263,10 +252,9 @@ def _pipeline_times(
                 prev = start_of[name] if k == 1 else hist[own[name][-1]][k - 1] + tail[name]
             else:
                 prev = cur[i - 1]
-            if lockstep_units is None or k <= lockstep_units:
-                t = prev + np.where(k == last_unit, work_last[i], work[i])
-            else:
-                t = prev + work_iso[i]
+            # The first `lockstep_units` units pay the shared-bandwidth segment times, later ones their own.
+            in_step = lockstep_units is None or k <= lockstep_units
+            t = prev + (work[i] if in_step else work_iso[i])
             if rate_cycles is not None and k > 1 and i == own[name][0] and name in rate_cycles:
                 t = np.maximum(t, hist[i][k - 1] + rate_cycles[name])
             if deps[i] is not None:
