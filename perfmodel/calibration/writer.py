@@ -7,7 +7,9 @@ comments exactly as they were; the result is loaded back to prove it is a valid 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
 from pathlib import Path
 
@@ -95,5 +97,13 @@ def write_profile(source: DeviceProfile, result: CalibrationResult, out_path: st
     out = Path(out_path)
     if out.parent and not out.parent.exists():
         raise InputError(f"output directory does not exist: {out.parent}")
-    out.write_text(text)
-    return load_profile_file(out)
+    # Write beside the target and rename: an interrupted run never leaves a half-written profile.
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text)
+    try:
+        profile = load_profile_file(tmp)
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, out)
+    return dataclasses.replace(profile, path=str(out))
