@@ -102,3 +102,42 @@ def test_accepts_the_op_by_name_and_keeps_the_index() -> None:
     by_name = estimate_many("centralize_w_rm", table)
     pd.testing.assert_frame_equal(by_object, by_name)
     assert list(by_name.index) == list(range(100, 120))
+
+
+@pytest.mark.parametrize("w,dtype", [(32, "bfloat16"), (32 * 9, "float32"), (32 * 165, "bfloat16")])
+def test_one_deferred_dry_run_serves_every_board(w: int, dtype: str) -> None:
+    """The deferred trace prices to the concrete one on every board, and all boards share one recording."""
+    from perfmodel.analytic import signature as sig_module
+    from perfmodel.analytic.engine import unit_programs
+    from perfmodel.analytic.trace import Resolver, record_core, trace_core
+
+    recordings = set()
+    for name in DEVICES:
+        one, two = unit_programs("centralize_w_rm", perfmodel.load_device(name), (w, dtype))
+        for program in (one, two):
+            deferred, _ = record_core(program)
+            resolver = Resolver(program)
+            concrete = trace_core(program)
+            assert {k: tuple(resolver.event(e) for e in v) for k, v in deferred.items()} == concrete
+        recordings.add(id(sig_module._recording(one, two)))
+    assert len(recordings) == 1
+
+
+def test_signature_from_a_shared_recording_equals_a_concrete_dry_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pricing a recording made on another board gives the signature of this board's own concrete dry run."""
+    from perfmodel.analytic import signature as sig_module
+    from perfmodel.analytic.engine import unit_programs
+
+    key = (32 * 33, "float32")
+    for name in DEVICES:
+        one, two = unit_programs("centralize_w_rm", perfmodel.load_device(name), key)
+        shared = sig_module.build_signature(one, two)
+
+        def no_deferral(*args: object) -> None:
+            raise TypeError("deferral disabled for this test")
+
+        with monkeypatch.context() as m:
+            m.setattr(sig_module, "_RECORDINGS", {})
+            m.setattr(sig_module, "record_core", no_deferral)
+            concrete = sig_module.build_signature(one, two)
+        assert shared == concrete

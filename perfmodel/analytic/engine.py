@@ -22,6 +22,7 @@ simulator's calendars serve simultaneous requests (see tests/test_agreement.py f
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,16 +67,41 @@ def unit_programs(op_name: str, device: DeviceProfile, key: tuple[Hashable, ...]
 
 
 _SIGNATURES: dict[tuple[str, tuple[Hashable, ...], int], tuple[DeviceProfile, StageSignature]] = {}
+# id(device) -> (device, the first device seen that equals it up to its name and description)
+_TWINS: dict[int, tuple[DeviceProfile, DeviceProfile]] = {}
+
+
+def twin(device: DeviceProfile) -> DeviceProfile:
+    """A device already seen whose every figure equals `device`'s (only the name and description differ).
+
+    Boards like the Wormhole n150 and n300 are the same chip to the model: their signatures are priced once.
+    """
+    hit = _TWINS.get(id(device))
+    if hit is not None and hit[0] is device:
+        return hit[1]
+    first = device
+    for _, seen in _TWINS.values():
+        if dataclasses.replace(device, name=seen.name, description=seen.description) == seen:
+            first = seen
+            break
+    if len(_TWINS) > 256:
+        _TWINS.clear()
+    _TWINS[id(device)] = (device, first)
+    return first
 
 
 def signature(op_name: str, device: DeviceProfile, key: tuple[Hashable, ...]) -> StageSignature:
-    """The priced per-unit stage signature of (op, shape key, device), cached."""
+    """The priced per-unit stage signature of (op, shape key, device), cached (shared by twin devices)."""
     cache_key = (op_name, key, id(device))
     hit = _SIGNATURES.get(cache_key)
     if hit is not None and hit[0] is device:
         return hit[1]
-    one, two = unit_programs(op_name, device, key)
-    sig = build_signature(one, two)
+    same = twin(device)
+    if same is not device:
+        sig = dataclasses.replace(signature(op_name, same, key), device=device.name)
+    else:
+        one, two = unit_programs(op_name, device, key)
+        sig = build_signature(one, two)
     if len(_SIGNATURES) > 4096:
         _SIGNATURES.clear()
     _SIGNATURES[cache_key] = (device, sig)
@@ -129,11 +155,12 @@ class RowDevices:
         order = np.argsort(inverse, kind="stable")
         bounds = np.searchsorted(inverse[order], np.arange(len(first) + 1))
         cores = np.asarray(num_cores, dtype=np.int64)
+        twins = [twin(x) for x in devices]  # twin boards have the same routes and loads
         for u, f in enumerate(first):
             d, gx, gy, rw = dev_index[f], gx_a[f], gy_a[f], rw_a[f]
             rows = order[bounds[u] : bounds[u + 1]]
             for noc, direction in pairs:
-                m = max_link_load(devices[d], (int(gx), int(gy)), bool(rw), noc, direction)
+                m = max_link_load(twins[d], (int(gx), int(gy)), bool(rw), noc, direction)
                 loads[(noc, direction)][rows] = m[np.clip(cores[rows], 0, len(m) - 1)]
         return cls(
             bank_bytes_per_cycle=pick([x.dram_bank_bytes_per_cycle for x in devices]),
@@ -168,7 +195,8 @@ def _share(dev: RowDevices, noc: int | None, direction: str, active: np.ndarray)
 
 def per_row_bytes(sigs: Sequence[StageSignature], which: np.ndarray, kernel: str, direction: str) -> np.ndarray:
     """Per row: the DRAM bytes `kernel` moves per unit in `direction`."""
-    values = [sum(getattr(x, f"{direction}_bytes") for x in s.kernel(kernel).body) for s in sigs]
+    attr = f"{direction}_bytes"
+    values = [sum(getattr(x, attr) for x in s.kernel(kernel).body) for s in sigs]
     return np.asarray(values, dtype=float)[which]
 
 
@@ -194,16 +222,23 @@ def evaluate(
     # After the first unit the cores drift out of step; from then on the shared DRAM and links bound the
     # period instead: every kernel that moves data starts a unit at most once per
     # max(N x all DRAM bytes per unit / dram_bw, L x its bytes on its NoC / link_bw).
+    # Per-signature figures are gathered once: kernels by name, DRAM bytes per (kernel, direction).
+    by_name = [{k.name: k for k in s.kernels} for s in sigs]
+    sig_bytes = {
+        (kernel.name, direction): per_row_bytes(sigs, np.arange(len(sigs)), kernel.name, direction)
+        for kernel in sigs[0].kernels
+        for direction in ("read", "write")
+    }
     total_bytes = np.zeros(len(which))
     for kernel in sigs[0].kernels:
         for direction in ("read", "write"):
-            total_bytes = total_bytes + per_row_bytes(sigs, which, kernel.name, direction)
+            total_bytes = total_bytes + sig_bytes[(kernel.name, direction)][which]
     rates = {}
     for kernel in sigs[0].kernels:
         rate = np.zeros(len(which))
         moves = np.zeros(len(which), dtype=bool)
         for direction in ("read", "write"):
-            nbytes = per_row_bytes(sigs, which, kernel.name, direction)
+            nbytes = sig_bytes[(kernel.name, direction)][which]
             moves |= nbytes > 0
             load = dev.link_load.get((kernel.noc, direction)) if kernel.noc is not None else None
             if load is not None:
@@ -248,14 +283,14 @@ def evaluate(
     link_t = {}
     for kernel in sigs[0].kernels:
         n = kernel.name
-        iso[n] = per_row([s.kernel(n).noc_cycles_per_unit + s.kernel(n).compute_cycles_per_unit for s in sigs])
+        iso[n] = per_row([k[n].noc_cycles_per_unit + k[n].compute_cycles_per_unit for k in by_name])
         dram_t[n] = np.zeros(len(which))
         link_t[n] = np.zeros(len(which))
         for direction in ("read", "write"):
-            nbytes = per_row([sum(getattr(x, f"{direction}_bytes") for x in s.kernel(n).body) for s in sigs])
+            nbytes = sig_bytes[(n, direction)][which]
             if not np.any(nbytes > 0):
                 continue
-            fixed = per_row([sum(x.dram_fixed_cycles for x in s.kernel(n).body) for s in sigs])
+            fixed = per_row([sum(x.dram_fixed_cycles for x in k[n].body) for k in by_name])
             # The DRAM serves every kernel's bytes of the unit (the rate edge), the link only this NoC's.
             moved = np.where(nbytes > 0, total_bytes, 0.0)
             dram_t[n] = np.maximum(dram_t[n], fixed + moved * cores / dev.peak_bytes_per_cycle)
@@ -269,7 +304,7 @@ def evaluate(
         return np.stack([values[n] for n in names])[busiest, rows_idx]
 
     iso_b, dram_b, link_b = pick(iso), pick(dram_t), pick(link_t)
-    comp_b = pick({n: per_row([s.kernel(n).compute_cycles_per_unit for s in sigs]) for n in names})
+    comp_b = pick({n: per_row([k[n].compute_cycles_per_unit for k in by_name]) for n in names})
     bound = np.where(comp_b >= iso_b - comp_b, BOUND_NAMES.index("compute"), BOUND_NAMES.index("noc"))
     bound = np.where((dram_b > iso_b) & (dram_b >= link_b), BOUND_NAMES.index("dram"), bound)
     bound = np.where((link_b > iso_b) & (link_b > dram_b), BOUND_NAMES.index("noc"), bound).astype(np.int8)

@@ -11,6 +11,7 @@ with NaN times.
 from __future__ import annotations
 
 import dataclasses
+import gc
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from perfmodel.analytic.engine import (
     op_model,
     signature,
     slowest_core_units,
+    twin,
     unit_programs,
 )
 from perfmodel.checks.static import cb_count
@@ -57,6 +59,19 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     For centralize_w_rm the input columns are N, C, H, W, dtype, device, grid_x, grid_y, row_wise,
     in_buffering, out_buffering (see `ops/centralize_w_rm/model.py`).
     """
+    # A cold call dry-runs the kernels for every new shape key: hundreds of thousands of short-lived
+    # tuples that form no reference cycles. The cyclic collector would rescan them (and the caller's heap)
+    # many times over; it is paused for the call and runs as usual afterwards.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _estimate_many(op, table)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     name = _op_name(op)
     model = op_model(name)
     missing = [c for c in model.INPUT_COLUMNS if c not in table.columns]
@@ -101,12 +116,16 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     def members(s: int) -> np.ndarray:
         return by_sig[sig_bounds[s] : sig_bounds[s + 1]]
 
+    # Shape key of each signature group, read from the key columns once (not per group through pandas).
+    key_values = [table[c].to_numpy() for c in model.KEY_COLUMNS]
+    keys = [tuple(_scalar(col[first]) for col in key_values) for first in sig_first]
     sigs: list[Any] = []
     sig_ok = np.zeros(len(sig_first), dtype=bool)
     for s, first in enumerate(sig_first):
         d = dev_codes[first]
-        key = tuple(_scalar(table[c].iloc[first]) for c in model.KEY_COLUMNS)
-        rows_s = members(s)[valid[members(s)]]
+        key = keys[s]
+        group = members(s)
+        rows_s = group[valid[group]]
         if devices[d] is None or not rows_s.size:
             sigs.append(None)
             continue
@@ -124,31 +143,46 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     cross = sorted({cb for sg in sigs if sg is not None for cb in sg.cross_cbs})
     buffers = list(model.BUFFER_COLUMNS)
     factors = np.stack([table[c].to_numpy(np.int64) for c in buffers], axis=1) if buffers else np.zeros((rows, 0))
-    l1 = np.zeros(rows, dtype=np.int64)
-    caps = {cb: np.zeros(rows) for cb in cross}
-    bytes_per_unit = np.zeros(rows)
+    # Per group: the affine CB table and the static checks' figures; then every row at once.
+    groups = len(sig_first)
+    has = np.array([sg is not None for sg in sigs], dtype=bool)
+    base_l1 = np.zeros(groups)
+    l1_coef = np.zeros((groups, len(buffers)))
+    base_pages = {cb: np.zeros(groups) for cb in cross}
+    page_coef = {cb: np.zeros((groups, len(buffers))) for cb in cross}
+    group_bytes_per_unit = np.zeros(groups)
+    budget = np.zeros(groups)
+    count_issues = np.full(groups, "", dtype=object)
     for s, first in enumerate(sig_first):
-        if sigs[s] is None:
+        if not has[s]:
             continue
-        d = dev_codes[first]
-        key = tuple(_scalar(table[c].iloc[first]) for c in model.KEY_COLUMNS)
-        rows_s = members(s)
-        base_l1, l1_coef, base_pages, page_coef, probe = _affine_cbs(name, model, devices[d], key, buffers, cross)
-        extra_f = factors[rows_s] - 1
-        l1[rows_s] = base_l1 + extra_f @ l1_coef
+        b_l1, b_coef, b_pages, p_coef, probe = _affine_cbs(
+            name, model, devices[dev_codes[first]], keys[s], buffers, cross
+        )
+        base_l1[s] = b_l1
+        l1_coef[s] = b_coef
         for cb in cross:
-            caps[cb][rows_s] = base_pages[cb] + extra_f @ page_coef[cb]
-        bytes_per_unit[rows_s] = probe.dram_bytes / max(probe.units, 1)
+            base_pages[cb][s] = b_pages[cb]
+            page_coef[cb][s] = p_coef[cb]
+        group_bytes_per_unit[s] = probe.dram_bytes / max(probe.units, 1)
         # The static checks' own rules: CB count and indices once per group (buffering cannot change them),
         # the L1 budget rule of checks.static.l1_budget (used bytes <= the board's free L1) per row.
-        count_issues = "; ".join(v.kind for v in cb_count(probe))
-        budget = probe.device.core.l1_free_bytes
-        over = l1[rows_s] > budget
-        row_reason = np.where(over, "l1_overflow", "").astype(object)
-        if count_issues:
-            row_reason = np.where(over, "l1_overflow; " + count_issues, count_issues).astype(object)
-        cur = reason[rows_s]
-        reason[rows_s] = np.where((cur == "") & (row_reason != ""), row_reason, cur)
+        count_issues[s] = "; ".join(v.kind for v in cb_count(probe))
+        budget[s] = probe.device.core.l1_free_bytes
+    in_group = has[sig_codes]
+    extra_f = factors - 1
+    # Integer-valued figures: the products and sums are exact, whatever the order.
+    l1 = np.where(in_group, base_l1[sig_codes] + (extra_f * l1_coef[sig_codes]).sum(axis=1), 0).astype(np.int64)
+    caps = {
+        cb: np.where(in_group, base_pages[cb][sig_codes] + (extra_f * page_coef[cb][sig_codes]).sum(axis=1), 0.0)
+        for cb in cross
+    }
+    bytes_per_unit = np.where(in_group, group_bytes_per_unit[sig_codes], 0.0)
+    over = l1 > budget[sig_codes]
+    issues = count_issues[sig_codes]
+    overflow = np.where(issues == "", "l1_overflow", "l1_overflow; " + issues)
+    row_reason = np.where(over, overflow, issues)
+    reason = np.where(in_group & (reason == "") & (row_reason != ""), row_reason, reason)
     dram_bytes = bytes_per_unit * units
 
     cycles = np.full(rows, np.nan)
@@ -232,8 +266,10 @@ def _affine_cbs(name: str, model: Any, device: Any, key: tuple, buffers: list[st
     """CB table of the op for shape `key` as base + coefficient x (factor - 1) per buffering column, cached.
 
     Returns (L1 bytes at all factors 1, L1 bytes per extra factor, cross-CB pages at 1, pages per extra
-    factor, the one-unit program carrying the base CB table for the static checks).
+    factor, the one-unit program carrying the base CB table for the static checks). Twin boards (equal
+    up to name and description, `engine.twin`) share one entry: the probe is then the twin's program.
     """
+    device = twin(device)
     cache_key = (name, key, id(device), tuple(buffers), tuple(cross))
     hit = _AFFINE.get(cache_key)
     if hit is not None and hit[0] is device:

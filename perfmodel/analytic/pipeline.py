@@ -89,6 +89,7 @@ def pipeline_times(
             max_explicit_units,
         )
     parts = []
+    workspace: dict[tuple[int, tuple[int, int]], np.ndarray] = {}  # history arrays, reused chunk to chunk
     for lo in range(0, rows, _CHUNK_ROWS):
         sl = slice(lo, lo + _CHUNK_ROWS)
         parts.append(
@@ -103,6 +104,7 @@ def pipeline_times(
                 None if rate_cycles is None else {k: np.asarray(v)[sl] for k, v in rate_cycles.items()},
                 lockstep_units,
                 max_explicit_units,
+                workspace,
             )
         )
     return PipelineTimes(
@@ -111,6 +113,19 @@ def pipeline_times(
         {k: np.concatenate([p.kernel_end_cycles[k] for p in parts]) for k in parts[0].kernel_end_cycles},
         np.concatenate([p.deadlock for p in parts]),
     )
+
+
+def _filled(
+    workspace: dict[tuple[int, tuple[int, int]], np.ndarray] | None, i: int, shape: tuple[int, int]
+) -> np.ndarray:
+    """An array of `shape` filled with -inf; from `workspace` when it has one (saves faulting in fresh pages)."""
+    if workspace is None:
+        return np.full(shape, _NEG)
+    buf = workspace.get((i, shape))
+    if buf is None:
+        buf = workspace[(i, shape)] = np.empty(shape)
+    buf.fill(_NEG)
+    return buf
 
 
 def _pipeline_times(
@@ -122,6 +137,7 @@ def _pipeline_times(
     rate_cycles: Mapping[str, np.ndarray] | None,
     lockstep_units: int | None,
     max_explicit_units: int,
+    workspace: dict[tuple[int, tuple[int, int]], np.ndarray] | None = None,
 ) -> PipelineTimes:
     which = np.asarray(which, dtype=np.int64)
     units = np.asarray(units, dtype=np.int64)
@@ -137,14 +153,18 @@ def _pipeline_times(
     kernels = [k.name for k in ref.kernels]
     body = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.body]
     pro = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.prologue]
-    work = [per_row([[n for k in s.kernels for n in k.body][i].work_cycles for s in sigs]) for i in range(len(body))]
-    pages = [per_row([[n for k in s.kernels for n in k.body][i].pages for s in sigs]) for i in range(len(body))]
+    # Each signature's nodes flattened once (not once per node), and its kernels by name.
+    flat_body = [[n for k in s.kernels for n in k.body] for s in sigs]
+    flat_pro = [[n for k in s.kernels for n in k.prologue] for s in sigs]
+    by_name = [{k.name: k for k in s.kernels} for s in sigs]
+    work = [per_row([fb[i].work_cycles for fb in flat_body]) for i in range(len(body))]
+    pages = [per_row([fb[i].pages for fb in flat_body]) for i in range(len(body))]
     work_iso = list(work)
     if share_bytes_per_cycle is not None:
         # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
         # bytes at this core's share of the bandwidth, plus what does not overlap (first issue, last latency).
         for i in range(len(body)):
-            node_i = [[n for k in s.kernels for n in k.body][i] for s in sigs]
+            node_i = [fb[i] for fb in flat_body]
             kernel = body[i][0]
             fixed = per_row([n.dram_fixed_cycles for n in node_i])
             shared = fixed.copy()
@@ -155,14 +175,12 @@ def _pipeline_times(
                     shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction)]
                     moved = moved + nbytes
             work[i] = np.where(moved > 0, np.maximum(work_iso[i], shared), work_iso[i])
-    pro_work = [
-        per_row([[n for k in s.kernels for n in k.prologue][i].work_cycles for s in sigs]) for i in range(len(pro))
-    ]
-    pro_pages = [per_row([[n for k in s.kernels for n in k.prologue][i].pages for s in sigs]) for i in range(len(pro))]
-    tail = {name: per_row([s.kernel(name).body_tail_cycles for s in sigs]) for name in kernels}
-    epilogue = {name: per_row([s.kernel(name).epilogue_cycles for s in sigs]) for name in kernels}
+    pro_work = [per_row([fp[i].work_cycles for fp in flat_pro]) for i in range(len(pro))]
+    pro_pages = [per_row([fp[i].pages for fp in flat_pro]) for i in range(len(pro))]
+    tail = {name: per_row([k[name].body_tail_cycles for k in by_name]) for name in kernels}
+    epilogue = {name: per_row([k[name].epilogue_cycles for k in by_name]) for name in kernels}
     setup = per_row([s.setup_cycles for s in sigs])
-    pro_tail = {name: per_row([s.kernel(name).prologue_tail_cycles for s in sigs]) for name in kernels}
+    pro_tail = {name: per_row([k[name].prologue_tail_cycles for k in by_name]) for name in kernels}
     caps = {cb: np.broadcast_to(np.asarray(v, dtype=float), (rows,)) for cb, v in capacities.items()}
 
     # Dependencies: per body node, (body node it waits for, unit shift array) and/or a prologue node.
@@ -242,7 +260,7 @@ def _pipeline_times(
     # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
     keep = {dep[0] for dep in deps if dep is not None} | {own[name][-1] for name in kernels if own[name]}
     keep |= {own[name][0] for name in kernels if own[name]}
-    hist = {i: np.full((k_max + 1, rows), _NEG) for i in keep}
+    hist = {i: _filled(workspace, i, (k_max + 1, rows)) for i in keep}
     cur: dict[int, np.ndarray] = {}
     idx = np.arange(rows)
     for k in range(1, k_max + 1):

@@ -13,11 +13,23 @@ The result, a `StageSignature`, depends only on the per-unit program and the dev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from perfmodel import costs
-from perfmodel.analytic.trace import Barrier, CbCall, ComputeCall, Event, NocTransfer, trace_core
+from perfmodel.analytic.trace import (
+    Barrier,
+    CbCall,
+    ComputeCall,
+    Event,
+    NocTransfer,
+    Resolver,
+    inputs_agree,
+    record_core,
+    trace_core,
+)
 from perfmodel.device.profile import DeviceProfile
 from perfmodel.program import Program
 
@@ -85,34 +97,71 @@ class StageSignature:
         return next(k for k in self.kernels if k.name == name)
 
 
-def segment_cycles(device: DeviceProfile, events: Sequence[Event]) -> tuple[float, Traffic]:
+def segment_cycles(
+    device: DeviceProfile, events: Sequence[Event], prices: _PacketPrices | None = None
+) -> tuple[float, Traffic]:
     """Time one RISC-V needs for `events` (no CB calls) on an idle core, with the DES's packet rules.
 
     Per packet the RISC-V is busy `issue_cycles`; the packet starts when the core's NoC interface, its DRAM
     bank and its route are free (each resource then stays busy for its own bytes / bandwidth) and completes
     `service + latency` after its start; a barrier waits for every outstanding packet. Compute calls take
-    `costs.compute_cycles`.
+    `costs.compute_cycles`. `prices` memoises the packet look-ups of one device across calls.
+    """
+    seg = _segment(prices or _PacketPrices(device), events, _same, _same)
+    return seg.cycles, seg.traffic
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class _Segment(NamedTuple):
+    """A priced segment: its time and traffic, and what `_price` needs to know about its content."""
+
+    cycles: float
+    traffic: Traffic
+    first_direction: str | None  # of its first NoC transfer (None: it has none)
+    last_direction: str | None
+    has_compute: bool
+
+
+def _segment(
+    prices: _PacketPrices,
+    events: Sequence[Event],
+    bank_of: Callable[[Any], Any],
+    cycles_of: Callable[[Any], Any],
+) -> _Segment:
+    """`segment_cycles` over recorded events, pricing deferred banks and cycles on the way (one pass).
+
+    The float operations and their order are `segment_cycles`'s; only the look-ups are memoised.
     """
     now = 0.0
     core_free: dict[str, float] = {}
-    bank_free: dict[tuple[str, int], float] = {}
-    link_free: dict[tuple[str, int], float] = {}
+    # Per direction, per bank: when the bank and the route to it are free.
+    bank_free: dict[str, dict[Any, float]] = {"read": {}, "write": {}}
+    link_free: dict[str, dict[Any, float]] = {"read": {}, "write": {}}
     outstanding: dict[str, float] = {"read": 0.0, "write": 0.0}
     read_bytes = write_bytes = 0.0
     read_packets = write_packets = 0
+    first = last = None
+    has_compute = False
     for event in events:
         if isinstance(event, NocTransfer):
             d = event.direction
-            for nbytes in costs.packet_sizes(event.nbytes, device.noc.max_packet_bytes):
-                cost = costs.packet_cost(device, d, nbytes)
-                now += cost.issue_cycles
+            bank = bank_of(event.bank)
+            if first is None:
+                first = d
+            last = d
+            banks, links = bank_free[d], link_free[d]
+            for nbytes, issue, core_c, bank_c, link_c, service, latency in prices.packets(d, event.nbytes):
+                now += issue
                 # Reads and writes travel on different NoCs (reader NoC 0, writer NoC 1): separate interfaces.
-                start = max(now, core_free.get(d, 0.0), bank_free.get((d, event.bank), 0.0))
-                start = max(start, link_free.get((d, event.bank), 0.0))
-                core_free[d] = start + cost.core_cycles
-                bank_free[(d, event.bank)] = start + cost.bank_cycles
-                link_free[(d, event.bank)] = start + cost.link_cycles
-                done = start + cost.service_cycles + cost.latency_cycles
+                start = max(now, core_free.get(d, 0.0), banks.get(bank, 0.0))
+                start = max(start, links.get(bank, 0.0))
+                core_free[d] = start + core_c
+                banks[bank] = start + bank_c
+                links[bank] = start + link_c
+                done = start + service + latency
                 outstanding[d] = max(outstanding[d], done)
                 if d == "read":
                     read_bytes += nbytes
@@ -123,100 +172,268 @@ def segment_cycles(device: DeviceProfile, events: Sequence[Event]) -> tuple[floa
         elif isinstance(event, Barrier):
             now = max(now, outstanding[event.direction])
         elif isinstance(event, ComputeCall):
-            now += event.cycles
-    return now, Traffic(read_bytes, write_bytes, read_packets, write_packets)
+            now += cycles_of(event.cycles)
+            has_compute = True
+    return _Segment(now, Traffic(read_bytes, write_bytes, read_packets, write_packets), first, last, has_compute)
+
+
+_Packet = tuple[int, float, float, float, float, float, float]
+
+
+class _PacketPrices:
+    """`costs.packet_sizes` and `costs.packet_cost` of one device, memoised per (direction, bytes)."""
+
+    def __init__(self, device: DeviceProfile) -> None:
+        self.device = device
+        self._packets: dict[tuple[str, int], list[_Packet]] = {}
+        self._costs: dict[tuple[str, int], costs.PacketCost] = {}
+
+    def cost(self, direction: costs.Direction, nbytes: int) -> costs.PacketCost:
+        key = (direction, nbytes)
+        hit = self._costs.get(key)
+        if hit is None:
+            hit = self._costs[key] = costs.packet_cost(self.device, direction, nbytes)
+        return hit
+
+    def packets(self, direction: costs.Direction, nbytes: int) -> list[_Packet]:
+        """(bytes, issue, core, bank, link, service, latency cycles) of each packet of a transfer."""
+        key = (direction, nbytes)
+        hit = self._packets.get(key)
+        if hit is None:
+            hit = []
+            for n in costs.packet_sizes(nbytes, self.device.noc.max_packet_bytes):
+                c = self.cost(direction, n)
+                hit.append(
+                    (n, c.issue_cycles, c.core_cycles, c.bank_cycles, c.link_cycles, c.service_cycles, c.latency_cycles)
+                )
+            self._packets[key] = hit
+        return hit
 
 
 def _split_body(one: Sequence[Event], two: Sequence[Event]) -> tuple[int, int]:
-    """(prologue length, body length) such that one = P + B + E and two = P + B + B + E."""
+    """(prologue length, body length) such that one = P + B + E and two = P + B + B + E.
+
+    The first such P: two[:P + B] must equal one[:P + B] (a common prefix of at least P + B events) and
+    two[P + B:] must equal one[P:] (a common suffix of at least len(one) - P events), so P is the least
+    value the common suffix allows, if the common prefix allows it too.
+    """
     body = len(two) - len(one)
     if body <= 0:
         return len(one), 0
-    key_one = [_shape(e) for e in one]
-    key_two = [_shape(e) for e in two]
-    for p in range(len(one) - body + 1):
-        if key_two == key_one[: p + body] + key_one[p:]:
-            return p, body
+    # The bank of a transfer changes from unit to unit; the structure does not. Other events are their own
+    # shape: events of different kinds never compare equal (their fields differ in number or type).
+    key_one = [(NocTransfer, e[0], e[1]) if type(e) is NocTransfer else e for e in one]
+    key_two = [(NocTransfer, e[0], e[1]) if type(e) is NocTransfer else e for e in two]
+    n = len(one)
+    prefix = _longest(lambda m: key_two[:m] == key_one[:m], n)
+    suffix = _longest(lambda m: key_two[len(two) - m :] == key_one[n - m :], n)
+    p = max(0, n - suffix)
+    if p + body <= prefix and p <= n - body:
+        return p, body
     raise ValueError("the kernel's trace is not prologue + repeated body + epilogue; cannot derive its stages")
 
 
-def _shape(event: Event) -> tuple:
-    # The bank of a transfer changes from unit to unit; the structure does not.
-    if isinstance(event, NocTransfer):
-        return (NocTransfer, event.direction, event.nbytes)
-    return (type(event), *event)
+def _longest(matches: Callable[[int], bool], limit: int) -> int:
+    """The largest m <= limit with matches(m), for a predicate true up to some m and false beyond."""
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if matches(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
-def _nodes(
-    device: DeviceProfile, kernel: str, events: Sequence[Event], cross: set[int]
-) -> tuple[list[Node], float, float, float, Traffic]:
-    """Cut `events` at CB calls on cross CBs: (nodes, trailing work, NoC-segment time, compute time, traffic)."""
-    nodes: list[Node] = []
+@dataclass(frozen=True)
+class _Cut:
+    """A piece of a kernel's trace cut at its cross-CB calls: (call, cb, pages, work before it) per node,
+    and the work after the last node. Work lists hold no CB calls (same-kernel CB calls never wait)."""
+
+    nodes: tuple[tuple[str, int, int, tuple[Event, ...]], ...]
+    tail: tuple[Event, ...]
+
+
+def _cut(events: Sequence[Event], cross: set[int]) -> _Cut:
+    nodes = []
     pending: list[Event] = []
-    noc_time = compute_time = 0.0
-    traffic = Traffic()
-
-    def flush() -> tuple[float, float, float, float]:
-        nonlocal noc_time, compute_time, traffic
-        cycles, seg = segment_cycles(device, pending)
-        transfers = [e for e in pending if isinstance(e, NocTransfer)]
-        fixed = 0.0
-        if transfers:
-            first = costs.packet_cost(device, transfers[0].direction, 1)
-            last = costs.packet_cost(device, transfers[-1].direction, 1)
-            fixed = first.issue_cycles + last.latency_cycles
-        if any(isinstance(e, NocTransfer) for e in pending):
-            noc_time += cycles
-        elif any(isinstance(e, ComputeCall) for e in pending):
-            compute_time += cycles
-        traffic = Traffic(
-            traffic.read_bytes + seg.read_bytes,
-            traffic.write_bytes + seg.write_bytes,
-            traffic.read_packets + seg.read_packets,
-            traffic.write_packets + seg.write_packets,
-        )
-        pending.clear()
-        return cycles, seg.read_bytes, seg.write_bytes, fixed
-
     for event in events:
         if isinstance(event, CbCall):
             if event.cb in cross:
-                nodes.append(Node(kernel, event.call, event.cb, event.pages, *flush()))
+                nodes.append((event.call, event.cb, event.pages, tuple(pending)))
+                pending.clear()
         else:
             pending.append(event)
-    tail = flush()[0]
+    return _Cut(tuple(nodes), tuple(pending))
+
+
+def _pieces(one: Sequence[Event], two: Sequence[Event], cross: set[int]) -> tuple[_Cut, _Cut, _Cut]:
+    """Prologue, body and epilogue of a kernel's one-unit trace, cut at its cross-CB calls."""
+    p, b = _split_body(one, two)
+    return _cut(one[:p], cross), _cut(one[p : p + b], cross), _cut(one[p + b :], cross)
+
+
+def _price(
+    prices: _PacketPrices, resolver: Resolver, kernel: str, cut: _Cut
+) -> tuple[list[Node], float, float, float, Traffic]:
+    """Price a cut piece on one board: (nodes, trailing work, NoC-segment time, compute time, traffic)."""
+    nodes: list[Node] = []
+    noc_time = compute_time = 0.0
+    traffic = Traffic()
+
+    def flush(work: tuple[Event, ...]) -> tuple[float, float, float, float]:
+        nonlocal noc_time, compute_time, traffic
+        seg = _segment(prices, work, resolver.bank, resolver.cycles)
+        cycles = seg.cycles
+        fixed = 0.0
+        if seg.first_direction is not None:
+            first = prices.cost(seg.first_direction, 1)
+            last = prices.cost(seg.last_direction, 1)
+            fixed = first.issue_cycles + last.latency_cycles
+            noc_time += cycles
+        elif seg.has_compute:
+            compute_time += cycles
+        t = seg.traffic
+        traffic = Traffic(
+            traffic.read_bytes + t.read_bytes,
+            traffic.write_bytes + t.write_bytes,
+            traffic.read_packets + t.read_packets,
+            traffic.write_packets + t.write_packets,
+        )
+        return cycles, t.read_bytes, t.write_bytes, fixed
+
+    for call, cb, pages, work in cut.nodes:
+        nodes.append(Node(kernel, call, cb, pages, *flush(work)))
+    tail = flush(cut.tail)[0]
     return nodes, tail, noc_time, compute_time, traffic
 
 
-def build_signature(one_unit: Program, two_units: Program) -> StageSignature:
-    """The stage signature from two single-core programs of the same op and shape key: 1 and 2 units."""
-    device = one_unit.device
-    t1, t2 = trace_core(one_unit), trace_core(two_units)
-    producers: dict[int, set[str]] = {}
+@dataclass(frozen=True)
+class _KernelRecord:
+    """One kernel's traces (1 and 2 units) and what of their stage cut does not depend on the board."""
+
+    name: str
+    noc: int | None
+    one: tuple[Event, ...]
+    two: tuple[Event, ...]
+    pieces: tuple[_Cut, _Cut, _Cut] | None  # from the traces as recorded; None if they do not split
+    compute_calls: tuple[ComputeCall, ...]  # distinct compute calls of both traces
+
+
+@dataclass(frozen=True)
+class _Recording:
+    """The dry runs of one op and shape key, shared by every board on which they read the same values."""
+
+    kernels: tuple[_KernelRecord, ...]
+    cross: frozenset[int]
+    deferred: bool
+
+
+def _record(one_unit: Program, two_units: Program, deferred: bool) -> tuple[_Recording, list[dict]]:
+    """Dry-run both programs (deferred if asked) and cut the traces: (recording, device reads per program)."""
+    if deferred:
+        (t1, reads1), (t2, reads2) = record_core(one_unit), record_core(two_units)
+    else:
+        t1, t2, reads1, reads2 = trace_core(one_unit), trace_core(two_units), {}, {}
     users: dict[int, set[str]] = {}
     for name, events in t1.items():
         for e in events:
             if isinstance(e, CbCall):
                 users.setdefault(e.cb, set()).add(name)
-                if e.call in ("reserve", "push"):
-                    producers.setdefault(e.cb, set()).add(name)
     cross = {cb for cb, names in users.items() if len(names) > 1}
+    kernels = []
+    for spec in one_unit.kernels:
+        one, two = t1[spec.name], t2[spec.name]
+        try:
+            pieces: tuple[_Cut, _Cut, _Cut] | None = _pieces(one, two, cross)
+        except ValueError:
+            pieces = None  # may still split once the board prices the compute calls: tried per board
+        # When the traces split, `two` holds `one`'s compute calls only.
+        calls = tuple({e: None for e in (one if pieces else (*one, *two)) if isinstance(e, ComputeCall)})
+        kernels.append(_KernelRecord(spec.name, spec.noc, one, two, pieces, calls))
+    return _Recording(tuple(kernels), frozenset(cross), deferred), [reads1, reads2]
+
+
+def _program_view(program: Program) -> tuple:
+    """What a deferred dry run sees of a program besides the board and the runtime arguments it logs.
+
+    DRAM base addresses are left out: the recording ignores addresses (a page's bank does not depend on
+    its buffer's base), so boards with different DRAM layouts share a trace.
+    """
+    return (
+        program.op_name,
+        program.shape,
+        program.dtype,
+        program.config,
+        program.units,
+        program.cbs,
+        tuple(dataclasses.replace(b, base_address=0) for b in program.buffers),
+        program.split,
+        program.kernels,
+        tuple((c.core, c.group, c.start_unit, c.num_units, c.compile_time_args) for c in program.cores),
+        program.attributes,
+    )
+
+
+# (op, shape, dtype, units of both programs) -> [(program views, device reads, recording)]
+_RECORDINGS: dict[tuple[Hashable, ...], list[tuple[tuple, list[dict], _Recording]]] = {}
+
+
+def _recording(one_unit: Program, two_units: Program) -> _Recording:
+    """The dry runs for this pair of programs: a cached deferred one whose reads agree, else a new one.
+
+    A deferred run that cannot defer (it computes with a price or inspects the device) is replaced by a
+    concrete run for this board only.
+    """
+    key = (one_unit.op_name, one_unit.shape, one_unit.dtype, one_unit.units, two_units.shape, two_units.units)
+    views = (_program_view(one_unit), _program_view(two_units))
+    entries = _RECORDINGS.setdefault(key, [])
+    for entry_views, reads, recording in entries:
+        if entry_views == views and inputs_agree(one_unit, reads[0]) and inputs_agree(two_units, reads[1]):
+            return recording
+    try:
+        recording, reads = _record(one_unit, two_units, deferred=True)
+    except Exception:
+        return _record(one_unit, two_units, deferred=False)[0]
+    if sum(len(v) for v in _RECORDINGS.values()) > 4096:
+        _RECORDINGS.clear()
+        entries = _RECORDINGS.setdefault(key, [])
+    entries.append((views, reads, recording))
+    return recording
+
+
+def build_signature(one_unit: Program, two_units: Program) -> StageSignature:
+    """The stage signature from two single-core programs of the same op and shape key: 1 and 2 units.
+
+    The dry runs are shared between boards (`_recording`); the stage cut is taken from the traces as
+    recorded when that is exact for this board (its prices keep distinct compute calls distinct), else from
+    the priced traces, and the work is priced for this board.
+    """
+    device = one_unit.device
+    recording = _recording(one_unit, two_units)
+    resolver = Resolver(one_unit)
+    resolve = resolver.event
+    prices = _PacketPrices(device)
+    cross = set(recording.cross)
 
     kernels = []
     totals = Traffic()
     pushes: dict[int, int] = {}
-    for spec in one_unit.kernels:
-        one, two = t1[spec.name], t2[spec.name]
-        p, b = _split_body(one, two)
-        pro_nodes, pro_tail, _, _, _ = _nodes(device, spec.name, one[:p], cross)
-        body_nodes, body_tail, noc_t, comp_t, traffic = _nodes(device, spec.name, one[p : p + b], cross)
-        _, epi_tail, _, _, _ = _nodes(device, spec.name, one[p + b :], cross)
+    for rec in recording.kernels:
+        pieces = rec.pieces
+        # Equal recorded events price equal; the recorded cut is this board's cut unless two different
+        # recorded compute calls price the same here (then priced traces may split differently).
+        if pieces is None or len({resolve(c) for c in rec.compute_calls}) < len(rec.compute_calls):
+            pieces = _pieces([resolve(e) for e in rec.one], [resolve(e) for e in rec.two], cross)
+        pro_nodes, pro_tail, _, _, _ = _price(prices, resolver, rec.name, pieces[0])
+        body_nodes, body_tail, noc_t, comp_t, traffic = _price(prices, resolver, rec.name, pieces[1])
+        _, epi_tail, _, _, _ = _price(prices, resolver, rec.name, pieces[2])
         for node in body_nodes:
             if node.call == "push":
                 pushes[node.cb] = pushes.get(node.cb, 0) + node.pages
         kernels.append(
             KernelStages(
-                spec.name, spec.noc, tuple(pro_nodes), pro_tail, tuple(body_nodes), body_tail, epi_tail, noc_t, comp_t
+                rec.name, rec.noc, tuple(pro_nodes), pro_tail, tuple(body_nodes), body_tail, epi_tail, noc_t, comp_t
             )
         )
         totals = Traffic(
