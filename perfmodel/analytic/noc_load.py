@@ -9,6 +9,8 @@ links. Loads are prefix sums in the split's fill order: the first n cores of a g
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from perfmodel.des.noc import NocModel
@@ -46,6 +48,12 @@ def _incidence(device: DeviceProfile, noc: int, direction: str) -> np.ndarray:
     return matrix
 
 
+@functools.lru_cache(maxsize=4096)
+def _fill_order(grid: tuple[int, int], row_wise: bool) -> tuple[tuple[int, int], ...]:
+    """The logical cores of `grid` in the order the split fills them (the same for every board and NoC)."""
+    return tuple(split_work_to_cores(grid, grid[0] * grid[1], row_wise=row_wise).cores_in_order())
+
+
 def max_link_load(device: DeviceProfile, grid: tuple[int, int], row_wise: bool, noc: int, direction: str) -> np.ndarray:
     """M[n]: the busiest link's load, in cores' worth of traffic, when the first n cores of `grid` stream."""
     key = (id(device), tuple(grid), bool(row_wise), noc, direction)
@@ -53,8 +61,7 @@ def max_link_load(device: DeviceProfile, grid: tuple[int, int], row_wise: bool, 
     if hit is not None and hit[0] is device:
         return hit[1]
     matrix = _incidence(device, noc, direction)
-    order = split_work_to_cores(grid, grid[0] * grid[1], row_wise=row_wise).cores_in_order()
-    rows = [x * device.core.grid_y + y for x, y in order]
+    rows = [x * device.core.grid_y + y for x, y in _fill_order(tuple(grid), bool(row_wise))]
     loads = np.concatenate([[0.0], np.cumsum(matrix[rows], axis=0).max(axis=1)])
     _CACHE[key] = (device, loads)
     return loads

@@ -53,6 +53,60 @@ def structure(sig: StageSignature) -> tuple:
     )
 
 
+@dataclass(frozen=True)
+class _SigTable:
+    """Per-signature figures as arrays over the signatures: gathered once, indexed per chunk of rows."""
+
+    kernels: list[str]
+    body: list[tuple[str, str, int]]  # (kernel, call, cb) per body node
+    pro: list[tuple[str, str, int]]  # (kernel, call, cb) per prologue node
+    work: list[np.ndarray]  # per body node
+    pages: list[np.ndarray]
+    fixed: list[np.ndarray]
+    nbytes: list[dict[str, np.ndarray]]  # per body node, per direction
+    pro_work: list[np.ndarray]
+    pro_pages: list[np.ndarray]
+    tail: dict[str, np.ndarray]
+    epilogue: dict[str, np.ndarray]
+    pro_tail: dict[str, np.ndarray]
+    setup: np.ndarray
+
+
+def _sig_table(sigs: Sequence[StageSignature]) -> _SigTable:
+    shape0 = structure(sigs[0])
+    if any(structure(s) != shape0 for s in sigs[1:]):
+        raise ValueError("signatures of different kernel structure cannot be evaluated together")
+    ref = sigs[0]
+
+    def per_sig(values: Sequence[float]) -> np.ndarray:
+        return np.asarray(values, dtype=float)
+
+    kernels = [k.name for k in ref.kernels]
+    body = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.body]
+    pro = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.prologue]
+    flat_body = [[n for k in s.kernels for n in k.body] for s in sigs]
+    flat_pro = [[n for k in s.kernels for n in k.prologue] for s in sigs]
+    by_name = [{k.name: k for k in s.kernels} for s in sigs]
+    return _SigTable(
+        kernels=kernels,
+        body=body,
+        pro=pro,
+        work=[per_sig([fb[i].work_cycles for fb in flat_body]) for i in range(len(body))],
+        pages=[per_sig([fb[i].pages for fb in flat_body]) for i in range(len(body))],
+        fixed=[per_sig([fb[i].dram_fixed_cycles for fb in flat_body]) for i in range(len(body))],
+        nbytes=[
+            {d: per_sig([getattr(fb[i], f"{d}_bytes") for fb in flat_body]) for d in ("read", "write")}
+            for i in range(len(body))
+        ],
+        pro_work=[per_sig([fp[i].work_cycles for fp in flat_pro]) for i in range(len(pro))],
+        pro_pages=[per_sig([fp[i].pages for fp in flat_pro]) for i in range(len(pro))],
+        tail={name: per_sig([k[name].body_tail_cycles for k in by_name]) for name in kernels},
+        epilogue={name: per_sig([k[name].epilogue_cycles for k in by_name]) for name in kernels},
+        pro_tail={name: per_sig([k[name].prologue_tail_cycles for k in by_name]) for name in kernels},
+        setup=per_sig([s.setup_cycles for s in sigs]),
+    )
+
+
 _CHUNK_ROWS = 32_768  # rows per pass: bounds the history arrays to a few tens of MB
 
 
@@ -77,9 +131,10 @@ def pipeline_times(
     """
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
+    table = _sig_table(sigs)
     if rows <= _CHUNK_ROWS:
         return _pipeline_times(
-            sigs,
+            table,
             which,
             units,
             capacities,
@@ -94,7 +149,7 @@ def pipeline_times(
         sl = slice(lo, lo + _CHUNK_ROWS)
         parts.append(
             _pipeline_times(
-                sigs,
+                table,
                 np.asarray(which)[sl],
                 units[sl],
                 {cb: np.broadcast_to(np.asarray(v), (rows,))[sl] for cb, v in capacities.items()},
@@ -129,7 +184,7 @@ def _filled(
 
 
 def _pipeline_times(
-    sigs: Sequence[StageSignature],
+    table: _SigTable,
     which: np.ndarray,
     units: np.ndarray,
     capacities: Mapping[int, np.ndarray],
@@ -142,45 +197,30 @@ def _pipeline_times(
     which = np.asarray(which, dtype=np.int64)
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
-    shape0 = structure(sigs[0])
-    if any(structure(s) != shape0 for s in sigs[1:]):
-        raise ValueError("signatures of different kernel structure cannot be evaluated together")
-    ref = sigs[0]
-
-    def per_row(values: Sequence[float]) -> np.ndarray:
-        return np.asarray(values, dtype=float)[which]
-
-    kernels = [k.name for k in ref.kernels]
-    body = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.body]
-    pro = [(k.name, n.call, n.cb) for k in ref.kernels for n in k.prologue]
-    # Each signature's nodes flattened once (not once per node), and its kernels by name.
-    flat_body = [[n for k in s.kernels for n in k.body] for s in sigs]
-    flat_pro = [[n for k in s.kernels for n in k.prologue] for s in sigs]
-    by_name = [{k.name: k for k in s.kernels} for s in sigs]
-    work = [per_row([fb[i].work_cycles for fb in flat_body]) for i in range(len(body))]
-    pages = [per_row([fb[i].pages for fb in flat_body]) for i in range(len(body))]
+    kernels, body, pro = table.kernels, table.body, table.pro
+    work = [w[which] for w in table.work]
+    pages = [p[which] for p in table.pages]
     work_iso = list(work)
     if share_bytes_per_cycle is not None:
         # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
         # bytes at this core's share of the bandwidth, plus what does not overlap (first issue, last latency).
         for i in range(len(body)):
-            node_i = [fb[i] for fb in flat_body]
             kernel = body[i][0]
-            fixed = per_row([n.dram_fixed_cycles for n in node_i])
+            fixed = table.fixed[i][which]
             shared = fixed.copy()
             moved = np.zeros(rows)
             for direction in ("read", "write"):
-                nbytes = per_row([getattr(n, f"{direction}_bytes") for n in node_i])
+                nbytes = table.nbytes[i][direction][which]
                 if np.any(nbytes > 0):
                     shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction)]
                     moved = moved + nbytes
             work[i] = np.where(moved > 0, np.maximum(work_iso[i], shared), work_iso[i])
-    pro_work = [per_row([fp[i].work_cycles for fp in flat_pro]) for i in range(len(pro))]
-    pro_pages = [per_row([fp[i].pages for fp in flat_pro]) for i in range(len(pro))]
-    tail = {name: per_row([k[name].body_tail_cycles for k in by_name]) for name in kernels}
-    epilogue = {name: per_row([k[name].epilogue_cycles for k in by_name]) for name in kernels}
-    setup = per_row([s.setup_cycles for s in sigs])
-    pro_tail = {name: per_row([k[name].prologue_tail_cycles for k in by_name]) for name in kernels}
+    pro_work = [w[which] for w in table.pro_work]
+    pro_pages = [p[which] for p in table.pro_pages]
+    tail = {name: v[which] for name, v in table.tail.items()}
+    epilogue = {name: v[which] for name, v in table.epilogue.items()}
+    setup = table.setup[which]
+    pro_tail = {name: v[which] for name, v in table.pro_tail.items()}
     caps = {cb: np.broadcast_to(np.asarray(v, dtype=float), (rows,)) for cb, v in capacities.items()}
 
     # Dependencies: per body node, (body node it waits for, unit shift array) and/or a prologue node.

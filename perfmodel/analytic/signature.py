@@ -135,6 +135,8 @@ def _segment(
 
     The float operations and their order are `segment_cycles`'s; only the look-ups are memoised.
     """
+    if not events:
+        return _NO_WORK  # adjacent CB calls: most segments are empty
     now = 0.0
     core_free: dict[str, float] = {}
     # Per direction, per bank: when the bank and the route to it are free.
@@ -177,6 +179,7 @@ def _segment(
     return _Segment(now, Traffic(read_bytes, write_bytes, read_packets, write_packets), first, last, has_compute)
 
 
+_NO_WORK = _Segment(0.0, Traffic(), None, None, False)
 _Packet = tuple[int, float, float, float, float, float, float]
 
 
@@ -213,35 +216,49 @@ class _PacketPrices:
 def _split_body(one: Sequence[Event], two: Sequence[Event]) -> tuple[int, int]:
     """(prologue length, body length) such that one = P + B + E and two = P + B + B + E.
 
-    The first such P: two[:P + B] must equal one[:P + B] (a common prefix of at least P + B events) and
-    two[P + B:] must equal one[P:] (a common suffix of at least len(one) - P events), so P is the least
-    value the common suffix allows, if the common prefix allows it too.
+    The first such P: two[P + B:] must equal one[P:] (a common suffix of at least len(one) - P events)
+    and two[:P + B] must equal one[:P + B], so P is the least value the common suffix allows, if the
+    common prefix allows it too.
     """
     body = len(two) - len(one)
     if body <= 0:
         return len(one), 0
-    # The bank of a transfer changes from unit to unit; the structure does not. Other events are their own
-    # shape: events of different kinds never compare equal (their fields differ in number or type).
-    key_one = [(NocTransfer, e[0], e[1]) if type(e) is NocTransfer else e for e in one]
-    key_two = [(NocTransfer, e[0], e[1]) if type(e) is NocTransfer else e for e in two]
-    n = len(one)
-    prefix = _longest(lambda m: key_two[:m] == key_one[:m], n)
-    suffix = _longest(lambda m: key_two[len(two) - m :] == key_one[n - m :], n)
-    p = max(0, n - suffix)
-    if p + body <= prefix and p <= n - body:
+    if any(type(e) is NocTransfer for e in one):
+        # The bank of a transfer changes from unit to unit; the structure does not. Other events are their
+        # own shape: events of different kinds never compare equal (their fields differ in number or type).
+        key_one = [(NocTransfer, e[0], e[1]) if type(e) is NocTransfer else e for e in one]
+        key_two = [(NocTransfer, e[0], e[1]) if type(e) is NocTransfer else e for e in two]
+    else:
+        key_one, key_two = list(one), list(two)  # a transfer in `two` alone mismatches either way
+    n, n2 = len(one), len(two)
+    suffix = _longest(lambda m: key_two[n2 - m :] == key_one[n - m :], n)
+    p = n - suffix
+    if p <= n - body and key_two[: p + body] == key_one[: p + body]:
         return p, body
     raise ValueError("the kernel's trace is not prologue + repeated body + epilogue; cannot derive its stages")
 
 
 def _longest(matches: Callable[[int], bool], limit: int) -> int:
-    """The largest m <= limit with matches(m), for a predicate true up to some m and false beyond."""
-    lo, hi = 0, limit
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
+    """The largest m <= limit with matches(m), for a predicate true up to some m and false beyond.
+
+    Searched down from `limit` in growing steps, then halved: a trace's prologue is short, so the answer
+    is usually at or near the top.
+    """
+    if matches(limit):
+        return limit
+    hi, step = limit, 1  # matches(hi) is false
+    while True:
+        lo = max(hi - step, 0)
+        if lo == 0 or matches(lo):
+            break
+        hi, step = lo, step * 2
+    # matches(lo) is true (or lo == 0), matches(hi) is false
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
         if matches(mid):
             lo = mid
         else:
-            hi = mid - 1
+            hi = mid
     return lo
 
 
