@@ -141,3 +141,18 @@ def test_signature_from_a_shared_recording_equals_a_concrete_dry_run(monkeypatch
             m.setattr(sig_module, "record_core", no_deferral)
             concrete = sig_module.build_signature(one, two)
         assert shared == concrete
+
+
+def test_deferred_values_refuse_what_would_need_the_board() -> None:
+    """A deferred price or an opaque DRAM address used as a number raises, so the dry run falls back."""
+    from perfmodel.analytic.trace import Cycles, _Address, _AddressUsed
+
+    cost = Cycles("cost", (0, "tilize", 4)) - Cycles("setup", (0, "tilize"))
+    assert cost - 0.0 == Cycles("-", (cost, 0.0))
+    for use in (lambda: cost < 1.0, lambda: bool(cost), lambda: cost * 2, lambda: float(cost)):
+        with pytest.raises(TypeError):
+            use()
+    address = _Address(("writer", "dst_addr"))
+    for use in (lambda: address + 1, lambda: range(address), lambda: hash(address), lambda: f"{address}"):
+        with pytest.raises(_AddressUsed):
+            use()

@@ -1,7 +1,8 @@
 """`estimate_many(op, table)`: the analytic model over a table of configurations in one vectorised pass.
 
-The per-unit stage signature is built once per distinct (device, shape key) -- a few dozen even in a table
-of millions -- and the CB table once per distinct (shape key, buffering); everything else (units, the
+The per-unit stage signature is built once per distinct (device, shape key) -- at most a few thousand even
+in a table of millions, from one dry run of the kernels per shape key shared by all boards (see
+`signature`) -- and the CB table once per distinct (shape key, buffering); everything else (units, the
 split into core groups, buffering depths, the pipeline recursion, the shared-DRAM floor) is numpy over all
 rows at once. Infeasible rows (L1 overflow, too many CBs, a buffering that deadlocks) are kept and marked;
 rows the factory would reject (bad shape, unknown device, grid larger than the board) are marked invalid

@@ -9,6 +9,11 @@ DES's packet rules (`segment_cycles`).
 
 The result, a `StageSignature`, depends only on the per-unit program and the device: it is what
 `estimate_many` caches per distinct (op, shape key, dtype, device).
+
+Cost: the dry runs (one event per tile) dominate. They are recorded deferred (`trace.record_core`) and
+shared by every board whose programs and logged reads agree (`_recording`), so a table over several boards
+dry-runs each shape key once; only the cut and the pricing (`_price`, with `segment_cycles`'s float
+operations in the same order) are done per board.
 """
 
 from __future__ import annotations

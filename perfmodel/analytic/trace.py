@@ -250,7 +250,7 @@ class _PageAccessor:
         self.buffer = buffer
 
     def get_noc_addr(self, page_id: int, offset: int = 0) -> NocAddress:
-        return NocAddress(PageRef(self.buffer, int(page_id)), 0)
+        return NocAddress(PageRef(self.buffer, page_id), 0)
 
 
 class RecordingContext(KernelContextBase):
@@ -258,7 +258,8 @@ class RecordingContext(KernelContextBase):
 
     The compute helper library and the dataflow helpers are the simulator's own (`KernelContextBase`), so
     the recorded CB calls and compute steps are exactly the ones the simulator times. With `reads` given
-    the run is deferred (see the module docstring): device reads are logged into `reads`.
+    the run is deferred (see the module docstring): device reads and runtime arguments are logged into
+    `reads`, except the (kernel, name) arguments in `addresses`, which are handed out opaque (`_Address`).
     """
 
     def __init__(
