@@ -300,50 +300,71 @@ def _pipeline_times(
     # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
     keep = {dep[0] for dep in deps if dep is not None} | {own[name][-1] for name in kernels if own[name]}
     keep |= {own[name][0] for name in kernels if own[name]}
+    # Each row runs to its own horizon k_row (it extrapolates from there, so its result never depends on
+    # the rest of the batch). Rows are taken longest horizon first, so the rows still running at unit k are
+    # a prefix: the recursion touches only those (most rows stop at 24 units, a few run to 44).
+    k_row = np.maximum(max_explicit_units, 3 * cyc + 8)
+    perm = np.argsort(-k_row, kind="stable")
+    running = np.searchsorted(-k_row[perm], -np.arange(k_max + 1), side="right")  # rows with k_row >= k
+
+    def sort(values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values, (rows,))[perm]
+
+    start_p = {name: sort(v) for name, v in start_of.items()}
+    tail_p = {name: sort(v) for name, v in tail.items()}
+    work_p = [sort(w) for w in work]
+    work_iso_p = [sort(w) for w in work_iso]
+    rate_p = None if rate_cycles is None else {name: sort(v) for name, v in rate_cycles.items()}
+    deps_p = [None if dep is None else (dep[0], sort(dep[1])) for dep in deps]
+    pro_p = {j: sort(v) for j, v in pro_time_by_index.items()}
     hist = {i: _filled(workspace, i, (k_max + 1, rows)) for i in keep}
     cur: dict[int, np.ndarray] = {}
     idx = np.arange(rows)
     for k in range(1, k_max + 1):
+        n = running[k]
         for i in order:
             name = body[i][0]
             if i == own[name][0]:
-                prev = start_of[name] if k == 1 else hist[own[name][-1]][k - 1] + tail[name]
+                prev = start_p[name][:n] if k == 1 else hist[own[name][-1]][k - 1, :n] + tail_p[name][:n]
             else:
                 prev = cur[i - 1]
             # The first `lockstep_units` units pay the shared-bandwidth segment times, later ones their own.
             in_step = lockstep_units is None or k <= lockstep_units
-            t = prev + (work[i] if in_step else work_iso[i])
-            if rate_cycles is not None and k > 1 and i == own[name][0] and name in rate_cycles:
-                t = np.maximum(t, hist[i][k - 1] + rate_cycles[name])
-            if deps[i] is not None:
-                j, shift = deps[i]
-                src = k - shift
-                got = hist[j][np.clip(src, 0, k_max), idx]
+            t = prev + (work_p[i][:n] if in_step else work_iso_p[i][:n])
+            if rate_p is not None and k > 1 and i == own[name][0] and name in rate_p:
+                t = np.maximum(t, hist[i][k - 1, :n] + rate_p[name][:n])
+            if deps_p[i] is not None:
+                j, shift = deps_p[i]
+                src = k - shift[:n]
+                got = hist[j][np.clip(src, 0, k_max), idx[:n]]
                 t = np.maximum(t, np.where(src >= 1, got, _NEG))
             if pro_deps[i] is not None:
-                t = np.maximum(t, pro_time_by_index[pro_deps[i]])
+                t = np.maximum(t, pro_p[pro_deps[i]][:n])
             cur[i] = t
             if i in keep:
-                hist[i][k] = t
+                hist[i][k, :n] = t
 
     ends: dict[str, np.ndarray] = {}
     period = np.zeros(rows)
-    # Each row extrapolates from its own horizon, so a row's result never depends on the rest of the batch.
-    k_row = np.maximum(max_explicit_units, 3 * cyc + 8)
-    c = np.minimum(cyc, k_row - 1)
-    explicit = np.clip(units, 1, k_row)
-    beyond = units > k_row
-    m = k_row - ((k_row - units) % c)
+    k_row = k_row[perm]
+    c = np.minimum(cyc[perm], k_row - 1)
+    units_p = units[perm]
+    explicit = np.clip(units_p, 1, k_row)
+    beyond = units_p > k_row
+    m = k_row - ((k_row - units_p) % c)
+    setup_p, back = sort(setup), np.empty(rows, dtype=np.int64)
+    back[perm] = idx  # sorted position of each row
     for name in kernels:
         if own[name]:
-            curve = hist[own[name][-1]][1:] + tail[name]  # (k_max, rows): end after k units
+            curve = hist[own[name][-1]][1:] + tail_p[name]  # (k_max, rows): end after k units
         else:
-            curve = start_of[name] + np.arange(1, k_max + 1)[:, None] * tail[name]
+            curve = start_p[name] + np.arange(1, k_max + 1)[:, None] * tail_p[name]
         slope = (curve[k_row - 1, idx] - curve[k_row - 1 - c, idx]) / c
         value = curve[explicit - 1, idx]
         base = curve[np.clip(m, 1, k_row) - 1, idx]
-        value = np.where(beyond, base + (units - m) * slope, value)
-        ends[name] = np.where(units == 0, setup, value) + epilogue[name]
+        value = np.where(beyond, base + (units_p - m) * slope, value)
+        ends[name] = (np.where(units_p == 0, setup_p, value) + sort(epilogue[name]))[back]
         period = np.maximum(period, slope)
+    period = period[back]
     total = np.max(np.stack(list(ends.values())), axis=0)
     return PipelineTimes(total, period, ends, deadlock)
