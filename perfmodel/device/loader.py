@@ -39,6 +39,8 @@ _MAY_BE_ZERO = {
     "read_latency_cycles",
     "write_latency_cycles",
 }
+# Fractions: in (0, 1].
+_FRACTIONS = {"sustained_fraction"}
 _TOP_STRINGS = ("name", "arch", "description")
 _SECTIONS: dict[str, type] = {"core": CoreSpec, "dram": DramSpec, "noc": NocSpec, "dispatch": DispatchSpec}
 
@@ -110,6 +112,9 @@ class _Reader:
         if name == "coordinate":
             if value < 0:
                 raise self.fail(key, f"NoC coordinate {value!r} must be >= 0")
+        elif name in _FRACTIONS:
+            if not 0 < value <= 1:
+                raise self.fail(key, f"value {value!r} must be a fraction in (0, 1]")
         elif name in _MAY_BE_ZERO:
             if value < 0:
                 raise self.fail(key, f"value {value!r} must be >= 0")

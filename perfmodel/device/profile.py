@@ -41,11 +41,16 @@ class CoreSpec:
 
 @dataclass(frozen=True)
 class DramSpec:
-    """Interleaved DRAM: banks, capacity, bandwidth, alignment, and where each bank sits on the NoC."""
+    """Interleaved DRAM: banks, capacity, bandwidth, alignment, and where each bank sits on the NoC.
+
+    `sustained_fraction` is the share of the peak bandwidth a bank delivers under sustained traffic (refresh,
+    page switches): the banks' service rate. The DRAM roofline keeps the peak.
+    """
 
     num_banks: int
     capacity_bytes: int
     peak_bandwidth_gbps: float
+    sustained_fraction: float
     alignment_bytes: int
     read_latency_cycles: float
     write_latency_cycles: float
@@ -134,7 +139,8 @@ class DeviceProfile:
     # Derived quantities: computed from the numbers above, never stored twice.
     @property
     def dram_bank_bytes_per_cycle(self) -> float:
-        return self.dram.peak_bandwidth_gbps / self.dram.num_banks / self.clock_ghz
+        """What one bank sustains: its share of the peak times the sustained fraction."""
+        return self.dram.peak_bandwidth_gbps * self.dram.sustained_fraction / self.dram.num_banks / self.clock_ghz
 
     @property
     def dram_peak_bytes_per_cycle(self) -> float:
