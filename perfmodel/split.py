@@ -138,9 +138,7 @@ def split_work_to_cores(grid: tuple[int, int], units: int, row_wise: bool = Fals
     )
 
 
-def _num_cores_to_ranges(
-    start: Core, num_cores: int, grid: tuple[int, int], row_wise: bool
-) -> tuple[CoreRange, ...]:
+def _num_cores_to_ranges(start: Core, num_cores: int, grid: tuple[int, int], row_wise: bool) -> tuple[CoreRange, ...]:
     """Mirror of tt-metal's `num_cores_to_corerangeset(start_core, target_num_cores, grid, row_wise)`.
 
     Written once in terms of lanes (columns when column-major, rows when row-wise) and positions

@@ -223,12 +223,7 @@ splits = st.builds(
 
 
 def _cores(ranges: tuple[CoreRange, ...]) -> list[tuple[int, int]]:
-    return [
-        (x, y)
-        for r in ranges
-        for x in range(r.start[0], r.end[0] + 1)
-        for y in range(r.start[1], r.end[1] + 1)
-    ]
+    return [(x, y) for r in ranges for x in range(r.start[0], r.end[0] + 1) for y in range(r.start[1], r.end[1] + 1)]
 
 
 @given(splits)
@@ -236,8 +231,7 @@ def test_units_are_conserved(split: WorkSplit) -> None:
     assert sum(a.num_units for a in split.assignments()) == split.units
     group_2_cores = len(_cores(split.core_group_2))
     total = (
-        len(_cores(split.core_group_1)) * split.units_per_core_group_1
-        + group_2_cores * split.units_per_core_group_2
+        len(_cores(split.core_group_1)) * split.units_per_core_group_1 + group_2_cores * split.units_per_core_group_2
     )
     assert total == split.units
 
