@@ -6,12 +6,18 @@ Times are in cycles of the board's AI clock inside the engines; nanoseconds only
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from perfmodel import costs
+
+if TYPE_CHECKING:
+    from perfmodel.program import Program
 
 # What bounds a run: the DRAM bandwidth, the NoC (per-transaction issue, latency, link or interface
 # bandwidth of data movement), the compute threads, or the fixed launch and setup costs.
@@ -48,6 +54,31 @@ class RunResult:
     # Engine-specific extras (event counts, wall time, ...).
     details: Mapping[str, Any] = field(default_factory=_empty)
     output: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def for_program(cls, program: Program, *, backend: str, cycles: float, bound: str, **fields: Any) -> RunResult:
+        """A result for `program`: what the program itself fixes (shape, cores, L1, DRAM bytes, roofline) is
+        taken from it, so every engine reports those the same way; `fields` are the engine's own."""
+        device = program.device
+        config = program.config
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            config = dataclasses.asdict(config)
+        return cls(
+            backend=backend,
+            op_name=program.op_name,
+            device=device.name,
+            shape=tuple(program.shape),
+            dtype=program.dtype,
+            config=dict(config) if isinstance(config, Mapping) else {"value": repr(config)},
+            cycles=float(cycles),
+            kernel_duration_ns=device.cycles_to_ns(cycles),
+            num_cores=program.num_cores,
+            l1_bytes_per_core=program.l1_bytes_per_core,
+            dram_bytes=program.dram_bytes,
+            dram_roofline_ns=device.cycles_to_ns(costs.dram_roofline_cycles(device, program.dram_bytes)),
+            bound=bound,
+            **fields,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every field but `output`, mappings as dicts."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
 
-from perfmodel import costs
 from perfmodel.analytic.engine import (
     BOUND_NAMES,
     RowDevices,
@@ -49,20 +47,10 @@ def estimate(program: Program) -> RunResult:
         capacities={cb: np.array([pages]) for cb, pages in caps.items()},
     )
     cycles = float(ev.cycles[0])
-    config = dataclasses.asdict(program.config) if dataclasses.is_dataclass(program.config) else program.config
-    return RunResult(
+    return RunResult.for_program(
+        program,
         backend="analytic",
-        op_name=program.op_name,
-        device=device.name,
-        shape=tuple(program.shape),
-        dtype=program.dtype,
-        config=dict(config or {}),
         cycles=cycles,
-        kernel_duration_ns=device.cycles_to_ns(cycles),
-        num_cores=program.num_cores,
-        l1_bytes_per_core=program.l1_bytes_per_core,
-        dram_bytes=program.dram_bytes,
-        dram_roofline_ns=device.cycles_to_ns(costs.dram_roofline_cycles(device, program.dram_bytes)),
         bound=BOUND_NAMES[int(ev.bound[0])],
         stages={name: float(values[0]) for name, values in ev.stages.items()},
         details={

@@ -71,3 +71,12 @@ def _default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def run_payload(result: Any, stalls: Any, report: Any) -> dict[str, Any]:
+    """The JSON of `simulate` and `estimate`: the result's fields, a stall summary and the check verdict."""
+    return {
+        **result.to_dict(),
+        "stalls": stalls,
+        "check": {"ok": report.ok, "violations": report.to_dict()["violations"]},
+    }

@@ -6,7 +6,7 @@ import argparse
 
 from perfmodel.analytic import estimate
 from perfmodel.checks import check
-from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json
+from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json, run_payload
 from perfmodel.result import RunResult
 
 
@@ -34,13 +34,7 @@ def run(args: argparse.Namespace) -> int:
     report = check(program)
     result = estimate(program)
     if args.json:
-        emit_json(
-            {
-                **result.to_dict(),
-                "stalls": stall_summary(result),
-                "check": {"ok": report.ok, "violations": report.to_dict()["violations"]},
-            }
-        )
+        emit_json(run_payload(result, stall_summary(result), report))
         return 0
     print(
         f"{result.op_name} {list(result.shape)} {result.dtype} on {result.device}: "

@@ -7,7 +7,7 @@ import sys
 import time
 
 from perfmodel.checks import check
-from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json
+from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json, run_payload
 from perfmodel.des import DeadlockError, simulate
 from perfmodel.result import RunResult
 
@@ -70,13 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if progress:
         progress.close()
     if args.json:
-        emit_json(
-            {
-                **result.to_dict(),
-                "stalls": stall_summary(result),
-                "check": {"ok": report.ok, "violations": report.to_dict()["violations"]},
-            }
-        )
+        emit_json(run_payload(result, stall_summary(result), report))
         return 0
     print(
         f"{result.op_name} {list(result.shape)} {result.dtype} on {result.device}: "

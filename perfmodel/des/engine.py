@@ -18,7 +18,6 @@ import numpy as np
 import simpy
 from simpy.core import EmptySchedule
 
-from perfmodel import costs
 from perfmodel.des.cb import CbState
 from perfmodel.des.context import DesContext
 from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError, SimulationLimitError, frame_source
@@ -272,16 +271,10 @@ def _result(sim: Simulation, events: int, wall_s: float, functional: bool) -> Ru
         "dispatch": setup / duration if duration else 0.0,
     }
     utilisation["bound_fractions"] = fractions
-    roofline_cycles = costs.dram_roofline_cycles(device, program.dram_bytes)
 
     zones: dict[str, float] = {}
     for _core, _kernel, name, start, end in sim.zones:
         zones[name] = max(zones.get(name, 0.0), end - start)
-    config = program.config
-    if hasattr(config, "__dataclass_fields__"):
-        import dataclasses
-
-        config = dataclasses.asdict(config)
     details = {
         "events": events,
         "kernel_calls": sim.calls,
@@ -295,19 +288,10 @@ def _result(sim: Simulation, events: int, wall_s: float, functional: bool) -> Ru
         ],
         "kernel_setup_cycles": setup,
     }
-    return RunResult(
+    return RunResult.for_program(
+        program,
         backend="des",
-        op_name=program.op_name,
-        device=device.name,
-        shape=tuple(program.shape),
-        dtype=program.dtype,
-        config=config if isinstance(config, Mapping) else {"value": repr(config)},
-        cycles=float(duration),
-        kernel_duration_ns=device.cycles_to_ns(duration),
-        num_cores=program.num_cores,
-        l1_bytes_per_core=program.l1_bytes_per_core,
-        dram_bytes=program.dram_bytes,
-        dram_roofline_ns=device.cycles_to_ns(roofline_cycles),
+        cycles=duration,
         bound=_bound(fractions),
         stages={"kernel_setup_cycles": setup, **stage_max},
         per_core=tuple(per_core),
