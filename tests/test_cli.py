@@ -114,6 +114,9 @@ def test_check_text_output(capsys) -> None:
         (["check", "centralize_w_rm", "--shape", "1,1,32,64", "--in-buffering", "two"], "'two'"),
         (["validate", "centralize_w_rm", "--shape", "1,1,30,64"], "H = 30"),
         (["validate", "centralize_w_rm", "--shape", "1,1,32,64", "--dtype", "int8"], "'int8'"),
+        (["validate", "centralize_w_rm", "--shape", "1,1,64,96", "--seed", "-1"], "seed -1"),
+        (["validate", "centralize_w_rm", "--shape", "1,1,32,3200000000"], "102400000000 elements"),
+        (["simulate", "centralize_w_rm", "--shape", "1,1,64,96", "--trace", "/nonexistent/dir/t.json"], "/nonexistent"),
         (["frobnicate"], "frobnicate"),
     ],
 )

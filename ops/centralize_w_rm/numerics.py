@@ -11,6 +11,7 @@ uses it to tell a format limit from a defect when the tt-metal tolerance (rtol =
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,9 @@ OFFSET_NOISE = 10.0
 # tt-metal's test of this op family: assert_close(out, x - x.mean(-1, keepdim=True), rtol=1e-2, atol=1e-2).
 RTOL = 1e-2
 ATOL = 1e-2
+
+# The numpy path holds a few float64 copies of the tensor: 2**27 elements is about 1 GiB each.
+MAX_HOST_ELEMENTS = 2**27
 
 _U_FP32 = 2.0**-24  # unit roundoff of one fp32 operation (round to nearest)
 
@@ -107,6 +111,13 @@ def make_input(
     """
     fmt = _format(dtype)
     dims = validate_shape(shape)
+    elements = math.prod(dims)
+    if elements > MAX_HOST_ELEMENTS:
+        raise InputError(
+            f"shape {list(dims)} has {elements} elements; the host-side numerics take at most {MAX_HOST_ELEMENTS}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed {seed!r} must be an integer >= 0")
     rng = np.random.default_rng(seed)
     if distribution == "uniform":
         values = rng.uniform(-1.0, 1.0, size=dims)

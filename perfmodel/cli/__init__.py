@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of our output went away (e.g. `| head`): stop quietly, as Unix tools do.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed stream until exit
         return 0
+    except OSError as exc:
+        # A file the user named cannot be read or written (missing folder, permissions, full disk).
+        sys.stderr.write(f"perfmodel: error: {exc}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("perfmodel: interrupted\n")
         return 130

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from perfmodel.checks import check
 from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json, run_payload
 from perfmodel.des import DeadlockError, simulate
+from perfmodel.errors import InputError
 from perfmodel.result import RunResult
 
 
@@ -52,6 +54,9 @@ def stall_summary(result: RunResult) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.trace and not Path(args.trace).resolve().parent.is_dir():
+        # Say so before a long simulation, not after it.
+        raise InputError(f"--trace {args.trace}: folder {Path(args.trace).resolve().parent} does not exist")
     program = build_program_from_args(args)
     # The simulator times what it is given; static problems (L1 overflow, CB misuse) are reported alongside.
     report = check(program)
