@@ -18,6 +18,7 @@ from scipy.stats import kendalltau
 
 import perfmodel
 from perfmodel import estimate, estimate_many, simulate
+from perfmodel.ops.centralize_w_rm.model import program_for_row
 
 OP = perfmodel.get_op("centralize_w_rm")
 
@@ -96,17 +97,7 @@ def _results() -> pd.DataFrame:
     table = table[table["feasible"]].reset_index(drop=True)
     des, single = [], []
     for row in table.itertuples():
-        program = OP.build_program(
-            (row.N, row.C, row.H, row.W),
-            device=row.device,
-            dtype=row.dtype,
-            config={
-                "grid": (row.grid_x, row.grid_y),
-                "row_wise": row.row_wise,
-                "in_buffering": row.in_buffering,
-                "out_buffering": row.out_buffering,
-            },
-        )
+        program = program_for_row(row._asdict())
         des.append(simulate(program).cycles)
         single.append(estimate(program).cycles)
     table["des_cycles"] = des

@@ -10,6 +10,7 @@ import perfmodel
 from perfmodel import estimate, estimate_many
 from perfmodel.analytic.many import RESULT_COLUMNS
 from perfmodel.errors import InputError
+from perfmodel.ops.centralize_w_rm.model import program_for_row
 
 OP = perfmodel.get_op("centralize_w_rm")
 DEVICES = ["wormhole_b0_n150", "wormhole_b0_n300", "blackhole_p150a", "blackhole_p100a"]
@@ -41,17 +42,7 @@ def test_matches_estimate_and_the_static_checks_row_by_row() -> None:
     assert set(RESULT_COLUMNS) <= set(result.columns)
     assert len(result) == len(table)
     for row in result.itertuples():
-        program = OP.build_program(
-            (row.N, row.C, row.H, row.W),
-            device=row.device,
-            dtype=row.dtype,
-            config={
-                "grid": (row.grid_x, row.grid_y),
-                "row_wise": row.row_wise,
-                "in_buffering": row.in_buffering,
-                "out_buffering": row.out_buffering,
-            },
-        )
+        program = program_for_row(row._asdict())
         single = estimate(program)
         assert row.cycles == pytest.approx(single.cycles, rel=1e-9)
         assert row.kernel_duration_ns == pytest.approx(single.kernel_duration_ns, rel=1e-9)

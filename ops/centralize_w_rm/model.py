@@ -49,6 +49,13 @@ def config_of(row: Mapping[str, Any]) -> Config:
     )
 
 
+def program_for_row(row: Mapping[str, Any]) -> Program:
+    """The Program of one table row (the columns of `INPUT_COLUMNS`), built by the real factory."""
+    return factory.build_program(
+        shape_of(row), device=str(row["device"]), dtype=str(row["dtype"]), config=config_of(row)
+    )
+
+
 def shape_key(program: Program) -> tuple[Hashable, ...]:
     """The shape key of a built program (W, dtype)."""
     return (program.shape[-1], program.dtype)
