@@ -6,9 +6,11 @@ An op package (a folder under the project's `ops/`) exposes `OP`, an object with
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
 
 from perfmodel.errors import InputError
 
@@ -18,6 +20,26 @@ class Op(Protocol):
     Config: type
 
     def build_program(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+C = TypeVar("C")
+
+
+def coerce_config(cls: type[C], config: C | Mapping[str, Any] | None, op_name: str) -> C:
+    """An op's frozen config from itself, a plain dict of its fields (lists become tuples), or None (defaults)."""
+    if config is None:
+        return cls()
+    if isinstance(config, cls):
+        return config
+    if not isinstance(config, Mapping):
+        raise InputError(
+            f"{op_name} config must be a {cls.__name__} or a dict of its fields, got {type(config).__name__}"
+        )
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(config) - names)
+    if unknown:
+        raise InputError(f"unknown {op_name} config field {unknown[0]!r} (known: {', '.join(sorted(names))})")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
 
 
 def list_ops() -> list[str]:

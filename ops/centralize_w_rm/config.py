@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from perfmodel.errors import InputError
+from perfmodel.op import coerce_config
 
 
 @dataclass(frozen=True)
@@ -23,17 +22,4 @@ class Config:
     @classmethod
     def coerce(cls, config: Config | Mapping[str, Any] | None) -> Config:
         """Accept a Config, a plain dict of its fields, or None (defaults)."""
-        if config is None:
-            return cls()
-        if isinstance(config, cls):
-            return config
-        if not isinstance(config, Mapping):
-            raise InputError(f"config must be a Config or a dict of its fields, got {type(config).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise InputError(f"unknown config field {unknown[0]!r} (known: {', '.join(sorted(names))})")
-        values = dict(config)
-        if values.get("grid") is not None:
-            values["grid"] = tuple(values["grid"])
-        return cls(**values)
+        return coerce_config(cls, config, "centralize_w_rm")

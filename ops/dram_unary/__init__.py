@@ -8,13 +8,13 @@ profiler zone the CSV reports.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from perfmodel.device import DeviceProfile, load_device
 from perfmodel.errors import InputError
+from perfmodel.op import coerce_config
 from perfmodel.ops.dram_unary.kernels import reader, writer
 from perfmodel.program import (
     KERNEL_SLOTS,
@@ -43,15 +43,7 @@ class Config:
 
     @classmethod
     def coerce(cls, config: Config | Mapping[str, Any] | None) -> Config:
-        if config is None:
-            return cls()
-        if isinstance(config, cls):
-            return config
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise InputError(f"unknown dram_unary config field {unknown[0]!r} (known: {', '.join(sorted(names))})")
-        return cls(**dict(config))
+        return coerce_config(cls, config, OP_NAME)
 
 
 def _positive(name: str, value: Any) -> int:
