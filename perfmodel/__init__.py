@@ -1,7 +1,8 @@
 """tensix-perfmodel: performance models, static checks and numerics for Tenstorrent Tensix ops.
 
 The public API: boards (`load_device`, `list_devices`), ops (`get_op`), the work split
-(`split_work_to_cores`), static checks (`check`) and the error family.
+(`split_work_to_cores`), static checks (`check`), the engines (`simulate`, `estimate`, `estimate_many`)
+and the error family (`PerfModelError`, `InputError`, `ProfileError`, `DeadlockError`).
 """
 
 from perfmodel.analytic import estimate, estimate_many

@@ -5,11 +5,12 @@ functions, so a constant of the profile is read in one place and the engines can
 
 Data-movement timing, per packet (a transfer larger than the NoC's largest packet is split by the API):
 - the issuing RISC-V is busy `issue_cycles` (its own time; it cannot issue the next packet meanwhile);
-- the packet then starts as soon as the shared resources on its path are free: the core's NoC interface
-  (`core_cycles` = bytes / per-core bandwidth), the DRAM bank (`bank_cycles` = bytes / bank bandwidth) and,
-  where an engine models them, the NoC links (bytes / link bandwidth);
-- it completes `latency_cycles` after its slowest resource has passed it; a barrier waits for the
-  completion of every packet its RISC-V issued.
+- the packet then holds each shared resource on its path, in the order its data crosses them: the DRAM
+  bank (`bank_cycles` = bytes / sustained bank bandwidth), the NoC links (`link_cycles`) and the core's NoC
+  interface (`core_cycles` = bytes / per-core bandwidth); with nothing else in the way every hold starts at
+  once, and under contention each resource queues it on its own (`perfmodel.des.noc`);
+- it completes `latency_cycles` after the later of its last hold and `service_cycles` after it entered; a
+  barrier waits for the completion of every packet its RISC-V issued.
 """
 
 from __future__ import annotations

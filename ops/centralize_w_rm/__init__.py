@@ -6,16 +6,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from perfmodel.device import DeviceProfile
 from perfmodel.ops.centralize_w_rm import factory
 from perfmodel.ops.centralize_w_rm.config import Config
 from perfmodel.ops.centralize_w_rm.kernels import compute, reader, writer
-from perfmodel.program import KernelFn, Program
 
 
 class CentralizeWRm:
@@ -27,16 +25,7 @@ class CentralizeWRm:
     compute = staticmethod(compute)
     writer = staticmethod(writer)
 
-    def build_program(
-        self,
-        shape: Sequence[int],
-        *,
-        device: str | DeviceProfile,
-        dtype: str = "bfloat16",
-        config: Config | Mapping[str, Any] | None = None,
-        kernels: Mapping[str, KernelFn] | None = None,
-    ) -> Program:
-        return factory.build_program(shape, device=device, dtype=dtype, config=config, kernels=kernels)
+    build_program = staticmethod(factory.build_program)
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         from perfmodel.ops.centralize_w_rm import numerics
