@@ -15,7 +15,6 @@ Data-movement timing, per packet (a transfer larger than the NoC's largest packe
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,10 +44,6 @@ def packet_sizes(nbytes: int, max_packet_bytes: int) -> list[int]:
         return []
     full, rest = divmod(nbytes, max_packet_bytes)
     return [max_packet_bytes] * full + ([rest] if rest else [])
-
-
-def num_packets(nbytes: int, max_packet_bytes: int) -> int:
-    return math.ceil(nbytes / max_packet_bytes)
 
 
 def packet_cost(device: DeviceProfile, direction: Direction, nbytes: int) -> PacketCost:

@@ -77,10 +77,6 @@ def cb_table(w: int, dtype: str, in_buffering: int, out_buffering: int) -> tuple
     return factory.cb_table(int(w) // TILE_WIDTH, get_format(dtype), config)
 
 
-def cb_table_of(program: Program) -> tuple[CircularBuffer, ...]:
-    return program.cbs
-
-
 def cb_table_for_row(row: Mapping[str, Any]) -> tuple[CircularBuffer, ...]:
     return cb_table(int(row["W"]), str(row["dtype"]), int(row["in_buffering"]), int(row["out_buffering"]))
 

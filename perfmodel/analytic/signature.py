@@ -89,7 +89,6 @@ class StageSignature:
     device: str
     kernels: tuple[KernelStages, ...]
     cross_cbs: tuple[int, ...]  # CBs shared between kernels (their capacities set the buffering)
-    pages_per_unit: tuple[tuple[int, int], ...]  # (cb, pages pushed per unit) of each cross CB
     read_bytes_per_unit: float
     write_bytes_per_unit: float
     read_packets_per_unit: int
@@ -440,7 +439,6 @@ def build_signature(one_unit: Program, two_units: Program) -> StageSignature:
 
     kernels = []
     totals = Traffic()
-    pushes: dict[int, int] = {}
     for rec in recording.kernels:
         pieces = rec.pieces
         # Equal recorded events price equal; the recorded cut is this board's cut unless two different
@@ -450,9 +448,6 @@ def build_signature(one_unit: Program, two_units: Program) -> StageSignature:
         pro_nodes, pro_tail, _, _, _ = _price(prices, resolver, rec.name, pieces[0])
         body_nodes, body_tail, noc_t, comp_t, traffic = _price(prices, resolver, rec.name, pieces[1])
         _, epi_tail, _, _, _ = _price(prices, resolver, rec.name, pieces[2])
-        for node in body_nodes:
-            if node.call == "push":
-                pushes[node.cb] = pushes.get(node.cb, 0) + node.pages
         kernels.append(
             KernelStages(
                 rec.name, rec.noc, tuple(pro_nodes), pro_tail, tuple(body_nodes), body_tail, epi_tail, noc_t, comp_t
@@ -470,7 +465,6 @@ def build_signature(one_unit: Program, two_units: Program) -> StageSignature:
         device=device.name,
         kernels=tuple(kernels),
         cross_cbs=tuple(sorted(cross)),
-        pages_per_unit=tuple(sorted(pushes.items())),
         read_bytes_per_unit=totals.read_bytes,
         write_bytes_per_unit=totals.write_bytes,
         read_packets_per_unit=totals.read_packets,

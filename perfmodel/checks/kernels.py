@@ -46,7 +46,6 @@ class DryRunContext(KernelContextBase):
     def __init__(self, program: Program, core_program: CoreProgram, spec: KernelSpec) -> None:
         super().__init__(program, core_program, spec.name)
         self.calls: list[tuple[str, int, int, str]] = []
-        self._cbs = {cb.index: cb for cb in program.cbs}
 
     def _record(self, call: str, cb: int, n: int) -> None:
         if len(self.calls) >= MAX_CALLS:
