@@ -63,3 +63,8 @@ def test_wormhole_rows_within_a_quarter_and_bandwidth_rows_within_ten_percent() 
         if size * count >= 64 * 1024:
             tolerance = min(tolerance, 0.10)
         assert abs(sim - measured) / measured < tolerance, row
+
+
+def test_a_tensor_shape_is_refused_not_ignored() -> None:
+    with pytest.raises(InputError, match="no tensor shape"):
+        OP.build_program((1, 1, 32, 32), device="wormhole_b0_n150")

@@ -73,6 +73,12 @@ class DramUnary:
         kernels: Mapping[str, KernelFn] | None = None,
     ) -> Program:
         """One core, one kernel, N transfers of S bytes to consecutive addresses of one bank."""
+        if shape is not None:
+            # Ignoring a shape would silently time something else than the caller asked for.
+            raise InputError(
+                f"dram_unary takes no tensor shape (got {shape!r}): build it with direction, transaction_bytes "
+                "and num_transactions"
+            )
         device = load_device(device)
         if config is not None:
             cfg = Config.coerce(config)
