@@ -1,0 +1,152 @@
+"""Search spaces: the factory knobs an op exposes for one problem (shape, board, dtype), and their domains.
+
+Each op declares its space once, in `ops/<name>/space.py`, as `search_space(shape, *, device, dtype)`
+returning a `SearchSpace`. A knob is a column of the op's configuration table (the same columns
+`estimate_many` reads and `model.program_for_row` builds from), so tune, recommend, sweeps and the service
+walk `space.knobs` and take up a new knob, or a new op, with no change of their own.
+
+Constraints (L1 footprint, CB count, a buffering that would hang) are not part of the domains: they come from
+the models, which mark each point `feasible` with a reason; a job records infeasible points, never drops them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from perfmodel.errors import InputError
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One factory knob: its table column, its finite domain in order, and what it means."""
+
+    name: str
+    choices: tuple[Any, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.choices:
+            raise ValueError(f"knob {self.name!r} has an empty domain")
+
+    @property
+    def kind(self) -> str:
+        """'bool', 'int' (an ordered integer domain) or 'categorical'."""
+        if all(isinstance(c, bool) for c in self.choices):
+            return "bool"
+        if all(isinstance(c, int) and not isinstance(c, bool) for c in self.choices):
+            return "int"
+        return "categorical"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "choices": list(self.choices), "description": self.description}
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The knobs of `op_name` for one problem.
+
+    `fixed` holds the table columns the problem sets (shape columns, `dtype`, `device`); `default` the op's
+    default configuration on that board as knob values (what a factory builds when nobody tunes it).
+    """
+
+    op_name: str
+    fixed: Mapping[str, Any]
+    knobs: tuple[Knob, ...]
+    default: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fixed", _frozen(self.fixed))
+        object.__setattr__(self, "default", _frozen(self.default))
+        names = [k.name for k in self.knobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate knob in {names}")
+        for knob in self.knobs:
+            if knob.name in self.default and self.default[knob.name] not in knob.choices:
+                raise ValueError(f"default {knob.name} = {self.default[knob.name]!r} is outside its domain")
+
+    @property
+    def knob_names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.knobs)
+
+    def knob(self, name: str) -> Knob:
+        for k in self.knobs:
+            if k.name == name:
+                return k
+        raise InputError(f"{self.op_name} has no knob {name!r} (knobs: {', '.join(self.knob_names)})")
+
+    @property
+    def size(self) -> int:
+        """Number of points (the Cartesian product of the domains)."""
+        return math.prod(len(k.choices) for k in self.knobs)
+
+    def points(self) -> Iterator[dict[str, Any]]:
+        """Every point as {knob: value}, in the order of the domains (last knob fastest)."""
+        for values in itertools.product(*(k.choices for k in self.knobs)):
+            yield dict(zip(self.knob_names, values, strict=True))
+
+    def row(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """The full table row of a point: the fixed columns plus every knob (missing knobs take the default)."""
+        unknown = sorted(set(point) - set(self.knob_names))
+        if unknown:
+            raise InputError(f"{self.op_name} has no knob {unknown[0]!r} (knobs: {', '.join(self.knob_names)})")
+        values = {**self.default, **point}
+        missing = [n for n in self.knob_names if n not in values]
+        if missing:
+            raise InputError(f"point has no value for knob(s) {', '.join(missing)}")
+        return {**self.fixed, **{n: values[n] for n in self.knob_names}}
+
+    def table(self, points: Sequence[Mapping[str, Any]] | None = None) -> Any:
+        """A pandas table, one row per point (every point of the space when `points` is None)."""
+        import pandas as pd
+
+        pts = list(self.points()) if points is None else list(points)
+        columns = [*self.fixed, *self.knob_names]
+        return pd.DataFrame([self.row(p) for p in pts], columns=columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.op_name,
+            "fixed": dict(self.fixed),
+            "knobs": [k.to_dict() for k in self.knobs],
+            "default": dict(self.default),
+            "size": self.size,
+        }
+
+
+def device_column(device: Any) -> str:
+    """The `device` column of a table row: a shipped board name or a profile path, as given."""
+    from pathlib import Path
+
+    if isinstance(device, str | Path):
+        return str(device)
+    raise InputError(
+        f"device must be a board name or a profile path to go in a table, got {type(device).__name__}"
+        " (save a what-if profile to a TOML file and pass its path)"
+    )
+
+
+def search_space(
+    op: Any, shape: Sequence[int], *, device: Any = "wormhole_b0_n150", dtype: str = "bfloat16"
+) -> SearchSpace:
+    """The search space `op` (a name or an op object) declares for `shape` on `device` in `dtype`."""
+    from perfmodel.op import get_op
+
+    name = op if isinstance(op, str) else str(op.name)
+    get_op(name)  # an unknown op is an InputError naming it
+    try:
+        module = importlib.import_module(f"perfmodel.ops.{name}.space")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"perfmodel.ops.{name}.space":
+            raise
+        raise InputError(f"op {name!r} declares no search space (ops/{name}/space.py)") from None
+    return module.search_space(shape, device=device, dtype=dtype)
