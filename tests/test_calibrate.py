@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import perfmodel
 from perfmodel import costs
-from perfmodel.calibration import calibrate, dram_unary_cycles, predict, read_measurements
+from perfmodel.calibration import calibrate, dram_unary_cycles, predict, read_measurements, shipped_data
 from perfmodel.cli import main
 from perfmodel.errors import InputError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "dram_single_core.csv"
-if not DATA.exists():  # the shared folder sits next to the checkout
-    DATA = Path("/work/shared/calibration/dram_single_core.csv")
+DATA = shipped_data()
 
 
 def brute_force(device, direction, nbytes, count) -> float:
@@ -105,12 +102,21 @@ def test_cli_writes_a_loadable_profile_with_provenance(tmp_path, capsys) -> None
     assert written.calibration["median_abs_rel_error"] == pytest.approx(payload["median_abs_rel_error"], abs=1e-4)
 
 
-def test_cli_prints_per_row_errors(tmp_path, capsys) -> None:
-    code = main(["calibrate", "--data", str(DATA), "--device", "blackhole_p150a", "--out", str(tmp_path / "bh.toml")])
+def test_cli_prints_per_row_errors_of_the_shipped_data(tmp_path, capsys) -> None:
+    """No --data: the shipped measurements; one printed row per measurement, its error from its own columns."""
+    code = main(["calibrate", "--device", "blackhole_p150a", "--out", str(tmp_path / "bh.toml")])
     text = capsys.readouterr().out
     assert code == 0
-    assert text.count("%") >= 44
-    assert "median |error|" in text
+    measured = read_measurements(DATA, "blackhole")
+    printed = [line.split() for line in text.splitlines() if line.split()[:1] in (["read"], ["write"])]
+    assert len(printed) == len(measured) == 44
+    for (direction, nbytes, count, cycles, model, error), row in zip(printed, measured.itertuples(), strict=True):
+        assert (direction, int(nbytes), int(count)) == (row.direction, row.transaction_bytes, row.num_transactions)
+        assert float(cycles) == pytest.approx(row.cycles, abs=0.5)
+        assert float(error.rstrip("%")) == pytest.approx(100 * (float(model) / row.cycles - 1), abs=0.06)
+    median = float(text.split("median |error| ")[1].split("%")[0])
+    errors = [abs(float(p[5].rstrip("%"))) for p in printed]
+    assert median == pytest.approx(float(np.median(errors)), abs=0.06)
 
 
 @pytest.mark.parametrize(

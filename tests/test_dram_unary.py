@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 
 from perfmodel import InputError, check, get_op, simulate
+from perfmodel.calibration import shipped_data
 
 OP = get_op("dram_unary")
-CSV = Path("/work/shared/calibration/dram_single_core.csv")
+CSV = shipped_data()
 DEVICES = {"wormhole_b0": "wormhole_b0_n150", "blackhole": "blackhole_p150a"}
 
 
@@ -51,7 +51,6 @@ def test_bad_arguments_are_input_errors() -> None:
         OP.build_program(device="wormhole_b0_n150", transaction_bytes=0)
 
 
-@pytest.mark.skipif(not CSV.exists(), reason="calibration data not available")
 def test_wormhole_rows_within_a_quarter_and_bandwidth_rows_within_ten_percent() -> None:
     rows = [r for r in csv.DictReader(CSV.open()) if r["arch"] == "wormhole_b0"]
     for row in rows:

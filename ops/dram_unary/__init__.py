@@ -1,4 +1,4 @@
-"""dram_unary: the single-core DRAM read / write microbenchmark behind shared/calibration/dram_single_core.csv.
+"""dram_unary: the single-core DRAM read / write microbenchmark behind the shipped calibration data.
 
 `OP.build_program(device=..., direction="read"|"write", transaction_bytes=S, num_transactions=N)` builds a
 one-core program whose only kernel (the reader on NCRISC / NoC 0, or the writer on BRISC / NoC 1) moves N x S

@@ -10,8 +10,10 @@ of predicted / measured cycles (relative error, symmetric, robust to the few slo
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from perfmodel.calibration.dram_unary import dram_unary_cycles
 from perfmodel.device.profile import DeviceProfile
 from perfmodel.errors import InputError
 
+SHIPPED_DATA = "dram_single_core.csv"
 CSV_COLUMNS = ("arch", "benchmark", "direction", "transaction_bytes", "num_transactions", "cycles")
 # (profile key, direction, lower bound, upper bound): what the fit may move.
 PARAMETERS: tuple[tuple[str, str, float, float], ...] = (
@@ -69,30 +72,72 @@ class CalibrationResult:
         return float(np.max(self.errors()))
 
 
+def shipped_data() -> Path:
+    """The measurements shipped with the package (tt-metal's published dram_unary runs; see data/README.md)."""
+    return Path(str(resources.files("perfmodel.calibration") / "data" / SHIPPED_DATA))
+
+
+# Accepted ranges of a measurement row: the published suite spans 32 B - 64 KiB and 1 - 256 transactions.
+# The model prices every packet of every row at each step of the fit, so the ranges also bound its run time.
+MAX_TRANSACTION_BYTES = 1 << 20  # 1 MiB
+MAX_NUM_TRANSACTIONS = 1024
+MAX_CYCLES = 1e12  # about 17 minutes at 1 GHz: no single-core transfer zone lasts that long
+
+
 def read_measurements(path: str | Path, arch: str) -> pd.DataFrame:
-    """The rows of `path` for `arch`; InputError naming the problem when the file or its columns are wrong."""
+    """The rows of `path` for `arch`; InputError naming the file, row and value of the first bad entry.
+
+    Rows are numbered as lines of the file (the header is line 1).
+    """
     path = Path(path)
     try:
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise InputError(f"calibration data file not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"calibration data {str(path)!r} is a folder, not a CSV file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({exc})") from None
+        raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     missing = [c for c in CSV_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)} (needs {', '.join(CSV_COLUMNS)})")
-    rows = table[table["arch"].astype(str) == arch]
+    if table.empty:
+        raise InputError(f"{path}: no measurement rows, only the header")
+    table.index = table.index + 2  # the line of each row in the file
+    rows = table[table["arch"].str.strip() == arch]
     if rows.empty:
-        found = ", ".join(sorted(table["arch"].astype(str).unique()))
+        found = ", ".join(repr(a) for a in sorted(table["arch"].str.strip().unique()))
         raise InputError(f"{path}: no rows for arch {arch!r} (found: {found})")
-    bad = rows[~rows["direction"].isin(["read", "write"])]
-    if not bad.empty:
-        raise InputError(f"{path}: direction {bad['direction'].iloc[0]!r} is not read or write")
-    for col in ("transaction_bytes", "num_transactions", "cycles"):
-        values = pd.to_numeric(rows[col], errors="coerce")
-        if values.isna().any() or (values <= 0).any():
-            raise InputError(f"{path}: column {col} must hold positive numbers")
-    return rows.reset_index(drop=True)
+    for line, direction in rows["direction"].items():
+        if direction not in ("read", "write"):
+            raise InputError(f"{path}: line {line}: direction {direction!r} is not read or write")
+    limits = {
+        "transaction_bytes": (1, MAX_TRANSACTION_BYTES, True),
+        "num_transactions": (1, MAX_NUM_TRANSACTIONS, True),
+        "cycles": (0, MAX_CYCLES, False),
+    }
+    out = rows[["arch", "benchmark", "direction"]].copy()
+    for col, (low, high, integer) in limits.items():
+        values = []
+        for line, text in rows[col].items():
+            values.append(_measurement(path, line, col, text, low, high, integer))
+        out[col] = np.array(values, dtype=np.int64 if integer else float)
+    return out.reset_index(drop=True)
+
+
+def _measurement(path: Path, line: int, col: str, text: str, low: float, high: float, integer: bool) -> float:
+    """One numeric cell, checked: finite, in range, and an integer where the column counts things."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{path}: line {line}: {col} = {text!r} is not a number") from None
+    if integer:
+        if not (math.isfinite(value) and value == int(value) and low <= value <= high):
+            raise InputError(f"{path}: line {line}: {col} = {text!r} must be an integer in [{low}, {high:,}]")
+        return int(value)
+    if not (math.isfinite(value) and low < value <= high):
+        raise InputError(f"{path}: line {line}: {col} = {text!r} must be a finite number in ({low}, {high:g}]")
+    return value
 
 
 def _evolve(device: DeviceProfile, keys: Sequence[str], values: Sequence[float]) -> DeviceProfile:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from perfmodel.calibration.fit import CalibrationResult
 from perfmodel.device.loader import load_profile_file
 from perfmodel.device.profile import DeviceProfile
 from perfmodel.errors import InputError
+from perfmodel.io.files import write_text_safely
 
 _LINE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*\{.*\}\s*$")
 _SECTION = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")
@@ -90,20 +90,10 @@ def render(source_text: str, result: CalibrationResult) -> str:
 
 
 def write_profile(source: DeviceProfile, result: CalibrationResult, out_path: str | Path) -> DeviceProfile:
-    """Write the calibrated profile next to nothing else; returns it as loaded back from `out_path`."""
+    """Write the calibrated profile safely (see `perfmodel.io.files`); returns it as loaded back from `out_path`."""
     if source.path is None:
         raise InputError(f"profile {source.name} was not loaded from a file; cannot copy its provenance")
-    text = render(Path(source.path).read_text(), result)
-    out = Path(out_path)
-    if out.parent and not out.parent.exists():
-        raise InputError(f"output directory does not exist: {out.parent}")
-    # Write beside the target and rename: an interrupted run never leaves a half-written profile.
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text)
-    try:
-        profile = load_profile_file(tmp)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, out)
-    return dataclasses.replace(profile, path=str(out))
+    text = render(Path(source.path).read_text(encoding="utf-8"), result)
+    # Loaded back from the temporary file before the rename: an invalid profile never replaces the target.
+    written = write_text_safely(out_path, text, what="output profile", verify=load_profile_file)
+    return dataclasses.replace(load_profile_file(written), path=str(out_path))

@@ -5,14 +5,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from perfmodel.calibration import calibrate, write_profile
+from perfmodel.calibration import calibrate, shipped_data, write_profile
 from perfmodel.cli.common import emit_json
 from perfmodel.device import load_device
+from perfmodel.io.files import check_output_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("calibrate", help="fit NoC/DRAM parameters to single-core DRAM measurements")
-    parser.add_argument("--data", required=True, help="CSV: arch,benchmark,direction,transaction_bytes,...")
+    parser.add_argument(
+        "--data",
+        default="builtin",
+        help="CSV: arch,benchmark,direction,transaction_bytes,num_transactions,cycles "
+        "(default 'builtin': the published measurements shipped with perfmodel)",
+    )
     parser.add_argument("--device", required=True, help="board name or profile path to start from")
     parser.add_argument("--out", required=True, help="where to write the calibrated profile TOML")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -20,8 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_path(args.out, what="--out")  # refused before the fit, not after it
     device = load_device(args.device)
-    result = calibrate(device, args.data)
+    data = shipped_data() if args.data == "builtin" else args.data
+    result = calibrate(device, data)
     written = write_profile(device, result, args.out)
     rows = [{**dataclasses.asdict(r), "rel_error": r.rel_error} for r in result.rows]
     if args.json:

@@ -25,6 +25,7 @@ from perfmodel.des.memory import FunctionalMemory
 from perfmodel.des.noc import NocModel
 from perfmodel.des.trace import Tracer
 from perfmodel.errors import InputError
+from perfmodel.io.files import check_output_path
 from perfmodel.program import CoreProgram, KernelSpec, Program
 from perfmodel.result import RunResult
 
@@ -139,6 +140,8 @@ def simulate(
 ) -> RunResult:
     """Simulate `program`; with `inputs` (the op's input array, or {buffer name: array}) pages carry data
     and `result.output` is the op's output. Raises `DeadlockError` when the program hangs."""
+    if trace_path is not None:
+        check_output_path(trace_path, what="trace file")  # refused now, not after a long run
     wall0 = time.perf_counter()
     sim = Simulation(program, functional=inputs is not None, trace=trace_path is not None, max_events=max_events)
     if inputs is not None:

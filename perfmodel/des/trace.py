@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from perfmodel.io.files import write_text_safely
+
 # Track order inside a core (tid) and the names Perfetto shows.
 TRACKS = ("ncrisc", "brisc", "unpack", "math", "pack")
 TRACK_LABELS = {
@@ -66,4 +68,4 @@ class Tracer:
 
     def write(self, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
         payload = {"traceEvents": self.events, "displayTimeUnit": "ns", "otherData": metadata or {}}
-        Path(path).write_text(json.dumps(payload))
+        write_text_safely(path, json.dumps(payload), what="trace file")
