@@ -5,6 +5,9 @@ The public API: boards (`load_device`, `list_devices`), ops (`get_op`), the work
 and the error family (`PerfModelError`, `InputError`, `ProfileError`, `DeadlockError`).
 """
 
+from pathlib import Path as _Path
+
+from perfmodel._layout import mount_project_folders as _mount_project_folders
 from perfmodel.analytic import estimate, estimate_many
 from perfmodel.checks import CheckReport, Violation, check
 from perfmodel.des import DeadlockError, simulate
@@ -34,3 +37,6 @@ __all__ = [
     "simulate",
     "split_work_to_cores",
 ]
+
+# From a checkout, `perfmodel.ops` and `perfmodel.device_profiles` are the top-level folders (see _layout.py).
+_mount_project_folders(__name__, _Path(__file__).resolve().parent)

@@ -44,6 +44,10 @@ def op_model(op_name: str) -> ModuleType:
     try:
         return importlib.import_module(f"perfmodel.ops.{op_name}.model")
     except ModuleNotFoundError as exc:
+        # Only the model module itself (or its op) being absent means "no model"; a module the model
+        # imports that is missing is a broken install or a bug, and must surface as what it is.
+        if exc.name not in (f"perfmodel.ops.{op_name}.model", f"perfmodel.ops.{op_name}"):
+            raise
         from perfmodel.errors import InputError
 
         raise InputError(f"op {op_name!r} has no analytic model (ops/{op_name}/model.py)") from exc
