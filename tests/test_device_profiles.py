@@ -6,6 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import perfmodel
@@ -64,6 +65,52 @@ def test_load_by_path_and_profile_is_frozen(tmp_path: Path) -> None:
     assert again == p
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.clock_ghz = 2.0  # type: ignore[misc]
+
+
+def test_a_folder_or_a_non_utf8_file_is_a_profile_error_naming_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match=f"profile '{tmp_path}' is a folder"):
+        load_device(tmp_path)
+    binary = tmp_path / "board.toml"
+    binary.write_bytes(b'name = "\xff\xfe"\n')
+    with pytest.raises(ProfileError, match=rf"{binary}: not UTF-8 text"):
+        load_device(binary)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("clock_ghz", 0.0, "key 'clock_ghz': value 0.0 must be > 0"),
+        ("clock_ghz", float("nan"), "key 'clock_ghz': value nan is not finite"),
+        ("clock_ghz", float("inf"), "key 'clock_ghz': value inf is not finite"),
+        ("clock_ghz", 1e308, "key 'clock_ghz': value 1e+308 is outside the accepted range [0.01, 10] GHz"),
+        ("dram.peak_bandwidth_gbps", -288.0, "key 'dram.peak_bandwidth_gbps': value -288.0 must be > 0"),
+        ("dram.peak_bandwidth_gbps", float("nan"), "key 'dram.peak_bandwidth_gbps': value nan is not finite"),
+        ("noc.link_bytes_per_cycle", 1e-300, "key 'noc.link_bytes_per_cycle': value 1e-300 is outside"),
+        ("dram.alignment_bytes", 3, "key 'dram.alignment_bytes': value 3 must be a power of two"),
+        ("core.grid_x", 100, "core.grid_x is 100"),
+        ("core.num_cbs", 8.5, "key 'core.num_cbs': expected an integer, got 8.5"),
+        ("core.l1_free_bytes", 10**9, "key 'core.l1_free_bytes': 1000000000 exceeds core.l1_bytes"),
+        ("compute.bfloat16.tilize.cycles_per_tile", -1, "compute.bfloat16.tilize.cycles_per_tile': value -1.0"),
+        ("bogus", 1, "unknown key 'bogus' = 1"),
+        ("dram.bogus", 1, "unknown key 'dram.bogus' = 1"),
+        ("compute.bfloat16.matmul.cycles_per_tile", 1.0, "unknown key 'compute.bfloat16.matmul.cycles_per_tile'"),
+        ("compute.int8.tilize.cycles_per_tile", 1.0, "unknown key 'compute.int8.tilize.cycles_per_tile'"),
+    ],
+)
+def test_evolve_validates_as_the_loader_does(key: str, value, problem: str) -> None:
+    p = load_device("wormhole_b0_n150")
+    with pytest.raises(ProfileError) as info:
+        p.evolve(**{key: value})
+    assert str(info.value).startswith("wormhole_b0_n150.evolve: ")
+    assert problem in str(info.value)
+
+
+def test_evolve_reaches_compute_costs_and_keeps_float_fields_float() -> None:
+    p = load_device("wormhole_b0_n150")
+    q = p.evolve(**{"compute.bfloat16.tilize.cycles_per_tile": 60, "clock_ghz": 2, "core.num_cbs": np.int64(16)})
+    assert q.compute_for("bfloat16").cost("tilize").cycles_per_tile == 60.0
+    assert isinstance(q.clock_ghz, float) and q.clock_ghz == 2.0 and q.core.num_cbs == 16
+    assert p.compute_for("bfloat16").cost("tilize").cycles_per_tile != 60.0
 
 
 def test_evolve_changes_nested_values_only() -> None:
@@ -125,6 +172,24 @@ def _replace_value(text: str, key: str, new: str) -> str:
             "non-empty string",
         ),
         (lambda t: re.sub(r"^(clock_ghz = )\{.*\}$", r"\g<1>1.0", t, flags=re.M), "clock_ghz", "expected a table"),
+        (lambda t: _replace_value(t, "alignment_bytes", "3"), "dram.alignment_bytes", "value 3 must be a power of two"),
+        (lambda t: _replace_value(t, "clock_ghz", "1e308"), "clock_ghz", "1e+308 is outside the accepted range"),
+        (
+            lambda t: _replace_value(t, "peak_bandwidth_gbps", "1e-300"),
+            "dram.peak_bandwidth_gbps",
+            "1e-300 is outside the accepted range [0.001, 1e+06] GB/s",
+        ),
+        (lambda t: _replace_value(t, "num_banks", "100000"), "dram.num_banks", "100000 is outside the accepted range"),
+        (
+            lambda t: t.replace("[compute.bfloat16.tilize]", "[compute.bfloat16.tilise]"),
+            "compute.bfloat16.tilise",
+            "unknown compute call 'tilise'",
+        ),
+        (
+            lambda t: t.replace("[compute.float32", "[compute.float16"),
+            "compute.float16",
+            "unknown data format 'float16'",
+        ),
     ],
 )
 def test_malformed_profiles_are_rejected_naming_file_and_key(tmp_path: Path, edit, key: str, problem: str) -> None:

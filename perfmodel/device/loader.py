@@ -2,13 +2,27 @@
 
 Every number in a profile file is an inline table `{ value = ..., tag = "...", source = "..." }`; the
 value lands in the frozen record and the tag and source in `profile.provenance` under the dotted key.
-Each error names the file and the key.
+Each error names the file and the key. `validate_profile` applies the same rules to a profile built in
+Python (`DeviceProfile.evolve`), naming the key and value.
+
+Accepted ranges, by the unit in the field name (a value outside is a typo, not a board):
+- `*_ghz` clock: 0.01 to 10 GHz;
+- `*_gbps` bandwidth: 0.001 to 10^6 GB/s;
+- `*_bytes_per_cycle` bandwidth: 0.001 to 10^4 B/cycle;
+- `*_cycles` and `cycles_per_*` costs and latencies: 0 to 10^9 cycles (one second at 1 GHz);
+- `*_ns` host gaps: 0 to 10^9 ns;
+- `*_bytes` sizes: 1 B to 2^50 B (1 PiB); `*alignment_bytes` also a power of two;
+- counts (grid, banks, CBs, NoC size, Dst tiles): 1 to 1024; NoC coordinates: 0 to 1023;
+- `sustained_fraction`: in (0, 1].
+Compute costs must name a call of `COMPUTE_CALLS` and a data format of `perfmodel.numerics.formats.FORMATS`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import numbers
 import tomllib
 import typing
 from pathlib import Path
@@ -16,6 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 from perfmodel.device.profile import (
+    COMPUTE_CALLS,
     TAGS,
     ComputeCost,
     CoreSpec,
@@ -27,6 +42,7 @@ from perfmodel.device.profile import (
     Provenance,
 )
 from perfmodel.errors import ProfileError
+from perfmodel.numerics.formats import FORMATS
 
 # Numbers that may be zero (costs that a board may not have); every other number must be > 0.
 _MAY_BE_ZERO = {
@@ -41,6 +57,7 @@ _MAY_BE_ZERO = {
 }
 # Fractions: in (0, 1].
 _FRACTIONS = {"sustained_fraction"}
+_MAX_COUNT = 1024
 _TOP_STRINGS = ("name", "arch", "description")
 _SECTIONS: dict[str, type] = {"core": CoreSpec, "dram": DramSpec, "noc": NocSpec, "dispatch": DispatchSpec}
 
@@ -48,8 +65,8 @@ _SECTIONS: dict[str, type] = {"core": CoreSpec, "dram": DramSpec, "noc": NocSpec
 class _Reader:
     """Walks one parsed file, collecting provenance and raising `ProfileError` naming file and key."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path | str) -> None:
+        self.path = path  # the file, or what built the profile (e.g. "wormhole_b0_n150.evolve")
         self.provenance: dict[str, Provenance] = {}
 
     def fail(self, key: str, problem: str) -> ProfileError:
@@ -83,22 +100,22 @@ class _Reader:
 
     def typed(self, value: Any, key: str, name: str, hint: Any) -> Any:
         if hint is int:
-            if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise self.fail(key, f"expected an integer, got {value!r}")
-            self.physical(value, key, name)
-            return value
+            self.physical(int(value), key, name)
+            return int(value)
         if hint is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise self.fail(key, f"expected a number, got {value!r}")
             self.physical(float(value), key, name)
             return float(value)
         origin, args = typing.get_origin(hint), typing.get_args(hint)
         if origin is tuple and args[-1] is Ellipsis:
-            if not isinstance(value, list) or not value:
+            if not isinstance(value, list | tuple) or not value:
                 raise self.fail(key, f"expected a non-empty list, got {value!r}")
             return tuple(self.typed(item, f"{key}[{i}]", name, args[0]) for i, item in enumerate(value))
         if origin is tuple:
-            if not isinstance(value, list) or len(value) != len(args):
+            if not isinstance(value, list | tuple) or len(value) != len(args):
                 raise self.fail(key, f"expected a list of {len(args)} values, got {value!r}")
             return tuple(
                 self.typed(item, f"{key}[{i}]", "coordinate", a)
@@ -120,13 +137,22 @@ class _Reader:
                 raise self.fail(key, f"value {value!r} must be >= 0")
         elif value <= 0:
             raise self.fail(key, f"value {value!r} must be > 0")
+        low, high, unit = _accepted_range(name)
+        if not low <= value <= high:
+            raise self.fail(key, f"value {value!r} is outside the accepted range [{low:g}, {high:g}] {unit}")
+        if name.endswith("alignment_bytes") and int(value) & (int(value) - 1):
+            raise self.fail(key, f"value {value!r} must be a power of two")
 
     def record(self, cls: type, data: Any, key: str) -> Any:
         data = self.table(data, key)
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         names = {f.name for f in dataclasses.fields(cls)}
         self.check_keys(data, key, names, names)
         return cls(**{name: self.number(data, f"{key}.{name}", name, hints[name]) for name in names})
+
+    def known_call(self, name: str, key: str) -> None:
+        if name not in COMPUTE_CALLS:
+            raise self.fail(key, f"unknown compute call {name!r} (known: {', '.join(COMPUTE_CALLS)})")
 
     def compute(self, data: Any) -> dict[str, FormatCompute]:
         formats = self.table(data, "compute")
@@ -135,11 +161,15 @@ class _Reader:
         result = {}
         for fmt, body in formats.items():
             key = f"compute.{fmt}"
+            if fmt not in FORMATS:
+                raise self.fail(key, f"unknown data format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
             body = dict(self.table(body, key))
             if "dst_tiles_half_sync" not in body:
                 raise self.fail(f"{key}.dst_tiles_half_sync", "missing")
             dst = self.number(body, f"{key}.dst_tiles_half_sync", "dst_tiles_half_sync", int)
             del body["dst_tiles_half_sync"]
+            for name in body:
+                self.known_call(name, f"{key}.{name}")
             costs = {name: self.record(ComputeCost, entry, f"{key}.{name}") for name, entry in body.items()}
             result[fmt] = FormatCompute(dst_tiles_half_sync=dst, costs=MappingProxyType(costs))
         return result
@@ -149,9 +179,15 @@ def load_profile_file(path: Any) -> DeviceProfile:
     """Parse and validate one profile file."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ProfileError(f"profile file not found: {path}") from None
+    except IsADirectoryError:
+        raise ProfileError(f"profile {str(path)!r} is a folder, not a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); is it a TOML profile?") from None
+    except OSError as exc:
+        raise ProfileError(f"profile file {str(path)!r} cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
     reader = _Reader(path)
@@ -174,6 +210,82 @@ def load_profile_file(path: Any) -> DeviceProfile:
     )
     _check_consistency(reader, profile)
     return profile
+
+
+def validate_profile(profile: DeviceProfile, origin: str) -> DeviceProfile:
+    """`profile` with every number checked by the loader's rules (and ints of float fields made floats).
+
+    For profiles built in Python (`DeviceProfile.evolve`); a `ProfileError` names `origin`, the key and the value.
+    """
+    reader = _Reader(origin)
+    for name in _TOP_STRINGS:
+        if not isinstance(getattr(profile, name), str) or not getattr(profile, name).strip():
+            raise reader.fail(name, f"must be a non-empty string, got {getattr(profile, name)!r}")
+    sections = {}
+    for section, cls in _SECTIONS.items():
+        record = getattr(profile, section)
+        if not isinstance(record, cls):
+            raise reader.fail(section, f"expected a {cls.__name__}, got {type(record).__name__}")
+        hints = _hints(cls)
+        sections[section] = cls(
+            **{
+                f.name: reader.typed(getattr(record, f.name), f"{section}.{f.name}", f.name, hints[f.name])
+                for f in dataclasses.fields(cls)
+            }
+        )
+    compute = {}
+    for fmt, body in profile.compute.items():
+        key = f"compute.{fmt}"
+        if fmt not in FORMATS:
+            raise reader.fail(key, f"unknown data format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
+        dst = reader.typed(body.dst_tiles_half_sync, f"{key}.dst_tiles_half_sync", "dst_tiles_half_sync", int)
+        costs = {}
+        for call, cost in body.costs.items():
+            reader.known_call(call, f"{key}.{call}")
+            costs[call] = ComputeCost(
+                **{
+                    f.name: reader.typed(getattr(cost, f.name), f"{key}.{call}.{f.name}", f.name, float)
+                    for f in dataclasses.fields(ComputeCost)
+                }
+            )
+        compute[fmt] = FormatCompute(dst_tiles_half_sync=dst, costs=MappingProxyType(costs))
+    checked = dataclasses.replace(
+        profile,
+        clock_ghz=reader.typed(profile.clock_ghz, "clock_ghz", "clock_ghz", float),
+        compute=MappingProxyType(compute),
+        **sections,
+    )
+    _check_consistency(reader, checked)
+    return checked
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _accepted_range(name: str) -> tuple[float, float, str]:
+    """(low, high, unit) of a field, from the unit in its name (see the module docstring)."""
+    if name == "coordinate":
+        return 0, _MAX_COUNT - 1, "(NoC coordinate)"
+    if name in _FRACTIONS:
+        return 0, 1, "(fraction)"
+    for suffix, low, high, unit in _UNIT_RANGES:
+        if name.endswith(suffix) or name.startswith(suffix):
+            return low, high, unit
+    return 1, _MAX_COUNT, "(count)"
+
+
+# (suffix or prefix of the field name, low, high, unit), first match wins.
+_UNIT_RANGES: tuple[tuple[str, float, float, str], ...] = (
+    ("_ghz", 0.01, 10.0, "GHz"),
+    ("_gbps", 1e-3, 1e6, "GB/s"),
+    ("_bytes_per_cycle", 1e-3, 1e4, "B/cycle"),
+    ("_cycles", 0.0, 1e9, "cycles"),
+    ("cycles_per_", 0.0, 1e9, "cycles"),
+    ("_ns", 0.0, 1e9, "ns"),
+    ("_bytes", 1, 2**50, "bytes"),
+)
 
 
 def _check_consistency(reader: _Reader, p: DeviceProfile) -> None:

@@ -13,6 +13,17 @@ from types import MappingProxyType
 from typing import Any
 
 TAGS = ("spec", "code", "isa", "meas", "npe", "est", "fit")
+# The compute-library calls a profile may price (the helpers of `perfmodel.kernel_api` and the generic
+# `compute_tiles` steps); a profile naming any other call has a typo. A new helper adds its call here.
+COMPUTE_CALLS = (
+    "tilize",
+    "reduce_row",
+    "sub_bcast_col",
+    "eltwise_binary",
+    "pack_untilize",
+    "untilize",
+    "copy_tile",
+)
 
 
 @dataclass(frozen=True)
@@ -162,19 +173,74 @@ class DeviceProfile:
             raise InputError(f"board {self.name} has no compute costs for {data_format!r} (known: {known})") from None
 
     def evolve(self, **changes: Any) -> DeviceProfile:
-        """`dataclasses.replace` with dotted keys for nested records: evolve(**{"dram.read_latency_cycles": 300})."""
-        nested: dict[str, dict[str, Any]] = {}
+        """A copy with some values replaced, validated as the loader validates a file.
+
+        Keys are field names or dotted paths: `evolve(**{"dram.read_latency_cycles": 300, "clock_ghz": 1.2})`,
+        and `"compute.<format>.<call>.cycles_per_tile"` / `"compute.<format>.dst_tiles_half_sync"` for
+        compute costs. An unknown key or a value the loader would refuse raises `ProfileError` naming both.
+        """
+        from perfmodel.device.loader import validate_profile
+        from perfmodel.errors import ProfileError
+
+        origin = f"{self.name}.evolve"
         flat: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {}
+        compute = {fmt: (fc.dst_tiles_half_sync, dict(fc.costs)) for fmt, fc in self.compute.items()}
+        compute_changed = False
         for key, value in changes.items():
             head, _, rest = key.partition(".")
-            if rest:
+            if not rest:
+                if head not in _EVOLVABLE:
+                    raise ProfileError(f"{origin}: unknown key {key!r} = {value!r} (known: {', '.join(_EVOLVABLE)})")
+                flat[head] = value
+            elif head == "compute":
+                self._evolve_compute(compute, rest, value, origin, key)
+                compute_changed = True
+            elif head in _RECORDS:
+                names = [f.name for f in dataclasses.fields(getattr(self, head))]
+                if rest not in names:
+                    raise ProfileError(
+                        f"{origin}: unknown key {key!r} = {value!r} (known in {head}: {', '.join(names)})"
+                    )
                 nested.setdefault(head, {})[rest] = value
             else:
-                flat[key] = value
+                raise ProfileError(f"{origin}: unknown key {key!r} = {value!r}")
         for head, sub in nested.items():
             flat[head] = dataclasses.replace(getattr(self, head), **sub)
-        return dataclasses.replace(self, **flat)
+        if compute_changed:
+            flat["compute"] = MappingProxyType(
+                {
+                    fmt: FormatCompute(dst_tiles_half_sync=dst, costs=MappingProxyType(costs))
+                    for fmt, (dst, costs) in compute.items()
+                }
+            )
+        return validate_profile(dataclasses.replace(self, **flat), origin)
+
+    @staticmethod
+    def _evolve_compute(
+        compute: dict[str, tuple[Any, dict[str, ComputeCost]]], rest: str, value: Any, origin: str, key: str
+    ) -> None:
+        from perfmodel.errors import ProfileError
+
+        parts = rest.split(".")
+        if not parts or parts[0] not in compute:
+            raise ProfileError(f"{origin}: unknown key {key!r} = {value!r} (formats: {', '.join(compute)})")
+        costs = compute[parts[0]][1]
+        if parts[1:] == ["dst_tiles_half_sync"]:
+            compute[parts[0]] = (value, costs)
+        elif len(parts) == 3 and parts[1] in costs and parts[2] in ("cycles_per_call", "cycles_per_tile"):
+            costs[parts[1]] = dataclasses.replace(costs[parts[1]], **{parts[2]: value})
+        else:
+            raise ProfileError(
+                f"{origin}: unknown key {key!r} = {value!r} "
+                f"(expected compute.<format>.<call>.cycles_per_tile / cycles_per_call or .dst_tiles_half_sync)"
+            )
 
     def source_of(self, key: str) -> Provenance | None:
         """The provenance of a dotted key such as 'dram.peak_bandwidth_gbps'."""
         return self.provenance.get(key)
+
+
+# What `evolve` may replace by a plain key, and the nested records it may reach into by a dotted one.
+_EVOLVABLE = ("name", "arch", "description", "clock_ghz", "core", "dram", "noc", "dispatch", "compute")
+_RECORDS = ("core", "dram", "noc", "dispatch")
