@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
 from perfmodel.cli import main
+from perfmodel.device import list_devices, load_device
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -43,7 +46,47 @@ def test_devices_json(capsys) -> None:
 
 def test_devices_table(capsys) -> None:
     code, out, _ = run(capsys, "devices")
-    assert code == 0 and "blackhole_p150a" in out and "11x10" in out
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.split()[0] in list_devices()}
+    assert set(rows) == set(list_devices())
+    for name, cells in rows.items():
+        p = load_device(name)
+        assert cells[1:8] == [
+            p.arch,
+            f"{p.core.grid_x}x{p.core.grid_y}",
+            str(p.clock_ghz),
+            str(p.core.l1_free_bytes),
+            str(p.core.num_cbs),
+            str(p.dram.num_banks),
+            str(p.dram.peak_bandwidth_gbps),
+        ]
+        # then the count of numbers per tag: "code 10 est 30 ..."
+        tags = dict(zip(cells[8::2], map(int, cells[9::2]), strict=True))
+        assert tags == dict(Counter(prov.tag for prov in p.provenance.values()))
+
+
+def test_devices_of_one_board_lists_every_number_with_tag_and_source(capsys) -> None:
+    p = load_device("blackhole_p150a")
+    code, out, _ = run(capsys, "devices", "blackhole_p150a", "--json")
+    payload = json.loads(out)
+    assert code == 0 and payload["name"] == "blackhole_p150a"
+    assert [r["key"] for r in payload["numbers"]] == list(p.provenance)
+    for r in payload["numbers"]:
+        assert (r["tag"], r["source"]) == (p.provenance[r["key"]].tag, p.provenance[r["key"]].source)
+    by_key = {r["key"]: r["value"] for r in payload["numbers"]}
+    assert by_key["dram.peak_bandwidth_gbps"] == p.dram.peak_bandwidth_gbps
+    assert by_key["compute.bfloat16.tilize.cycles_per_tile"] == p.compute_for("bfloat16").cost("tilize").cycles_per_tile
+    code, out, _ = run(capsys, "devices", "blackhole_p150a")
+    lines = out.splitlines()[1:]
+    assert code == 0 and len(lines) == len(p.provenance)
+    for line, (key, prov) in zip(lines, p.provenance.items(), strict=True):
+        cells = line.split(maxsplit=3)
+        assert (cells[0], cells[2], cells[3]) == (key, prov.tag, prov.source)
+
+
+def test_version_is_the_package_metadata(capsys) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out == f"perfmodel {importlib.metadata.version('tensix-perfmodel')}\n"
 
 
 def test_check_overflow_exits_1_with_l1_overflow(capsys) -> None:

@@ -137,10 +137,13 @@ def test_deadlock_on_many_cores_reports_every_core() -> None:
     assert "core (1,0)" in str(err)
 
 
-def test_scaler_cb_is_a_bf16_tile() -> None:
-    # guards the CB table the hang tests rely on
-    program = OP.build_program((32, 32), device=WH)
-    assert isinstance(program.cb(CB_SCALER), CircularBuffer) and program.cb(CB_SCALER).num_pages == 1
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_scaler_cb_is_a_bf16_tile(dtype: str) -> None:
+    # guards the CB table the hang tests rely on: one bf16 tile (32 x 32 x 2 bytes) whatever the tensor's dtype
+    program = OP.build_program((32, 32), device=WH, dtype=dtype)
+    scaler = program.cb(CB_SCALER)
+    assert isinstance(scaler, CircularBuffer)
+    assert (scaler.data_format, scaler.page_size_bytes, scaler.num_pages) == ("bfloat16", 32 * 32 * 2, 1)
 
 
 def test_deadlock_pickles_and_still_writes_the_trace(tmp_path) -> None:

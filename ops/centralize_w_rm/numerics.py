@@ -44,6 +44,9 @@ ATOL = 1e-2
 
 # The numpy path holds a few float64 copies of the tensor: 2**27 elements is about 1 GiB each.
 MAX_HOST_ELEMENTS = 2**27
+# `validate` also runs the reference and the error budget: about 90 bytes and 1 us per element, so 2**24
+# elements (e.g. 1 x 1 x 512 x 32768) take about 10 s and 1.5 GB; larger shapes are refused up front.
+MAX_VALIDATE_ELEMENTS = 2**24
 
 _U_FP32 = 2.0**-24  # unit roundoff of one fp32 operation (round to nearest)
 
@@ -271,7 +274,13 @@ def validate(
     reference sees the same values and the errors are the device's arithmetic only.
     """
     fmt = _format(dtype)
-    x = make_input(shape, seed=seed, distribution=distribution, dtype=fmt.name)
+    dims = validate_shape(shape)
+    if math.prod(dims) > MAX_VALIDATE_ELEMENTS:
+        raise InputError(
+            f"shape {list(dims)} has {math.prod(dims)} elements; validate takes at most {MAX_VALIDATE_ELEMENTS} "
+            f"(2^24, about 10 s and 1.5 GB)"
+        )
+    x = make_input(dims, seed=seed, distribution=distribution, dtype=fmt.name)
     got = functional(x, dtype=fmt.name, fp32_dest_acc_en=fp32_dest_acc_en)
     want = reference(x)
     cmp = compare(got, want, fmt, rtol=RTOL, atol=ATOL)

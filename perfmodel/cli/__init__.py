@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -25,17 +27,42 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def package_version() -> str:
+    """The installed distribution's version (from its metadata), or 'unknown' for an uninstalled checkout."""
+    try:
+        return importlib.metadata.version("tensix-perfmodel")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="perfmodel", description="Performance models and checks for Tenstorrent Tensix ops.")
+    parser.add_argument("--version", action="version", version=f"perfmodel {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"perfmodel.cli.{name}").register(sub)
     return parser
 
 
+def attach_dash_values(argv: Sequence[str]) -> list[str]:
+    """`--grid -1x8` -> `--grid=-1x8`, so the value reaches its check and the error names it.
+
+    argparse reads a token that starts with '-' (other than a plain negative number) as an option, and its
+    error ("expected one argument") would not say which value was meant. No option of ours starts with '-'
+    and a digit, so such a token after a long option is that option's value.
+    """
+    out: list[str] = []
+    for token in argv:
+        if out and re.match(r"-[\d.]", token) and out[-1].startswith("--") and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(attach_dash_values(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.run(args))
     except PerfModelError as exc:

@@ -21,12 +21,14 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def parse_grid(text: str) -> tuple[int, int]:
-    """'8x8' (or '8,8') -> (8, 8)."""
+    """'8x8' (or '8,8') -> (8, 8); anything but two positive integers is an InputError naming the text."""
     parts = text.lower().replace(",", "x").split("x")
     try:
         gx, gy = (int(p) for p in parts)
     except ValueError:
         raise InputError(f"malformed grid {text!r}: expected XxY such as 8x8") from None
+    if gx < 1 or gy < 1:
+        raise InputError(f"grid {text!r}: both sizes must be at least 1, such as 8x8")
     return gx, gy
 
 
@@ -50,7 +52,7 @@ def build_program_from_args(args: argparse.Namespace) -> Any:
 
     op = get_op(args.op)
     config = {
-        "grid": parse_grid(args.grid) if args.grid else None,
+        "grid": parse_grid(args.grid) if args.grid is not None else None,  # --grid "" is malformed, not unset
         "row_wise": args.row_wise,
         "in_buffering": args.in_buffering,
         "out_buffering": args.out_buffering,

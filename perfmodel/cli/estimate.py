@@ -43,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  cores {result.num_cores}, L1 per core {result.l1_bytes_per_core} B, DRAM {result.dram_bytes} B")
     ratio = result.kernel_duration_ns / result.dram_roofline_ns if result.dram_roofline_ns else float("inf")
     print(f"  DRAM roofline {result.dram_roofline_ns / 1000:.2f} us ({ratio:.1f}x of it)")
+    width = max([28, *map(len, result.stages)])  # long stage names widen the column, never shift the numbers
     for name, value in result.stages.items():
-        print(f"  {name:<28} {value:>14.1f}")
+        print(f"  {name:<{width}} {value:>14.1f}")
     for v in report.violations:
         print(f"  check: {v.kind}: {v.message}")
     return 0

@@ -146,8 +146,8 @@ class _Reader:
     def record(self, cls: type, data: Any, key: str) -> Any:
         data = self.table(data, key)
         hints = _hints(cls)
-        names = {f.name for f in dataclasses.fields(cls)}
-        self.check_keys(data, key, names, names)
+        names = [f.name for f in dataclasses.fields(cls)]  # a list: provenance in the record's field order
+        self.check_keys(data, key, set(names), set(names))
         return cls(**{name: self.number(data, f"{key}.{name}", name, hints[name]) for name in names})
 
     def known_call(self, name: str, key: str) -> None:
