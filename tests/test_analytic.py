@@ -188,7 +188,31 @@ def test_cli_estimate_text_and_bad_input(capsys) -> None:
     from perfmodel.cli import main
 
     assert main(["estimate", "centralize_w_rm", "--shape", "1,1,2048,1024"]) == 0
-    out = capsys.readouterr().out
-    assert "bound:" in out and "DRAM roofline" in out
+    out = capsys.readouterr().out.splitlines()
+    op = perfmodel.get_op("centralize_w_rm")
+    result = estimate(op.build_program((1, 1, 2048, 1024), device="wormhole_b0_n150"))
+    assert out[0] == (
+        f"centralize_w_rm [1, 1, 2048, 1024] bfloat16 on wormhole_b0_n150: {result.kernel_duration_ns / 1000:.2f} us "
+        f"({result.cycles:.0f} cycles), bound: {result.bound}"
+    )
+    stages = {line.split()[0]: float(line.split()[1]) for line in out[3:] if line.split()[0] in result.stages}
+    assert stages == pytest.approx({k: round(v, 1) for k, v in result.stages.items()}, abs=0.051)
     assert main(["estimate", "centralize_w_rm", "--shape", "1,1,50,1024"]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("perfmodel: error: ") and "H = 50" in err and len(err.splitlines()) == 1
+
+
+def test_cli_estimate_table_stays_aligned_for_long_stage_names(capsys, monkeypatch) -> None:
+    import perfmodel.cli.estimate as cli_estimate
+    from perfmodel.cli import main
+
+    def with_long_names(program):
+        result = estimate(program)
+        long = {"a_stage_name_well_beyond_twenty_eight_characters": 1.5, "x": 123456.0}
+        return dataclasses.replace(result, stages={**result.stages, **long})
+
+    monkeypatch.setattr(cli_estimate, "estimate", with_long_names)
+    assert main(["estimate", "centralize_w_rm", "--shape", "1,1,64,64"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines()[3:] if not line.startswith("  check:")]
+    assert len(lines) >= 3 and len({len(line) for line in lines}) == 1  # every value ends in the same column
+    assert all(len(line.split()) == 2 for line in lines)
