@@ -1,7 +1,7 @@
 """tt-metal's default multicore work split, reproduced rectangle for rectangle.
 
 Program factories hand `units` equal pieces of work (tile rows, blocks) to a grid of cores with
-`split_work_to_cores` from tt-metal's `tt_metal/common/work_split.cpp`. Our models must use the very
+`split_work_to_cores` from `work_split.cpp` in tt-metal (folder tt_metal/common). Our models must use the very
 same cores, groups and per-core counts, or the predicted runtime belongs to a program tt-metal never
 builds. This module mirrors that function and its helper `num_cores_to_corerangeset`, including the
 order of the rectangles in each `CoreRangeSet` (tt-metal keeps them in insertion order and does not
