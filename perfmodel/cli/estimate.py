@@ -6,7 +6,14 @@ import argparse
 
 from perfmodel.analytic import estimate
 from perfmodel.checks import check
-from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json, run_payload
+from perfmodel.cli.common import (
+    add_op_arguments,
+    build_program_from_args,
+    emit_json,
+    print_verdict,
+    run_payload,
+    verdict_code,
+)
 from perfmodel.result import RunResult
 
 
@@ -35,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     result = estimate(program)
     if args.json:
         emit_json(run_payload(result, stall_summary(result), report))
-        return 0
+        return verdict_code(report)
     print(
         f"{result.op_name} {list(result.shape)} {result.dtype} on {result.device}: "
         f"{result.kernel_duration_ns / 1000:.2f} us ({result.cycles:.0f} cycles), bound: {result.bound}"
@@ -47,4 +54,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<28} {value:>14.1f}")
     for v in report.violations:
         print(f"  check: {v.kind}: {v.message}")
-    return 0
+    return print_verdict(report)

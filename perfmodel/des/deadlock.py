@@ -143,4 +143,4 @@ def _rebuild_deadlock(
 
 
 class SimulationLimitError(PerfModelError):
-    """The simulation exceeded its event budget: a kernel loops without end (a livelock), or the run is too big."""
+    """The simulation reached a bound (`max_events` or `timeout_s`); the message says which, where, how to raise it."""
