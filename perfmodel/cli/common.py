@@ -45,10 +45,27 @@ def add_op_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def build_program_from_args(args: argparse.Namespace) -> Any:
+def tensor_op(name: str, command: str) -> Any:
+    """The op `name` for an op subcommand (check, simulate, estimate, validate), which takes tensor ops only.
+
+    A microbenchmark op (`OP.microbench`) is refused with the subcommand that runs it; for `validate`, an op
+    without a numerics model (`OP.validate`) is refused too.
+    """
     from perfmodel.op import get_op
 
-    op = get_op(args.op)
+    op = get_op(name)
+    if getattr(op, "microbench", False):
+        raise InputError(
+            f"op {name!r} is a microbenchmark, not a tensor op: `perfmodel {command}` cannot run it; "
+            f"use `perfmodel microbench {name} --direction read --bytes 2048 --count 64`"
+        )
+    if command == "validate" and not callable(getattr(op, "validate", None)):
+        raise InputError(f"op {name!r} has no numerics model: `perfmodel validate` cannot run it")
+    return op
+
+
+def build_program_from_args(args: argparse.Namespace) -> Any:
+    op = tensor_op(args.op, args.command)
     config = {
         "grid": parse_grid(args.grid) if args.grid else None,
         "row_wise": args.row_wise,
