@@ -14,6 +14,7 @@ from perfmodel.cli.common import (
     run_payload,
     verdict_code,
 )
+from perfmodel.des import DeadlockError
 from perfmodel.result import RunResult
 
 
@@ -39,7 +40,16 @@ def stall_summary(result: RunResult) -> dict:
 def run(args: argparse.Namespace) -> int:
     program = build_program_from_args(args)
     report = check(program)
-    result = estimate(program)
+    try:
+        result = estimate(program)
+    except DeadlockError as exc:
+        # The same verdict and report as `simulate` gives, without a cycle (the analytic model does not time it).
+        if args.json:
+            emit_json({"backend": "analytic", "op": program.op_name, "deadlock": exc.to_dict(), "message": str(exc)})
+        else:
+            print(f"DEADLOCK: {program.op_name} {list(program.shape)} on {program.device.name}")
+            print(str(exc))
+        return 1
     if args.json:
         emit_json(run_payload(result, stall_summary(result), report))
         return verdict_code(report)

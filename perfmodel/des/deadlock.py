@@ -8,6 +8,7 @@ waiting), plus the pages pushed and popped so far on every CB of every core.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -105,7 +106,9 @@ class DeadlockError(PerfModelError):
 
     def render(self) -> str:
         cores = sorted({w.core for w in self.report})
-        lines = [f"deadlock at cycle {self.time_cycles:.0f}: {len(self.report)} blocked waits on {len(cores)} cores"]
+        # An untimed verdict (the analytic model's, from the CB page counts alone) has no cycle.
+        when = "" if math.isnan(self.time_cycles) else f" at cycle {self.time_cycles:.0f}"
+        lines = [f"deadlock{when}: {len(self.report)} blocked waits on {len(cores)} cores"]
         for core in cores:
             waits = [w for w in self.report if w.core == core]
             done = self.finished.get(core, [])
