@@ -233,7 +233,8 @@ def _named_inputs(program: Program, inputs: np.ndarray | Mapping[str, np.ndarray
             array = np.asarray(values)
             array.astype(np.float64)  # numbers only; the values themselves are converted by the memory
         except (TypeError, ValueError):
-            raise InputError(f"input for buffer {name!r} is not an array of numbers: {values!r:.80}") from None
+            what = f"an array of {values.dtype}" if isinstance(values, np.ndarray) else type(values).__name__
+            raise InputError(f"input for buffer {name!r} is not an array of numbers (got {what})") from None
         if name == "input" and not isinstance(inputs, Mapping) and array.shape != tuple(program.shape):
             # An array of the right size but another shape would be read in another order: refused.
             raise InputError(
