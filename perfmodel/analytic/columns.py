@@ -44,7 +44,9 @@ def validate_columns(model: Any, table: pd.DataFrame) -> tuple[np.ndarray, pd.Da
         values, bad = _parse(table[column].to_numpy(), kind)
         for r in np.flatnonzero(bad & (reason == "")):
             cell = table[column].iloc[r]
-            reason[r] = f"{column} = {cell.item() if isinstance(cell, np.generic) else cell!r} is not {_WHAT[kind]}"
+            text = repr(cell.item() if isinstance(cell, np.generic) else cell)
+            text = text if len(text) <= 60 else text[:57] + "..."
+            reason[r] = f"{column} = {text} is not {_WHAT[kind]}"
         values[bad] = _PLACEHOLDER[kind]
         clean[column] = values.astype({"integer": np.int64, "boolean": bool, "string": object}[kind])
     shape = [c for c in getattr(model, "SHAPE_COLUMNS", ()) if c in clean.columns]
