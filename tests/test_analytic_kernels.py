@@ -82,3 +82,47 @@ def test_a_cb_far_deeper_than_the_run_costs_nothing_and_changes_nothing() -> Non
     deep = estimate(OP.build_program(shape, device=WH, config={**ONE_CORE, "in_buffering": 10**15}))
     assert time.perf_counter() - started < 1.0
     assert deep.cycles == enough.cycles
+
+
+def mean_keeping_compute(k, *, Ht, Wt):
+    """Never pops the row mean (c_3): one tile stays behind per tile row, so c_3 fills up and the run hangs."""
+    from perfmodel.kernel_api import InputPolicy
+
+    for _ in range(Ht):
+        yield from k.tilize(CB_IN_RM, Wt, CB_IN_TILED, num_blocks=1)
+        yield from k.reduce(CB_IN_TILED, CB_SCALER, CB_MEAN_TILED, Wt, pool="sum", dim="row", input_mode="persistent")
+        yield from k.sub(
+            CB_IN_TILED,
+            CB_MEAN_TILED,
+            CB_CENTRALIZED,
+            Wt,
+            broadcast="col",
+            a_policy=InputPolicy(wait="caller_managed", pop="at_end"),
+            b_policy=InputPolicy(wait="upfront", pop="never"),
+        )
+        yield from k.untilize(CB_CENTRALIZED, CB_OUT_RM, Wt)
+
+
+def test_a_hang_after_many_units_is_found_in_a_long_program() -> None:
+    """Five mean tiles fit in c_3: the one- and two-unit forms finish, the 40-unit program hangs at the sixth."""
+    import dataclasses
+
+    program = OP.build_program(
+        (1, 1, 40 * 32, 64), device=WH, config=ONE_CORE, kernels={"compute": mean_keeping_compute}
+    )
+    deeper = tuple(dataclasses.replace(cb, num_pages=5) if cb.index == CB_MEAN_TILED else cb for cb in program.cbs)
+    program = dataclasses.replace(program, cbs=deeper)
+    with pytest.raises(DeadlockError) as by_model:
+        estimate(program)
+    with pytest.raises(DeadlockError) as by_sim:
+        simulate(program)
+    assert by_model.value.report == by_sim.value.report
+    c3 = next(c for c in by_model.value.cb_counters if c.cb == CB_MEAN_TILED)
+    assert (c3.pushed, c3.popped) == (5, 0)
+
+
+def test_a_long_program_with_the_ops_kernels_is_proved_live_without_playing_every_call() -> None:
+    program = OP.build_program((1, 1, 2**22, 32), device=WH)  # 2,048 tile rows per core
+    started = time.perf_counter()
+    assert estimate(program).cycles > 0
+    assert time.perf_counter() - started < 2.0

@@ -32,12 +32,12 @@ def estimate(program: Program) -> RunResult:
     device = program.device
     model = op_model(program.op_name)
     key = model.shape_key(program)
-    hang = find_deadlock(program)
-    if hang is not None:
-        raise hang
     # The op's own kernels share the signatures of `estimate_many` (cached under None).
     defaults = unit_programs(program.op_name, device, key)[0].kernels
     kernels = None if kernels_key(program.kernels) == kernels_key(defaults) else program.kernels
+    hang = find_deadlock(program, lambda: unit_programs(program.op_name, device, key, kernels))
+    if hang is not None:
+        raise hang
     sig = signature(program.op_name, device, key, kernels)
     slowest = max((core.num_units for core in program.cores), default=0)
     caps = capacities_of(program.cbs, sig.cross_cbs)

@@ -9,12 +9,19 @@ With blocking FIFOs of bounded capacity and call sequences that do not depend on
 hangs does not depend on the order the kernels run in (a Kahn process network is determinate), so this is
 the simulator's verdict without the simulation: `DeadlockError` with the same blocked waits, CB counters and
 source lines (its time is unknown: NaN). The analytic model never gives a time for such a program.
+
+Playing every call of a core with thousands of units costs seconds, so a long program is first played in
+its representative form, the analytic model's own assumption: the one- and two-unit programs of its shape
+key with its kernels and its CB table. When both finish and a unit leaves every CB as it found it (pages
+pushed = pages popped per unit), every further unit repeats the second and the program finishes. Any
+doubt (a hang there, or a CB that fills up unit by unit) is settled by playing the program itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Sequence
 
 from perfmodel.checks.kernels import dry_run
 from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError
@@ -29,12 +36,23 @@ _COMPUTE_THREAD = {
 }
 
 
-def find_deadlock(program: Program) -> DeadlockError | None:
+# A core with at most this many units is played call for call (milliseconds).
+FULL_PLAY_UNITS = 16
+
+
+def find_deadlock(
+    program: Program, representatives: Callable[[], Sequence[Program]] | None = None
+) -> DeadlockError | None:
     """The hang of `program` (every core whose kernels cannot finish), or None if every kernel finishes.
 
-    A kernel the dry run cannot finish (it raised, or made more CB calls than the dry run's limit) is not
-    judged here: the static checks report it.
+    `representatives()`, when given, returns the program's one- and two-unit single-core programs (same
+    kernels and shape key); they stand in for a long program as the module docstring says. A kernel the dry
+    run cannot finish (it raised, or made more CB calls than the dry run's limit) is not judged here: the
+    static checks report it.
     """
+    longest = max((core.num_units for core in program.cores), default=0)
+    if representatives is not None and longest > FULL_PLAY_UNITS and _periodic_and_live(program, representatives()):
+        return None
     blocked: list[BlockedWait] = []
     counters: list[CbCounters] = []
     finished: dict[tuple[int, int], list[str]] = {}
@@ -54,17 +72,51 @@ def find_deadlock(program: Program) -> DeadlockError | None:
             finished[core] = list(done)
     if not blocked:
         return None
+    blocked.sort(key=lambda w: (w.core, w.kernel, w.thread))  # the simulator's order
     return DeadlockError(blocked, counters, time_cycles=math.nan, finished=finished)
+
+
+def _periodic_and_live(program: Program, units: Sequence[Program]) -> bool:
+    """True if the one- and two-unit programs, on `program`'s CB table, finish and leave every CB as found."""
+    nets = []
+    for unit in units:
+        unit = dataclasses.replace(unit, cbs=program.cbs)
+        recorded = _recorded(unit, unit.cores[0])
+        if recorded is None or _play_recorded(unit, unit.cores[0], recorded) is not None:
+            return False
+        net: dict[int, int] = {}
+        for calls in recorded.values():
+            for call, cb, n, _ in calls:
+                sign = {"cb_push_back": 1, "cb_pop_front": -1}.get(call, 0)
+                net[cb] = net.get(cb, 0) + sign * n
+        nets.append(net)
+    one, two = nets
+    return all(two.get(cb, 0) == one.get(cb, 0) for cb in set(one) | set(two))
+
+
+def _recorded(program: Program, core_program: CoreProgram) -> dict[str, list[tuple[str, int, int, str]]] | None:
+    """Each kernel's CB calls on one core, or None when the static checks, not a play, should judge it."""
+    recorded, errors = dry_run(program, core_program)
+    if errors:
+        return None
+    caps = {cb.index for cb in program.cbs}
+    if any(cb not in caps for calls in recorded.values() for _, cb, _, _ in calls):
+        return None  # a CB the program does not configure: a static check's finding, not a hang
+    return recorded
 
 
 def _play(program: Program, core_program: CoreProgram) -> tuple[list, list, list[str]] | None:
     """(blocked waits, CB counters, finished kernels) of one core if it hangs, else None."""
-    recorded, errors = dry_run(program, core_program)
-    if errors:
+    recorded = _recorded(program, core_program)
+    if recorded is None:
         return None
+    return _play_recorded(program, core_program, recorded)
+
+
+def _play_recorded(
+    program: Program, core_program: CoreProgram, recorded: dict[str, list[tuple[str, int, int, str]]]
+) -> tuple[list, list, list[str]] | None:
     caps = {cb.index: cb.num_pages for cb in program.cbs}
-    if any(cb not in caps for calls in recorded.values() for _, cb, _, _ in calls):
-        return None  # a CB the program does not configure: a static check's finding, not a hang
     pushed = dict.fromkeys(caps, 0)
     popped = dict.fromkeys(caps, 0)
     position = dict.fromkeys(recorded, 0)
