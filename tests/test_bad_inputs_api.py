@@ -27,6 +27,14 @@ def _dram(**kw):
     return DRAM.build_program(device=WH, **kw)
 
 
+def _not_a_generator(k, **kwargs):
+    return None
+
+
+def _unconfigured_cb(k, **kwargs):
+    yield from k.cb_wait_front(9, 1)
+
+
 API_CASES = [
     ("shape with inf", lambda: _centralize(shape=(1, 1, float("inf"), 32)), "inf"),
     ("shape with nan", lambda: _centralize(shape=(1, 1, float("nan"), 32)), "nan"),
@@ -57,6 +65,26 @@ API_CASES = [
     ("dram_unary config and keywords", lambda: _dram(config={"bank": 1}, transaction_bytes=64), "transaction_bytes"),
     ("dram_unary unknown kernel slot", lambda: _dram(kernels={"writer": print}), "'writer'"),
     ("dram_unary direction 1", lambda: _dram(direction=1), "1"),
+    (
+        "estimate of a kernel that is not a generator",
+        lambda: perfmodel.estimate(_centralize(kernels={"compute": _not_a_generator})),
+        "compute",
+    ),
+    (
+        "simulate of a kernel that is not a generator",
+        lambda: perfmodel.simulate(_centralize(kernels={"compute": _not_a_generator})),
+        "compute",
+    ),
+    (
+        "estimate of a kernel on a CB the program lacks",
+        lambda: perfmodel.estimate(_centralize(kernels={"compute": _unconfigured_cb})),
+        "c_9",
+    ),
+    (
+        "simulate of a kernel on a CB the program lacks",
+        lambda: perfmodel.simulate(_centralize(kernels={"compute": _unconfigured_cb})),
+        "c_9",
+    ),
     ("estimate_many of an int", lambda: perfmodel.estimate_many(OP, 5), "int"),
     ("estimate_many of ragged columns", lambda: perfmodel.estimate_many(OP, {"N": [1, 2], "C": [1]}), "length"),
     ("simulate max_events 0", lambda: perfmodel.simulate(_centralize(), max_events=0), "max_events = 0"),

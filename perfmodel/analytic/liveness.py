@@ -23,8 +23,9 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
-from perfmodel.checks.kernels import dry_run
+from perfmodel.checks.kernels import MAX_CALLS, dry_run
 from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError
+from perfmodel.errors import InputError
 from perfmodel.program import CoreProgram, Program
 
 # Compute calls are attributed to the thread that makes them in tt-metal (and in the simulator).
@@ -95,13 +96,24 @@ def _periodic_and_live(program: Program, units: Sequence[Program]) -> bool:
 
 
 def _recorded(program: Program, core_program: CoreProgram) -> dict[str, list[tuple[str, int, int, str]]] | None:
-    """Each kernel's CB calls on one core, or None when the static checks, not a play, should judge it."""
+    """Each kernel's CB calls on one core; None when a kernel runs past the dry run's call limit.
+
+    A kernel that is not a generator, raises, or uses a CB the program does not configure is the caller's
+    mistake, refused as the simulator refuses it (InputError), never priced.
+    """
     recorded, errors = dry_run(program, core_program)
-    if errors:
-        return None
+    for error in errors:
+        if f"more than {MAX_CALLS} CB calls" in error.message:
+            return None  # an endless kernel: the static checks report it; the model cannot judge it
+        raise InputError(f"{error.message} ({error.where}); the kernel must be a generator that runs to its end")
     caps = {cb.index for cb in program.cbs}
-    if any(cb not in caps for calls in recorded.values() for _, cb, _, _ in calls):
-        return None  # a CB the program does not configure: a static check's finding, not a hang
+    for kernel, calls in recorded.items():
+        for _, cb, _, where in calls:
+            if cb not in caps:
+                raise InputError(
+                    f"kernel {kernel} on core {core_program.core} uses c_{cb}, which the program does not "
+                    f"configure ({where})"
+                )
     return recorded
 
 
