@@ -126,3 +126,13 @@ def test_a_long_program_with_the_ops_kernels_is_proved_live_without_playing_ever
     started = time.perf_counter()
     assert estimate(program).cycles > 0
     assert time.perf_counter() - started < 2.0
+
+
+def test_the_hang_on_the_command_line_json_is_valid_json() -> None:
+    import json
+
+    program = OP.build_program((64, 32), device=WH, config=ONE_CORE, kernels={"compute": preloaded_streaming_compute})
+    with pytest.raises(DeadlockError) as info:
+        estimate(program)
+    payload = json.loads(json.dumps(info.value.to_dict(), allow_nan=False))
+    assert payload["time_cycles"] is None and payload["blocked"][0]["cb"] == CB_IN_TILED

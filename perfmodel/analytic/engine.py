@@ -40,7 +40,13 @@ BOUND_NAMES = ("dram", "noc", "compute", "dispatch")
 
 
 def op_model(op_name: str) -> ModuleType:
-    """The op's analytic description: `perfmodel.ops.<op>.model`."""
+    """The op's analytic description: `perfmodel.ops.<op>.model`.
+
+    It declares INPUT_COLUMNS, KEY_COLUMNS, BUFFER_COLUMNS and provides shape_key, unit_programs,
+    cb_table_for_row, units and validate_rows (see ops/centralize_w_rm/model.py); optionally INTEGER_COLUMNS,
+    BOOLEAN_COLUMNS, STRING_COLUMNS and SHAPE_COLUMNS, by which `estimate_many` checks every cell
+    (`columns.validate_columns`).
+    """
     try:
         return importlib.import_module(f"perfmodel.ops.{op_name}.model")
     except ModuleNotFoundError as exc:

@@ -129,7 +129,8 @@ class DeadlockError(PerfModelError):
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "time_cycles": self.time_cycles,
+            # None for an untimed verdict: NaN is not JSON.
+            "time_cycles": None if math.isnan(self.time_cycles) else self.time_cycles,
             "blocked": [{**asdict(w), "core": list(w.core)} for w in self.report],
             "cb_counters": [{**asdict(c), "core": list(c.core)} for c in self.cb_counters],
             "finished": [{"core": list(core), "kernels": kernels} for core, kernels in sorted(self.finished.items())],
