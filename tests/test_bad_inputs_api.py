@@ -101,6 +101,13 @@ API_CASES = [
         lambda: perfmodel.simulate(_centralize(), inputs=np.full((1, 1, 64, 64), "x")),
         "<U1",
     ),
+    (
+        "simulate with data a program far larger than L1",
+        lambda: perfmodel.simulate(
+            _centralize(config={"in_buffering": 10**15}), inputs=np.zeros((1, 1, 64, 64), dtype=np.float32)
+        ),
+        "byte",
+    ),
     ("simulate inputs for no buffer", lambda: perfmodel.simulate(_centralize(), inputs={"weights": [1]}), "weights"),
 ]
 

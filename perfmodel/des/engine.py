@@ -62,7 +62,13 @@ class Simulation:
         self.zones: list[tuple[tuple[int, int], str, str, float, float]] = []
         self.tracer = Tracer(program.device.clock_ghz) if trace else None
         cb_end = self._cb_layout()
-        l1_bytes = max(program.device.core.l1_bytes, cb_end)
+        if functional and cb_end > program.device.core.l1_bytes:
+            # With data every CB page has an L1 address: a table that does not fit has none to give.
+            raise InputError(
+                f"the CBs end at byte {cb_end} of L1, beyond {program.device.name}'s {program.device.core.l1_bytes}: "
+                "a run with input data needs the program to fit in L1 (time it without inputs)"
+            )
+        l1_bytes = program.device.core.l1_bytes
         self.memory = FunctionalMemory(program.device.dram.num_banks, l1_bytes) if functional else None
         self.core_cbs: dict[tuple[int, int], dict[int, CbState]] = {}
         self.contexts: list[DesContext] = []
