@@ -91,6 +91,8 @@ CASES += [
     (["microbench", "dram_unary", "--core", "99,0"], "99"),
     (["microbench", "dram_unary", "--core", "a,b"], "'a,b'"),
     (["microbench", "dram_unary", "--device", "no_such_board"], "no_such_board"),
+    (["microbench", "dram_unary", "--timeout", "0"], "'0'"),
+    (["microbench", "dram_unary", "--count", "100000", "--max-events", "1000"], "1,000 kernel calls"),
     (["microbench", OP], OP),
     (["microbench", "no_such_op"], "no_such_op"),
     (["no_such_command"], "no_such_command"),

@@ -86,7 +86,8 @@ class DramUnary:
         """One core, one kernel, N transfers of S bytes to consecutive addresses of one bank.
 
         The run is given either by the keywords (defaults: a read of one 2048-byte transaction from bank 0
-        on core (0, 0)) or by `config`, not both.
+        on core (0, 0); None means not given) or by `config`, not both. Sizes are bounded by one DRAM bank,
+        which holds the whole run.
         """
         if shape is not None:
             # Ignoring a shape would silently time something else than the caller asked for.

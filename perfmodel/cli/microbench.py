@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.cli.common import emit_json, positive_int
+from perfmodel.cli.common import emit_json, positive_float, positive_int
 from perfmodel.errors import InputError
 from perfmodel.op import get_op, list_ops
 
@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device", default="wormhole_b0_n150", help="board name or profile path (default: wormhole_b0_n150)"
     )
+    parser.add_argument("--max-events", type=positive_int, default=None, metavar="N", help="as for simulate")
+    parser.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS", help="as for simulate")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(run=run)
 
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         bank=args.bank,
         core=_core(args.core),
     )
-    result = simulate(program)
+    result = simulate(program, max_events=args.max_events, timeout_s=args.timeout)
     cycles = float(result.details["zones"][ZONE])
     total = args.bytes * args.count
     device = program.device
