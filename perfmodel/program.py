@@ -25,6 +25,28 @@ KERNEL_SLOTS: Mapping[str, tuple[str, int | None]] = MappingProxyType(
 )
 
 
+def kernel_specs(op_name: str, defaults: Mapping[str, KernelFn], kernels: Mapping[str, KernelFn] | None) -> tuple:
+    """The program's `KernelSpec`s: `defaults` (slot -> mirror) with the slots of `kernels` swapped in.
+
+    A factory calls this so that every op refuses the same mistakes: `kernels` not a mapping, a slot the
+    op does not have, or a kernel that is not a function.
+    """
+    from perfmodel.errors import InputError
+
+    if kernels is None:
+        kernels = {}
+    if not isinstance(kernels, Mapping):
+        raise InputError(f"{op_name} kernels must be a dict of slot -> kernel function, got {kernels!r}")
+    chosen = dict(defaults)
+    for name, fn in kernels.items():
+        if name not in chosen:
+            raise InputError(f"unknown kernel slot {name!r} of {op_name} (known: {', '.join(chosen)})")
+        if not callable(fn):
+            raise InputError(f"kernel {name!r} of {op_name} must be a generator function, got {fn!r}")
+        chosen[name] = fn
+    return tuple(KernelSpec(name, fn, *KERNEL_SLOTS[name]) for name, fn in chosen.items())
+
+
 def frozen_mapping(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(values or {}))
 

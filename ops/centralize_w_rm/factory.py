@@ -19,14 +19,13 @@ from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH, scaler_value
 from perfmodel.ops.centralize_w_rm import kernels as default_kernels
 from perfmodel.ops.centralize_w_rm.config import Config
 from perfmodel.program import (
-    KERNEL_SLOTS,
     CircularBuffer,
     CoreProgram,
     DramBuffer,
     KernelFn,
-    KernelSpec,
     Program,
     frozen_mapping,
+    kernel_specs,
 )
 from perfmodel.split import split_work_to_cores
 
@@ -38,7 +37,7 @@ def validate_shape(shape: Sequence[int]) -> tuple[int, ...]:
     """Shape [..., H, W] with rank >= 2, positive dims, H and W multiples of 32."""
     try:
         dims = tuple(int(d) for d in shape)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"shape must be a sequence of integers, got {shape!r}") from None
     if any(isinstance(d, bool) or int(d) != d for d in shape):
         raise InputError(f"shape must be a sequence of integers, got {shape!r}")
@@ -58,7 +57,11 @@ def validate_shape(shape: Sequence[int]) -> tuple[int, ...]:
 def validate_config(config: Config, device: DeviceProfile) -> tuple[int, int]:
     """The grid to split over (the board's when None), checked against the board; buffering >= 1."""
     grid = config.grid if config.grid is not None else (device.core.grid_x, device.core.grid_y)
-    if len(grid) != 2 or any(isinstance(g, bool) or not isinstance(g, int | np.integer) for g in grid):
+    if (
+        not isinstance(grid, tuple | list)
+        or len(grid) != 2
+        or any(isinstance(g, bool) or not isinstance(g, int | np.integer) for g in grid)
+    ):
         raise InputError(f"grid must be two integers (x, y), got {grid!r}")
     gx, gy = int(grid[0]), int(grid[1])
     if gx < 1 or gy < 1:
@@ -67,6 +70,8 @@ def validate_config(config: Config, device: DeviceProfile) -> tuple[int, int]:
         raise InputError(
             f"grid {gx}x{gy} is larger than {device.name}'s worker grid {device.core.grid_x}x{device.core.grid_y}"
         )
+    if not isinstance(config.row_wise, bool | np.bool_):
+        raise InputError(f"row_wise = {config.row_wise!r} must be True or False")
     for name in ("in_buffering", "out_buffering"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
@@ -133,16 +138,12 @@ def build_program(
     buffers = dram_buffers(dims, fmt, device)
     split = split_work_to_cores(grid, units, row_wise=config.row_wise)
 
-    chosen = {
+    defaults = {
         "reader": default_kernels.reader,
         "compute": default_kernels.compute,
         "writer": default_kernels.writer,
     }
-    for name, fn in (kernels or {}).items():
-        if name not in chosen:
-            raise InputError(f"unknown kernel slot {name!r} (known: {', '.join(chosen)})")
-        chosen[name] = fn
-    specs = tuple(KernelSpec(name, fn, *KERNEL_SLOTS[name]) for name, fn in chosen.items())
+    specs = kernel_specs(OP_NAME, defaults, kernels)
 
     stick_bytes = dims[-1] * fmt.element_bytes
     scaler = packed_scaler(dims[-1])

@@ -30,6 +30,10 @@ OP_NAME = factory.OP_NAME
 SHAPE_COLUMNS = ("N", "C", "H", "W")
 CONFIG_COLUMNS = ("grid_x", "grid_y", "row_wise", "in_buffering", "out_buffering")
 INPUT_COLUMNS = (*SHAPE_COLUMNS, "dtype", "device", *CONFIG_COLUMNS)
+# Column types, for the generic per-row validation of `estimate_many` (perfmodel/analytic/columns.py).
+INTEGER_COLUMNS = (*SHAPE_COLUMNS, "grid_x", "grid_y", "in_buffering", "out_buffering")
+BOOLEAN_COLUMNS = ("row_wise",)
+STRING_COLUMNS = ("dtype", "device")
 # The per-unit work depends only on these (plus the device): a tile row of W values in dtype.
 KEY_COLUMNS = ("W", "dtype")
 # Columns that scale CB capacities (pages of c_0 and c_16 as multiples of Wt).

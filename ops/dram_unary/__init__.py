@@ -8,23 +8,25 @@ profiler zone the CSV reports.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from perfmodel.device import DeviceProfile, load_device
 from perfmodel.errors import InputError
 from perfmodel.op import coerce_config
 from perfmodel.ops.dram_unary.kernels import reader, writer
 from perfmodel.program import (
-    KERNEL_SLOTS,
     CircularBuffer,
     CoreProgram,
     DramBuffer,
     KernelFn,
-    KernelSpec,
     Program,
     frozen_mapping,
+    kernel_specs,
 )
 from perfmodel.split import split_work_to_cores
 
@@ -46,10 +48,17 @@ class Config:
         return coerce_config(cls, config, OP_NAME)
 
 
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{name} = {value!r} must be an integer >= 1")
-    return value
+def _integer(name: str, value: Any, low: int, high: int) -> int:
+    """`value` as an int in [low, high]: Python and numpy integers only (a bool, float or string is refused)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise InputError(f"{name} = {value!r} must be an integer")
+    if not low <= int(value) <= high:
+        raise InputError(f"{name} = {value!r} must be in {low}..{high}")
+    return int(value)
+
+
+# The keywords that describe a run; `config` is the same as a Config or a dict, so not both.
+_KEYWORDS = ("direction", "transaction_bytes", "num_transactions", "bank", "core")
 
 
 class DramUnary:
@@ -57,45 +66,70 @@ class DramUnary:
     Config = Config
     reader = staticmethod(reader)
     writer = staticmethod(writer)
+    # Not a tensor op: the op subcommands (check, simulate, ...) refuse it; `perfmodel microbench` runs it.
+    microbench = True
 
     def build_program(
         self,
         shape: Any = None,
         *,
         device: str | DeviceProfile,
-        direction: str = "read",
-        transaction_bytes: int = 2048,
-        num_transactions: int = 1,
-        bank: int = 0,
-        core: tuple[int, int] = (0, 0),
+        direction: str | None = None,
+        transaction_bytes: int | None = None,
+        num_transactions: int | None = None,
+        bank: int | None = None,
+        core: tuple[int, int] | None = None,
         dtype: str = "uint8",
         config: Config | Mapping[str, Any] | None = None,
         kernels: Mapping[str, KernelFn] | None = None,
     ) -> Program:
-        """One core, one kernel, N transfers of S bytes to consecutive addresses of one bank."""
+        """One core, one kernel, N transfers of S bytes to consecutive addresses of one bank.
+
+        The run is given either by the keywords (defaults: a read of one 2048-byte transaction from bank 0
+        on core (0, 0); None means not given) or by `config`, not both. Sizes are bounded by one DRAM bank,
+        which holds the whole run.
+        """
         if shape is not None:
             # Ignoring a shape would silently time something else than the caller asked for.
             raise InputError(
                 f"dram_unary takes no tensor shape (got {shape!r}): build it with direction, transaction_bytes "
                 "and num_transactions"
             )
+        if dtype != "uint8":
+            raise InputError(f"dram_unary moves raw bytes: dtype must be 'uint8', got {dtype!r}")
         device = load_device(device)
+        given = {
+            name: value
+            for name, value in zip(_KEYWORDS, (direction, transaction_bytes, num_transactions, bank, core), strict=True)
+            if value is not None
+        }
         if config is not None:
+            if given:
+                raise InputError(
+                    f"dram_unary takes config or keywords, not both (got config and {', '.join(sorted(given))})"
+                )
             cfg = Config.coerce(config)
         else:
-            cfg = Config(direction, transaction_bytes, num_transactions, bank, tuple(core))  # type: ignore[arg-type]
-        if cfg.direction not in ("read", "write"):
+            cfg = Config(**given)
+        if not isinstance(cfg.direction, str) or cfg.direction not in ("read", "write"):
             raise InputError(f"direction must be 'read' or 'write', got {cfg.direction!r}")
-        size = _positive("transaction_bytes", cfg.transaction_bytes)
-        count = _positive("num_transactions", cfg.num_transactions)
-        if not 0 <= cfg.bank < device.dram.num_banks:
-            raise InputError(f"bank {cfg.bank} does not exist on {device.name} ({device.dram.num_banks} banks)")
-        cx, cy = cfg.core
+        # One DRAM bank holds the whole run: this bounds the size and the count before anything loops on them.
+        bank_bytes = device.dram.capacity_bytes // device.dram.num_banks
+        size = _integer("transaction_bytes", cfg.transaction_bytes, 1, bank_bytes)
+        count = _integer("num_transactions", cfg.num_transactions, 1, bank_bytes // size)
+        bank_index = _integer("bank", cfg.bank, 0, device.dram.num_banks - 1)
+        if (
+            not isinstance(cfg.core, tuple | list)
+            or len(cfg.core) != 2
+            or any(isinstance(c, bool | np.bool_) or not isinstance(c, int | np.integer) for c in cfg.core)
+        ):
+            raise InputError(f"core must be two integers (x, y), got {cfg.core!r}")
+        cx, cy = (int(c) for c in cfg.core)
         if not (0 <= cx < device.core.grid_x and 0 <= cy < device.core.grid_y):
             raise InputError(f"core {cfg.core} is outside {device.name}'s worker grid")
+        cfg = dataclasses.replace(cfg, transaction_bytes=size, num_transactions=count, bank=bank_index, core=(cx, cy))
         slot = "reader" if cfg.direction == "read" else "writer"
-        fn = (kernels or {}).get(slot, reader if slot == "reader" else writer)
-        spec = KernelSpec(slot, fn, *KERNEL_SLOTS[slot])
+        (spec,) = kernel_specs(OP_NAME, {slot: reader if slot == "reader" else writer}, kernels)
         align = device.core.l1_alignment_bytes
         page = -(-size // align) * align
         # All transactions of the run target one bank: one DRAM "page" per transaction, kept in that bank.

@@ -40,7 +40,13 @@ BOUND_NAMES = ("dram", "noc", "compute", "dispatch")
 
 
 def op_model(op_name: str) -> ModuleType:
-    """The op's analytic description: `perfmodel.ops.<op>.model`."""
+    """The op's analytic description: `perfmodel.ops.<op>.model`.
+
+    It declares INPUT_COLUMNS, KEY_COLUMNS, BUFFER_COLUMNS and provides shape_key, unit_programs,
+    cb_table_for_row, units and validate_rows (see ops/centralize_w_rm/model.py); optionally INTEGER_COLUMNS,
+    BOOLEAN_COLUMNS, STRING_COLUMNS and SHAPE_COLUMNS, by which `estimate_many` checks every cell
+    (`columns.validate_columns`).
+    """
     try:
         return importlib.import_module(f"perfmodel.ops.{op_name}.model")
     except ModuleNotFoundError as exc:
@@ -53,24 +59,55 @@ def op_model(op_name: str) -> ModuleType:
         raise InputError(f"op {op_name!r} has no analytic model (ops/{op_name}/model.py)") from exc
 
 
-# (op, shape key, id(device)) -> (device, value): the device is kept so its id cannot be reused.
-_PROGRAMS: dict[tuple[str, tuple[Hashable, ...], int], tuple[DeviceProfile, tuple[Any, Any]]] = {}
+# The kernels of a program as a cache key: (slot, function) pairs. Functions hash by identity, and the key
+# holds them, so an id cannot be reused while the entry lives. None: the op's own (default) kernels.
+KernelsKey = tuple[tuple[str, Any], ...] | None
 
 
-def unit_programs(op_name: str, device: DeviceProfile, key: tuple[Hashable, ...]) -> tuple[Any, Any]:
-    """The op's representative one-unit and two-unit single-core programs for a shape key, cached."""
-    cache_key = (op_name, key, id(device))
+def kernels_key(kernels: Sequence[Any] | None) -> KernelsKey:
+    """The cache key of a program's `KernelSpec`s (None stays None: the op model's own kernels)."""
+    return None if kernels is None else tuple((spec.name, spec.fn, spec.risc, spec.noc) for spec in kernels)
+
+
+# (op, shape key, id(device), kernels) -> (device, value): the device is kept so its id cannot be reused.
+_PROGRAMS: dict[tuple[Any, ...], tuple[DeviceProfile, tuple[Any, Any]]] = {}
+
+
+def unit_programs(
+    op_name: str, device: DeviceProfile, key: tuple[Hashable, ...], kernels: Sequence[Any] | None = None
+) -> tuple[Any, Any]:
+    """The op's representative one-unit and two-unit single-core programs for a shape key, cached.
+
+    With `kernels` (a program's `KernelSpec`s) the representative programs run those kernels instead of the
+    op's defaults: the analytic model prices the kernels a program carries, not the ones it would have had.
+    """
+    cache_key = (op_name, key, id(device), kernels_key(kernels))
     hit = _PROGRAMS.get(cache_key)
     if hit is not None and hit[0] is device:
         return hit[1]
     programs = op_model(op_name).unit_programs(device, key)
+    if kernels is not None:
+        programs = tuple(with_kernels(p, kernels) for p in programs)
     if len(_PROGRAMS) > 4096:
         _PROGRAMS.clear()
     _PROGRAMS[cache_key] = (device, programs)
     return programs
 
 
-_SIGNATURES: dict[tuple[str, tuple[Hashable, ...], int], tuple[DeviceProfile, StageSignature]] = {}
+def with_kernels(program: Any, kernels: Sequence[Any]) -> Any:
+    """`program` running `kernels` (KernelSpecs) in its slots of the same names; every slot must be given."""
+    by_name = {spec.name: spec for spec in kernels}
+    if {spec.name for spec in program.kernels} != set(by_name):
+        from perfmodel.errors import InputError
+
+        raise InputError(
+            f"{program.op_name}: the program's kernel slots {sorted(by_name)} differ from the op's "
+            f"{sorted(spec.name for spec in program.kernels)}; the analytic model cannot price it"
+        )
+    return dataclasses.replace(program, kernels=tuple(by_name[spec.name] for spec in program.kernels))
+
+
+_SIGNATURES: dict[tuple[Any, ...], tuple[DeviceProfile, StageSignature]] = {}
 # id(device) -> (device, the first device seen that equals it up to its name and description)
 _TWINS: dict[int, tuple[DeviceProfile, DeviceProfile]] = {}
 
@@ -94,17 +131,22 @@ def twin(device: DeviceProfile) -> DeviceProfile:
     return first
 
 
-def signature(op_name: str, device: DeviceProfile, key: tuple[Hashable, ...]) -> StageSignature:
-    """The priced per-unit stage signature of (op, shape key, device), cached (shared by twin devices)."""
-    cache_key = (op_name, key, id(device))
+def signature(
+    op_name: str, device: DeviceProfile, key: tuple[Hashable, ...], kernels: Sequence[Any] | None = None
+) -> StageSignature:
+    """The priced per-unit stage signature of (op, shape key, device, kernels), cached (shared by twin devices).
+
+    `kernels`: a program's `KernelSpec`s (None: the op's defaults), see `unit_programs`.
+    """
+    cache_key = (op_name, key, id(device), kernels_key(kernels))
     hit = _SIGNATURES.get(cache_key)
     if hit is not None and hit[0] is device:
         return hit[1]
     same = twin(device)
     if same is not device:
-        sig = dataclasses.replace(signature(op_name, same, key), device=device.name)
+        sig = dataclasses.replace(signature(op_name, same, key, kernels), device=device.name)
     else:
-        one, two = unit_programs(op_name, device, key)
+        one, two = unit_programs(op_name, device, key, kernels)
         sig = build_signature(one, two)
     if len(_SIGNATURES) > 4096:
         _SIGNATURES.clear()

@@ -11,20 +11,34 @@ from perfmodel.analytic.engine import (
     RowDevices,
     capacities_of,
     evaluate,
+    kernels_key,
     noc_pairs,
     op_model,
     signature,
+    unit_programs,
 )
+from perfmodel.analytic.liveness import find_deadlock
 from perfmodel.program import Program
 from perfmodel.result import RunResult
 
 
 def estimate(program: Program) -> RunResult:
-    """Device kernel duration of `program` by the analytic model (backend 'analytic')."""
+    """Device kernel duration of `program` by the analytic model (backend 'analytic').
+
+    The model prices the kernels the program carries. A program whose kernels cannot finish gets no time:
+    `DeadlockError`, as from `simulate`, with the blocked waits (and no cycle: the verdict is untimed).
+    """
     started = time.perf_counter()
     device = program.device
     model = op_model(program.op_name)
-    sig = signature(program.op_name, device, model.shape_key(program))
+    key = model.shape_key(program)
+    # The op's own kernels share the signatures of `estimate_many` (cached under None).
+    defaults = unit_programs(program.op_name, device, key)[0].kernels
+    kernels = None if kernels_key(program.kernels) == kernels_key(defaults) else program.kernels
+    hang = find_deadlock(program, lambda: unit_programs(program.op_name, device, key, kernels))
+    if hang is not None:
+        raise hang
+    sig = signature(program.op_name, device, key, kernels)
     slowest = max((core.num_units for core in program.cores), default=0)
     caps = capacities_of(program.cbs, sig.cross_cbs)
     grid = program.split.grid

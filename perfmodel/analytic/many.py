@@ -5,19 +5,23 @@ in a table of millions, from one dry run of the kernels per shape key shared by 
 `signature`) -- and the CB table once per distinct (shape key, buffering); everything else (units, the
 split into core groups, buffering depths, the pipeline recursion, the shared-DRAM floor) is numpy over all
 rows at once. Infeasible rows (L1 overflow, too many CBs, a buffering that deadlocks) are kept and marked;
-rows the factory would reject (bad shape, unknown device, grid larger than the board) are marked invalid
-with NaN times.
+rows the factory would reject (a cell of the wrong type, bad shape, unknown device, grid larger than the
+board, tensors larger than the DRAM) and rows that cannot finish (a buffering that deadlocks) are marked
+infeasible with their reason and NaN times; a row that only overflows L1 keeps the time it would take.
+Cells are validated per row by the column types the op's model declares (`columns.validate_columns`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from perfmodel.analytic.columns import INT64_LIMIT, validate_columns
 from perfmodel.analytic.engine import (
     BOUND_NAMES,
     RowDevices,
@@ -54,8 +58,10 @@ def _op_name(op: Any) -> str:
     return op if isinstance(op, str) else str(op.name)
 
 
-def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
+def estimate_many(op: Any, table: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
     """A copy of `table` with the analytic result columns `RESULT_COLUMNS` appended, row for row.
+
+    `table` is a DataFrame or a dict of columns (anything `pandas.DataFrame` takes as a dict).
 
     For centralize_w_rm the input columns are N, C, H, W, dtype, device, grid_x, grid_y, row_wise,
     in_buffering, out_buffering (see `ops/centralize_w_rm/model.py`).
@@ -72,9 +78,21 @@ def estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
             gc.enable()
 
 
+def _as_table(table: Any) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table
+    if isinstance(table, Mapping):
+        try:
+            return pd.DataFrame(dict(table))
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"estimate_many: the dict of columns does not make a table ({exc})") from None
+    raise InputError(f"estimate_many takes a pandas DataFrame or a dict of columns, got {type(table).__name__}")
+
+
 def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     name = _op_name(op)
     model = op_model(name)
+    table = _as_table(table)
     missing = [c for c in model.INPUT_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"table is missing column(s) {', '.join(missing)} (needs {', '.join(model.INPUT_COLUMNS)})")
@@ -85,12 +103,15 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
             out[col] = pd.Series(dtype=object)
         return out
 
-    reason = model.validate_rows(table).astype(object)
+    # Cells of the wrong type make a row invalid; the rest of the pass reads the clean copy only.
+    reason, table = validate_columns(model, table)
+    reason = np.where(reason == "", model.validate_rows(table).astype(object), reason).astype(object)
     units = model.units(table)
     gx = table["grid_x"].to_numpy(np.int64)
     gy = table["grid_y"].to_numpy(np.int64)
 
-    # Devices: a handful of distinct names; each row gets its profile's figures.
+    # Devices: a handful of distinct names; each row gets its profile's figures. (A missing device is an
+    # invalid row, with the placeholder '': it never takes another row's board.)
     dev_codes, dev_names = pd.factorize(table["device"].astype(str))
     known = set(list_devices())
     devices = []
@@ -173,18 +194,32 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     in_group = has[sig_codes]
     extra_f = factors - 1
     # Integer-valued figures: the products and sums are exact, whatever the order.
-    l1 = np.where(in_group, base_l1[sig_codes] + (extra_f * l1_coef[sig_codes]).sum(axis=1), 0).astype(np.int64)
+    l1_f = np.where(in_group, base_l1[sig_codes] + (extra_f * l1_coef[sig_codes]).sum(axis=1), 0.0)
+    # A buffering so large that the CB table's bytes do not fit a 64-bit count: an overflow, said as such.
+    huge = l1_f >= INT64_LIMIT
+    reason = np.where(huge & (reason == ""), "l1_overflow: the CB table's bytes overflow a 64-bit count", reason)
+    l1 = np.where(huge, 0, l1_f).astype(np.int64)
     caps = {
         cb: np.where(in_group, base_pages[cb][sig_codes] + (extra_f * page_coef[cb][sig_codes]).sum(axis=1), 0.0)
         for cb in cross
     }
     bytes_per_unit = np.where(in_group, group_bytes_per_unit[sig_codes], 0.0)
-    over = l1 > budget[sig_codes]
+    over = l1_f > budget[sig_codes]
     issues = count_issues[sig_codes]
     overflow = np.where(issues == "", "l1_overflow", "l1_overflow; " + issues)
     row_reason = np.where(over, overflow, issues)
     reason = np.where(in_group & (reason == "") & (row_reason != ""), row_reason, reason)
     dram_bytes = bytes_per_unit * units
+    # The tensors must fit in DRAM, by the program's own buffer layout (`_dram_need`): not fitting is a
+    # factory error, so no time either.
+    per_bank, bank_capacity = _dram_need(name, sig_first, has, sig_codes, keys, devices, dev_codes, units)
+    no_dram = in_group & (per_bank > bank_capacity) & (reason == "")
+    for r in np.flatnonzero(no_dram):
+        reason[r] = (
+            f"dram_overflow: the buffers need {per_bank[r]:.4g} bytes per DRAM bank, more than the "
+            f"{bank_capacity[r]:.0f} of {devices[dev_codes[r]].name}"
+        )
+    valid &= ~no_dram & ~huge
 
     cycles = np.full(rows, np.nan)
     bound = np.full(rows, None, dtype=object)
@@ -230,6 +265,10 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
         dead = np.zeros(rows, dtype=bool)
         dead[idx] = ev.deadlock
         reason = np.where((reason == "") & dead, "cb_deadlock", reason)
+        # A program that cannot finish has no time.
+        for values in (cycles, duration_ns, *extra.values()):
+            values[dead] = np.nan
+        bound[dead] = None
 
     out["kernel_duration_ns"] = duration_ns
     out["cycles"] = cycles
@@ -244,6 +283,42 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     for k, v in extra.items():
         out[k] = v
     return out
+
+
+def _dram_need(
+    name: str,
+    sig_first: np.ndarray,
+    has: np.ndarray,
+    sig_codes: np.ndarray,
+    keys: list[tuple],
+    devices: list[Any],
+    dev_codes: np.ndarray,
+    units: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: (bytes its DRAM buffers need in the fullest bank, bytes per bank of its board), in floats.
+
+    Read from the representative programs of its group: each buffer's pages are affine in the units (one and
+    two units), interleaved round-robin over the banks, buffers one after another in every bank.
+    """
+    rows = len(units)
+    need = np.zeros(rows)
+    capacity = np.full(rows, np.inf)
+    for s, first in enumerate(sig_first):
+        if not has[s]:
+            continue
+        device = devices[dev_codes[first]]
+        one, two = unit_programs(name, device, keys[s])
+        banks = device.dram.num_banks
+        members = sig_codes == s
+        u = units[members].astype(np.float64)
+        total = np.zeros(len(u))
+        for b1, b2 in zip(one.buffers, two.buffers, strict=True):
+            per_unit = b2.num_pages - b1.num_pages
+            pages = (b1.num_pages - per_unit) + u * per_unit
+            total += np.ceil(pages / banks) * b1.aligned_page_size_bytes
+        need[members] = total
+        capacity[members] = device.dram.capacity_bytes // banks
+    return need, capacity
 
 
 def group_codes(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

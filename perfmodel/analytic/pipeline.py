@@ -256,7 +256,11 @@ def _pipeline_times(
             per_unit = pages[pops[0]]
             shift = 1 - np.ceil((pro_total + pushed + pages[i] - cap) / per_unit).astype(np.int64)
             deadlock |= (pages[i] > cap) | (shift <= 0)
-            dep = (pops[0], np.maximum(shift, 1))
+            # A reserve that waits for the pop of a unit before the first never waits: a depth beyond the
+            # row's units (and beyond the explicit horizon) is cut there. The time is the same, and the
+            # horizon (3 x depth + 8 units) stays bounded for a CB far larger than the run needs.
+            never = np.maximum(units + 1, max_explicit_units)
+            dep = (pops[0], np.minimum(np.maximum(shift, 1), never))
         deps.append(dep)
         pro_deps.append(pro_dep)
 

@@ -47,10 +47,27 @@ def add_op_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def build_program_from_args(args: argparse.Namespace) -> Any:
+def tensor_op(name: str, command: str) -> Any:
+    """The op `name` for an op subcommand (check, simulate, estimate, validate), which takes tensor ops only.
+
+    A microbenchmark op (`OP.microbench`) is refused with the subcommand that runs it; for `validate`, an op
+    without a numerics model (`OP.validate`) is refused too.
+    """
     from perfmodel.op import get_op
 
-    op = get_op(args.op)
+    op = get_op(name)
+    if getattr(op, "microbench", False):
+        raise InputError(
+            f"op {name!r} is a microbenchmark, not a tensor op: `perfmodel {command}` cannot run it; "
+            f"use `perfmodel microbench {name} --direction read --bytes 2048 --count 64`"
+        )
+    if command == "validate" and not callable(getattr(op, "validate", None)):
+        raise InputError(f"op {name!r} has no numerics model: `perfmodel validate` cannot run it")
+    return op
+
+
+def build_program_from_args(args: argparse.Namespace) -> Any:
+    op = tensor_op(args.op, args.command)
     config = {
         "grid": parse_grid(args.grid) if args.grid is not None else None,  # --grid "" is malformed, not unset
         "row_wise": args.row_wise,
@@ -79,6 +96,43 @@ def run_payload(result: Any, stalls: Any, report: Any) -> dict[str, Any]:
     """The JSON of `simulate` and `estimate`: the result's fields, a stall summary and the check verdict."""
     return {
         **result.to_dict(),
+        # The time is what the program would take; `feasible` says whether it can run as built.
+        "feasible": report.ok,
         "stalls": stalls,
         "check": {"ok": report.ok, "violations": report.to_dict()["violations"]},
     }
+
+
+def verdict_code(report: Any) -> int:
+    """Exit code of a timed run: 1 when the static checks fail (the program cannot run as built), else 0."""
+    return 0 if report.ok else 1
+
+
+def print_verdict(report: Any) -> int:
+    """After a timed run's text report: a FAILED line when the checks fail; the exit code."""
+    if not report.ok:
+        kinds = ", ".join(dict.fromkeys(v.kind for v in report.violations))
+        print(f"FAILED: {kinds}: the time above is what the program would take; it cannot run as built")
+    return verdict_code(report)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a positive integer such as 1000000 (a usage error names the value otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a positive finite number of seconds such as 2.5."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+    return value

@@ -6,7 +6,15 @@ import argparse
 
 from perfmodel.analytic import estimate
 from perfmodel.checks import check
-from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json, run_payload
+from perfmodel.cli.common import (
+    add_op_arguments,
+    build_program_from_args,
+    emit_json,
+    print_verdict,
+    run_payload,
+    verdict_code,
+)
+from perfmodel.des import DeadlockError
 from perfmodel.result import RunResult
 
 
@@ -32,10 +40,19 @@ def stall_summary(result: RunResult) -> dict:
 def run(args: argparse.Namespace) -> int:
     program = build_program_from_args(args)
     report = check(program)
-    result = estimate(program)
+    try:
+        result = estimate(program)
+    except DeadlockError as exc:
+        # The same verdict and report as `simulate` gives, without a cycle (the analytic model does not time it).
+        if args.json:
+            emit_json({"backend": "analytic", "op": program.op_name, "deadlock": exc.to_dict(), "message": str(exc)})
+        else:
+            print(f"DEADLOCK: {program.op_name} {list(program.shape)} on {program.device.name}")
+            print(str(exc))
+        return 1
     if args.json:
         emit_json(run_payload(result, stall_summary(result), report))
-        return 0
+        return verdict_code(report)
     print(
         f"{result.op_name} {list(result.shape)} {result.dtype} on {result.device}: "
         f"{result.kernel_duration_ns / 1000:.2f} us ({result.cycles:.0f} cycles), bound: {result.bound}"
@@ -48,4 +65,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<{width}} {value:>14.1f}")
     for v in report.violations:
         print(f"  check: {v.kind}: {v.message}")
-    return 0
+    return print_verdict(report)

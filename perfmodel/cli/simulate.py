@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from perfmodel.checks import check
-from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json, run_payload
+from perfmodel.cli.common import (
+    add_op_arguments,
+    build_program_from_args,
+    emit_json,
+    positive_float,
+    positive_int,
+    print_verdict,
+    run_payload,
+    verdict_code,
+)
 from perfmodel.des import DeadlockError, simulate
+from perfmodel.des.engine import default_max_events
 from perfmodel.errors import InputError
 from perfmodel.result import RunResult
 
@@ -18,26 +27,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("simulate", help="discrete-event simulation: kernel duration, stalls, deadlocks")
     add_op_arguments(parser)
     parser.add_argument("--trace", default=None, metavar="PATH", help="write a Perfetto (Chrome trace JSON) timeline")
+    parser.add_argument(
+        "--max-events",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="stop after N events or kernel calls (default: 20x the program's expected work, at least 50,000,000)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this much wall time (default: no limit; a terminal shows progress)",
+    )
     parser.set_defaults(run=run)
 
 
 class _Progress:
-    """A one-line progress meter on stderr, at most a few updates per second."""
+    """A tqdm bar on stderr (a terminal only): events processed, with the simulated cycle reached."""
 
-    def __init__(self) -> None:
-        self._last = 0.0
+    def __init__(self, total_events: int) -> None:
+        from tqdm import tqdm
+
+        # The total is the event bound: the bar shows how far the run is from being stopped by it.
+        self._bar = tqdm(total=total_events, unit=" events", unit_scale=True, leave=False, file=sys.stderr)
+        self._seen = 0
 
     def __call__(self, now_cycles: float, events: int) -> None:
-        t = time.monotonic()
-        if t - self._last > 0.25:
-            self._last = t
-            sys.stderr.write(f"\rsimulating: {now_cycles:,.0f} cycles, {events:,} events")
-            sys.stderr.flush()
+        self._bar.update(events - self._seen)
+        self._seen = events
+        self._bar.set_postfix_str(f"cycle {now_cycles:,.0f}", refresh=False)
 
     def close(self) -> None:
-        if self._last:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+        self._bar.close()
 
 
 def stall_summary(result: RunResult) -> dict:
@@ -60,23 +83,28 @@ def run(args: argparse.Namespace) -> int:
     program = build_program_from_args(args)
     # The simulator times what it is given; static problems (L1 overflow, CB misuse) are reported alongside.
     report = check(program)
-    progress = _Progress() if (sys.stderr.isatty() and not args.json) else None
+    limit = args.max_events or default_max_events(program)
+    progress = _Progress(limit) if sys.stderr.isatty() else None
     try:
-        result = simulate(program, trace_path=args.trace, progress=progress)
+        result = simulate(program, trace_path=args.trace, max_events=limit, timeout_s=args.timeout, progress=progress)
     except DeadlockError as exc:
+        hang = exc
+    else:
+        hang = None
+    finally:
         if progress:
             progress.close()
+    if hang is not None:
+        exc = hang
         if args.json:
             emit_json({"backend": "des", "op": program.op_name, "deadlock": exc.to_dict(), "message": str(exc)})
         else:
             print(f"DEADLOCK: {program.op_name} {list(program.shape)} on {program.device.name}")
             print(str(exc))
         return 1
-    if progress:
-        progress.close()
     if args.json:
         emit_json(run_payload(result, stall_summary(result), report))
-        return 0
+        return verdict_code(report)
     print(
         f"{result.op_name} {list(result.shape)} {result.dtype} on {result.device}: "
         f"{result.kernel_duration_ns:,.0f} ns ({result.cycles:,.0f} cycles) on {result.num_cores} cores, "
@@ -97,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             f"pages; blocked: {blocked}"
         )
     for v in report.violations:
-        print(f"  warning: {v.kind}: {v.message}")
+        print(f"  check: {v.kind}: {v.message}")
     if args.trace:
         print(f"  timeline written to {args.trace}")
-    return 0
+    return print_verdict(report)

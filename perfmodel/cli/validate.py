@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from perfmodel.cli.common import emit_json, parse_shape
-from perfmodel.op import get_op
+from perfmodel.cli.common import emit_json, parse_shape, tensor_op
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    op = get_op(args.op)
+    op = tensor_op(args.op, "validate")
     result = op.validate(parse_shape(args.shape), dtype=args.dtype, seed=args.seed, distribution=args.distribution)
     fields = dataclasses.asdict(result)
     if args.json:

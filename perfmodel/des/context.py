@@ -84,9 +84,15 @@ class DesContext(KernelContextBase):
         sim = self.sim
         sim.calls += 1
         if sim.calls > sim.max_calls:
+            from perfmodel.des.engine import limit_message
+
             raise SimulationLimitError(
-                f"more than {sim.max_calls} kernel calls at cycle {self.env.now:.0f}: a kernel loops without end "
-                f"(last call from {self.kernel_name} on core {self.core}); raise max_events if the run is just big"
+                limit_message(
+                    f"{sim.max_calls:,} kernel calls",
+                    self.env.now,
+                    sim.max_calls,
+                    f" (the last call was from {self.kernel_name} on core {self.core})",
+                )
             )
 
     def _thread(self, call: str) -> str:

@@ -8,6 +8,7 @@ waiting), plus the pages pushed and popped so far on every CB of every core.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -105,7 +106,9 @@ class DeadlockError(PerfModelError):
 
     def render(self) -> str:
         cores = sorted({w.core for w in self.report})
-        lines = [f"deadlock at cycle {self.time_cycles:.0f}: {len(self.report)} blocked waits on {len(cores)} cores"]
+        # An untimed verdict (the analytic model's, from the CB page counts alone) has no cycle.
+        when = "" if math.isnan(self.time_cycles) else f" at cycle {self.time_cycles:.0f}"
+        lines = [f"deadlock{when}: {len(self.report)} blocked waits on {len(cores)} cores"]
         for core in cores:
             waits = [w for w in self.report if w.core == core]
             done = self.finished.get(core, [])
@@ -126,7 +129,8 @@ class DeadlockError(PerfModelError):
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "time_cycles": self.time_cycles,
+            # None for an untimed verdict: NaN is not JSON.
+            "time_cycles": None if math.isnan(self.time_cycles) else self.time_cycles,
             "blocked": [{**asdict(w), "core": list(w.core)} for w in self.report],
             "cb_counters": [{**asdict(c), "core": list(c.core)} for c in self.cb_counters],
             "finished": [{"core": list(core), "kernels": kernels} for core, kernels in sorted(self.finished.items())],
@@ -143,4 +147,4 @@ def _rebuild_deadlock(
 
 
 class SimulationLimitError(PerfModelError):
-    """The simulation exceeded its event budget: a kernel loops without end (a livelock), or the run is too big."""
+    """The simulation reached a bound (`max_events` or `timeout_s`); the message says which, where, how to raise it."""

@@ -3,8 +3,10 @@
 Every core gets its CBs (`cb.py`) and one simpy process per kernel (the compute kernel is one process whose
 calls are attributed to the unpack / math / pack threads). All kernels start at t = 0 and first pay the
 profile's kernel setup; the kernel duration is first kernel start to last kernel end over all cores.
-The event loop is bounded (`max_events`); when the queue empties with kernels unfinished, the blocked
-waits become a `DeadlockError`.
+The run is bounded by `max_events` (events and kernel calls; by default scaled from the program's work,
+`default_max_events`) and optionally by `timeout_s` of wall time; a bound reached raises
+`SimulationLimitError` saying which, where, and how to raise it. When the queue empties with kernels
+unfinished, the blocked waits become a `DeadlockError`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from perfmodel.io.files import check_output_path
 from perfmodel.program import CoreProgram, KernelSpec, Program
 from perfmodel.result import RunResult
 
-DEFAULT_MAX_EVENTS = 50_000_000
+# The event bound of a run is its expected work (`expected_events`) times this margin, and never below the
+# floor: a program that does the work it declares finishes well inside it, a kernel that loops without end
+# is stopped after a bounded multiple of the work it should have done.
+EVENT_MARGIN = 20
+MIN_MAX_EVENTS = 50_000_000
+DEFAULT_MAX_EVENTS = MIN_MAX_EVENTS  # kept for callers that name the floor
+# Progress and the wall-time limit are looked at every this many events (a few per second).
+_CHECK_EVERY = 0x3FFF
 # A run is called DRAM-bound when its busiest bank is busy at least this fraction of the kernel duration;
 # below that, the largest of the compute / NoC / dispatch fractions names the bound (see `_bound`).
 DRAM_BOUND_FRACTION = 0.6
@@ -39,19 +48,28 @@ ProgressFn = Callable[[float, int], None]
 class Simulation:
     """The live state of one run. Built and consumed by `simulate`; never returned to the caller."""
 
-    def __init__(self, program: Program, *, functional: bool, trace: bool, max_events: int) -> None:
+    def __init__(
+        self, program: Program, *, functional: bool, trace: bool, max_events: int, timeout_s: float | None = None
+    ) -> None:
         self.program = program
         self.device = program.device
         self.env = simpy.Environment()
         self.noc = NocModel(program.device)
         self.max_calls = max_events
+        self.timeout_s = timeout_s
         self.calls = 0
         self.blocked: dict[tuple[tuple[int, int], str, str], tuple[str, CbState, int, Any]] = {}
         self.zone_open: dict[tuple[tuple[int, int], str, str], float] = {}
         self.zones: list[tuple[tuple[int, int], str, str, float, float]] = []
         self.tracer = Tracer(program.device.clock_ghz) if trace else None
         cb_end = self._cb_layout()
-        l1_bytes = max(program.device.core.l1_bytes, cb_end)
+        if functional and cb_end > program.device.core.l1_bytes:
+            # With data every CB page has an L1 address: a table that does not fit has none to give.
+            raise InputError(
+                f"the CBs end at byte {cb_end} of L1, beyond {program.device.name}'s {program.device.core.l1_bytes}: "
+                "a run with input data needs the program to fit in L1 (time it without inputs)"
+            )
+        l1_bytes = program.device.core.l1_bytes
         self.memory = FunctionalMemory(program.device.dram.num_banks, l1_bytes) if functional else None
         self.core_cbs: dict[tuple[int, int], dict[int, CbState]] = {}
         self.contexts: list[DesContext] = []
@@ -93,14 +111,19 @@ class Simulation:
         step = env.step
         events = 0
         limit = self.max_calls
+        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
         try:
             while True:
                 step()
                 events += 1
-                if not events & 0xFFFF:
+                if not events & _CHECK_EVERY:
                     if events > limit:
+                        raise SimulationLimitError(limit_message(f"{limit:,} events", env.now, limit))
+                    if deadline is not None and time.monotonic() > deadline:
                         raise SimulationLimitError(
-                            f"more than {limit} events at cycle {env.now:.0f}; raise max_events if the run is just big"
+                            f"stopped at the time limit of {self.timeout_s:g} s of wall time after {events:,} "
+                            f"events, at simulated cycle {env.now:,.0f}: raise it (timeout_s= in Python, "
+                            "--timeout on the command line)"
                         )
                     if progress is not None:
                         progress(env.now, events)
@@ -135,17 +158,28 @@ def simulate(
     *,
     inputs: np.ndarray | Mapping[str, np.ndarray] | None = None,
     trace_path: str | Path | None = None,
-    max_events: int = DEFAULT_MAX_EVENTS,
+    max_events: int | None = None,
+    timeout_s: float | None = None,
     progress: ProgressFn | None = None,
 ) -> RunResult:
-    """Simulate `program`; with `inputs` (the op's input array, or {buffer name: array}) pages carry data
-    and `result.output` is the op's output. Raises `DeadlockError` when the program hangs."""
+    """Simulate `program`; with `inputs` (the op's input array of the program's exact shape, or {buffer name:
+    array}) pages carry data and `result.output` is the op's output. Raises `DeadlockError` when the program
+    hangs, `SimulationLimitError` when it reaches `max_events` (events or kernel calls; default
+    `default_max_events(program)`) or `timeout_s` seconds of wall time (default: none)."""
     if trace_path is not None:
         check_output_path(trace_path, what="trace file")  # refused now, not after a long run
     wall0 = time.perf_counter()
-    sim = Simulation(program, functional=inputs is not None, trace=trace_path is not None, max_events=max_events)
-    if inputs is not None:
-        _load_inputs(sim, program, inputs)
+    limit = default_max_events(program) if max_events is None else _bound_arg("max_events", max_events, int)
+    if timeout_s is not None:
+        timeout_s = _bound_arg("timeout_s", timeout_s, float)
+    named = None if inputs is None else _named_inputs(program, inputs)
+    sim = Simulation(
+        program, functional=inputs is not None, trace=trace_path is not None, max_events=limit, timeout_s=timeout_s
+    )
+    if named is not None:
+        assert sim.memory is not None
+        for name, values in named.items():
+            sim.memory.load_buffer(program.buffer(name), values)
     events = sim.run(progress)
     wall = time.perf_counter() - wall0
     error = sim.deadlock()
@@ -156,18 +190,67 @@ def simulate(
     return _result(sim, events, wall, inputs is not None)
 
 
-def _load_inputs(sim: Simulation, program: Program, inputs: np.ndarray | Mapping[str, np.ndarray]) -> None:
-    assert sim.memory is not None
+def expected_events(program: Program) -> int:
+    """A generous count of the events a run of `program` should take: its NoC packets and its CB pages.
+
+    Per DRAM page, its packets (each a few events: issue, bank, links, completion); per unit of work and CB,
+    a page through each of the four CB calls. Only an order of magnitude matters (see `EVENT_MARGIN`).
+    """
+    packet = program.device.noc.max_packet_bytes
+    packets = sum(buf.num_pages * -(-buf.page_size_bytes // packet) for buf in program.buffers)
+    return 8 * packets + 4 * program.units * max(len(program.cbs), 1) + 1000 * program.num_cores
+
+
+def default_max_events(program: Program) -> int:
+    """The event bound of a run of `program` when the caller gives none: `EVENT_MARGIN` x its expected work."""
+    return max(MIN_MAX_EVENTS, EVENT_MARGIN * expected_events(program))
+
+
+def limit_message(what: str, now_cycles: float, limit: int, culprit: str = "") -> str:
+    """The one-line message of a reached event bound: what was reached, where, and how to raise it."""
+    return (
+        f"stopped after {what} (the max_events bound) at simulated cycle {now_cycles:,.0f}: raise it "
+        f"(max_events= in Python, --max-events on the command line) if the run is just big; if it is not, "
+        f"a kernel loops without end{culprit}"
+    )
+
+
+def _bound_arg(name: str, value: object, kind: type) -> Any:
+    """A positive `max_events` (int) or `timeout_s` (number), else an InputError naming it."""
+    ok = isinstance(value, int | np.integer) if kind is int else isinstance(value, int | float | np.number)
+    if isinstance(value, bool) or not ok or not value > 0 or (kind is float and not np.isfinite(float(value))):
+        raise InputError(f"{name} = {value!r} must be a positive {'integer' if kind is int else 'number'}")
+    return kind(value)
+
+
+def _named_inputs(program: Program, inputs: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """{DRAM buffer name: numeric array} of `inputs`, checked before anything is allocated for the run."""
+    names = [b.name for b in program.buffers]
     if isinstance(inputs, Mapping):
         named = dict(inputs)
+        for name in named:
+            if name not in names:
+                raise InputError(f"inputs name DRAM buffer {name!r}; {program.op_name} has {', '.join(names)}")
     else:
-        names = [b.name for b in program.buffers]
         target = "input" if "input" in names else (names[0] if names else None)
         if target is None:
             raise InputError(f"program {program.op_name} has no DRAM buffer to load the input into")
         named = {target: inputs}
+    out = {}
     for name, values in named.items():
-        sim.memory.load_buffer(program.buffer(name), np.asarray(values))
+        try:
+            array = np.asarray(values)
+            array.astype(np.float64)  # numbers only; the values themselves are converted by the memory
+        except (TypeError, ValueError):
+            what = f"an array of {values.dtype}" if isinstance(values, np.ndarray) else type(values).__name__
+            raise InputError(f"input for buffer {name!r} is not an array of numbers (got {what})") from None
+        if name == "input" and not isinstance(inputs, Mapping) and array.shape != tuple(program.shape):
+            # An array of the right size but another shape would be read in another order: refused.
+            raise InputError(
+                f"input of shape {list(array.shape)} does not match the program's shape {list(program.shape)}"
+            )
+        out[name] = array
+    return out
 
 
 def _output(sim: Simulation) -> np.ndarray | None:
