@@ -14,6 +14,10 @@ after it), and the dependency is the CB call of another kernel that releases the
   d = 1 - ceil((pages pushed before in the unit + n - capacity) / pages per unit): with buffering 1 the
   reader cannot refill c_0 before tilize pops it (d = 1), with 2 it runs one unit ahead (d = 2).
 
+A CB may be pushed or popped several times per unit (a reader pushing a block that compute pops tile by
+tile): the releasing call is then the first push (pop) of unit k - d whose cumulative pages in its unit
+reach what the waiting call needs (`_release`); with one push and one pop per unit this is the rule above.
+
 For deterministic stage times this recursion *is* the timed event graph of the pipeline, so it gives fill,
 steady state and drain exactly. It is evaluated for K units; beyond K the recursion is periodic (the
 max-plus eigenvalue, the critical circuit's cycle mean, repeats with a cyclicity dividing the tokens of the
@@ -187,6 +191,24 @@ def _history(
     return buf
 
 
+def _release(cb: int, nodes: list[int], pages: list[np.ndarray], need: np.ndarray) -> tuple[int, np.ndarray]:
+    """(node, unit shift d) of the push (pop) that releases a call needing `need` pages beyond k units' worth.
+
+    With U pages pushed (popped) per unit and c_j the cumulative pages at the j-th of `nodes` in its unit,
+    unit k - d with d = 1 - ceil(need / U) is the latest unit that can release it, at its first node with
+    c_j >= need + d x U. The node must be the same on every row (rows share the node structure).
+    """
+    cumulative = np.cumsum(np.stack([pages[j] for j in nodes]), axis=0)
+    per_unit = cumulative[-1]
+    shift = (1 - np.ceil(need / per_unit)).astype(np.int64)
+    if len(nodes) == 1:
+        return nodes[0], shift
+    first = np.argmax(cumulative >= need + shift * per_unit, axis=0)
+    if np.any(first != first[0]):
+        raise NotImplementedError(f"c_{cb}: the releasing push or pop differs between configurations")
+    return nodes[int(first[0])], shift
+
+
 def _pipeline_times(
     table: _SigTable,
     which: np.ndarray,
@@ -236,8 +258,6 @@ def _pipeline_times(
         pushes = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "push"]
         pops = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "pop"]
         pro_push = [j for j, p in enumerate(pro) if p[2] == cb and p[1] == "push"]
-        if len(pushes) > 1 or len(pops) > 1:
-            raise NotImplementedError(f"c_{cb}: more than one push or pop per unit is not modelled")
         pro_total = sum((pro_pages[j] for j in pro_push), np.zeros(rows))
         dep: tuple[int, np.ndarray] | None = None
         pro_dep: int | None = None
@@ -245,18 +265,15 @@ def _pipeline_times(
             popped = sum((pages[j] for j in before if body[j][1] == "pop"), np.zeros(rows))
             need = popped + pages[i]
             if pushes:
-                per_unit = pages[pushes[0]]
-                shift = 1 - np.ceil(np.maximum(need - pro_total, 0) / per_unit)
-                dep = (pushes[0], shift.astype(np.int64))
+                dep = _release(cb, pushes, pages, np.maximum(need - pro_total, 0))
             if pro_push:
                 pro_dep = pro_push[-1]
         elif call == "reserve" and pops:
             pushed = sum((pages[j] for j in before if body[j][1] == "push"), np.zeros(rows))
             cap = caps[cb]
-            per_unit = pages[pops[0]]
-            shift = 1 - np.ceil((pro_total + pushed + pages[i] - cap) / per_unit).astype(np.int64)
+            node, shift = _release(cb, pops, pages, pro_total + pushed + pages[i] - cap)
             deadlock |= (pages[i] > cap) | (shift <= 0)
-            dep = (pops[0], np.maximum(shift, 1))
+            dep = (node, np.maximum(shift, 1))
         deps.append(dep)
         pro_deps.append(pro_dep)
 
