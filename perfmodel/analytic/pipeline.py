@@ -135,6 +135,17 @@ def pipeline_times(
     """
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
+    if len({structure(s) for s in sigs}) > 1:
+        return _by_structure(
+            sigs,
+            which,
+            units,
+            capacities,
+            share_bytes_per_cycle=share_bytes_per_cycle,
+            rate_cycles=rate_cycles,
+            lockstep_units=lockstep_units,
+            max_explicit_units=max_explicit_units,
+        )
     table = _sig_table(sigs)
     if rows <= _CHUNK_ROWS:
         return _pipeline_times(
@@ -189,6 +200,60 @@ def _history(
     if buf is None:
         buf = workspace[(i, shape)] = np.empty(shape)
     return buf
+
+
+def _by_structure(
+    sigs: Sequence[StageSignature],
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    *,
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    rate_cycles: Mapping[str, np.ndarray] | None,
+    lockstep_units: int | None,
+    max_explicit_units: int,
+) -> PipelineTimes:
+    """`pipeline_times` for signatures of several node structures (e.g. one op with different block sizes):
+    each structure's rows are evaluated together and the results put back in row order."""
+    which = np.asarray(which, dtype=np.int64)
+    rows = units.shape[0]
+    groups: dict[tuple, list[int]] = {}
+    for index, sig in enumerate(sigs):
+        groups.setdefault(structure(sig), []).append(index)
+
+    def rows_of(values: np.ndarray | float, mask: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(np.asarray(values, dtype=float), (rows,))[mask]
+
+    total = np.zeros(rows)
+    period = np.zeros(rows)
+    deadlock = np.zeros(rows, dtype=bool)
+    ends: dict[str, np.ndarray] = {}
+    for members in groups.values():
+        mask = np.isin(which, members)
+        if not mask.any():
+            continue
+        local = np.full(len(sigs), -1, dtype=np.int64)
+        local[members] = np.arange(len(members))
+        part = pipeline_times(
+            [sigs[m] for m in members],
+            local[which[mask]],
+            units[mask],
+            {cb: rows_of(v, mask) for cb, v in capacities.items()},
+            share_bytes_per_cycle=(
+                None
+                if share_bytes_per_cycle is None
+                else {k: rows_of(v, mask) for k, v in share_bytes_per_cycle.items()}
+            ),
+            rate_cycles=None if rate_cycles is None else {k: rows_of(v, mask) for k, v in rate_cycles.items()},
+            lockstep_units=lockstep_units,
+            max_explicit_units=max_explicit_units,
+        )
+        total[mask] = part.total_cycles
+        period[mask] = part.period_cycles
+        deadlock[mask] = part.deadlock
+        for name, values in part.kernel_end_cycles.items():
+            ends.setdefault(name, np.zeros(rows))[mask] = values
+    return PipelineTimes(total, period, ends, deadlock)
 
 
 def _release(cb: int, nodes: list[int], pages: list[np.ndarray], need: np.ndarray) -> tuple[int, np.ndarray]:
