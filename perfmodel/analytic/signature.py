@@ -127,6 +127,7 @@ class _Segment(NamedTuple):
     first_direction: str | None  # of its first NoC transfer (None: it has none)
     last_direction: str | None
     has_compute: bool
+    has_barrier: bool  # it waits for its packets' completion (a flush or nothing waits only for departure)
 
 
 def _segment(
@@ -152,7 +153,7 @@ def _segment(
     read_bytes = write_bytes = 0.0
     read_packets = write_packets = 0
     first = last = None
-    has_compute = False
+    has_compute = has_barrier = False
     for event in events:
         if isinstance(event, NocTransfer):
             d = event.direction
@@ -179,13 +180,16 @@ def _segment(
                     write_packets += 1
         elif isinstance(event, Barrier):
             now = max(now, outstanding[event.direction])
+            has_barrier = True
         elif isinstance(event, ComputeCall):
             now += cycles_of(event.cycles)
             has_compute = True
-    return _Segment(now, Traffic(read_bytes, write_bytes, read_packets, write_packets), first, last, has_compute)
+    return _Segment(
+        now, Traffic(read_bytes, write_bytes, read_packets, write_packets), first, last, has_compute, has_barrier
+    )
 
 
-_NO_WORK = _Segment(0.0, Traffic(), None, None, False)
+_NO_WORK = _Segment(0.0, Traffic(), None, None, False, False)
 _Packet = tuple[int, float, float, float, float, float, float]
 
 
@@ -315,7 +319,7 @@ def _price(
         if seg.first_direction is not None:
             first = prices.cost(seg.first_direction, 1)
             last = prices.cost(seg.last_direction, 1)
-            fixed = first.issue_cycles + last.latency_cycles
+            fixed = first.issue_cycles + (last.latency_cycles if seg.has_barrier else 0.0)
             noc_time += cycles
         elif seg.has_compute:
             compute_time += cycles
