@@ -24,8 +24,9 @@ max-plus eigenvalue, the critical circuit's cycle mean, repeats with a cyclicity
 critical circuit), so T(n) = T(m) + (n - m) / c * (T(K) - T(K - c)) with c the lcm of the buffer depths,
 K = max(24, 3c + 8) per row and m = n mod c counted back from K.
 
-Every configuration (row) has its own stage times and capacities; rows must share the node *structure*
-(the same kernels and CB calls), which holds for all shapes of one op.
+Every configuration (row) has its own stage times and capacities; rows that share the node *structure*
+(the same kernels and CB calls, as all shapes of one op do) are evaluated together, and a table mixing
+structures (one op at several block sizes) is evaluated one structure at a time (`_by_structure`).
 """
 
 from __future__ import annotations
