@@ -63,6 +63,19 @@ def packet_cost(device: DeviceProfile, direction: Direction, nbytes: int) -> Pac
     )
 
 
+def write_departure_cycles(device: DeviceProfile, transfer_bytes: list[int] | tuple[int, ...]) -> float:
+    """`noc_async_writes_flushed` after back-to-back writes of `transfer_bytes`: the time, from the end of the
+    last issue, until the last packet's data has left the core (its NoC interface at the per-core write
+    bandwidth), not acknowledged. Uncontended: packet k enters after k + 1 issues and the interface serves
+    the packets in order."""
+    issued = free = 0.0
+    for nbytes in transfer_bytes:
+        for size in packet_sizes(nbytes, device.noc.max_packet_bytes):
+            issued += device.noc.write_issue_cycles
+            free = max(issued, free) + size / device.noc.core_write_bytes_per_cycle
+    return max(free - issued, 0.0)
+
+
 def compute_cycles(device: DeviceProfile, data_format: str, name: str, num_tiles: int | float) -> float:
     """Cycles of one compute-library call `name` over `num_tiles` tiles (setup per call + cost per tile)."""
     return device.compute_for(data_format).cost(name).cycles(num_tiles)

@@ -214,5 +214,5 @@ def test_compute_cost_lookup_names_the_missing_entry() -> None:
     p = load_device("blackhole_p150a")
     with pytest.raises(InputError, match="matmul"):
         p.compute_for("bfloat16").cost("matmul")
-    with pytest.raises(InputError, match="bfloat8_b"):
-        p.compute_for("bfloat8_b")
+    with pytest.raises(InputError, match="bfloat4_b"):
+        p.compute_for("bfloat4_b")

@@ -14,14 +14,19 @@ after it), and the dependency is the CB call of another kernel that releases the
   d = 1 - ceil((pages pushed before in the unit + n - capacity) / pages per unit): with buffering 1 the
   reader cannot refill c_0 before tilize pops it (d = 1), with 2 it runs one unit ahead (d = 2).
 
+A CB may be pushed or popped several times per unit (a reader pushing a block that compute pops tile by
+tile): the releasing call is then the first push (pop) of unit k - d whose cumulative pages in its unit
+reach what the waiting call needs (`_release`); with one push and one pop per unit this is the rule above.
+
 For deterministic stage times this recursion *is* the timed event graph of the pipeline, so it gives fill,
 steady state and drain exactly. It is evaluated for K units; beyond K the recursion is periodic (the
 max-plus eigenvalue, the critical circuit's cycle mean, repeats with a cyclicity dividing the tokens of the
 critical circuit), so T(n) = T(m) + (n - m) / c * (T(K) - T(K - c)) with c the lcm of the buffer depths,
 K = max(24, 3c + 8) per row and m = n mod c counted back from K.
 
-Every configuration (row) has its own stage times and capacities; rows must share the node *structure*
-(the same kernels and CB calls), which holds for all shapes of one op.
+Every configuration (row) has its own stage times and capacities; rows that share the node *structure*
+(the same kernels and CB calls, as all shapes of one op do) are evaluated together, and a table mixing
+structures (one op at several block sizes) is evaluated one structure at a time (`_by_structure`).
 """
 
 from __future__ import annotations
@@ -131,6 +136,17 @@ def pipeline_times(
     """
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
+    if len({structure(s) for s in sigs}) > 1:
+        return _by_structure(
+            sigs,
+            which,
+            units,
+            capacities,
+            share_bytes_per_cycle=share_bytes_per_cycle,
+            rate_cycles=rate_cycles,
+            lockstep_units=lockstep_units,
+            max_explicit_units=max_explicit_units,
+        )
     table = _sig_table(sigs)
     if rows <= _CHUNK_ROWS:
         return _pipeline_times(
@@ -187,6 +203,78 @@ def _history(
     return buf
 
 
+def _by_structure(
+    sigs: Sequence[StageSignature],
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    *,
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    rate_cycles: Mapping[str, np.ndarray] | None,
+    lockstep_units: int | None,
+    max_explicit_units: int,
+) -> PipelineTimes:
+    """`pipeline_times` for signatures of several node structures (e.g. one op with different block sizes):
+    each structure's rows are evaluated together and the results put back in row order."""
+    which = np.asarray(which, dtype=np.int64)
+    rows = units.shape[0]
+    groups: dict[tuple, list[int]] = {}
+    for index, sig in enumerate(sigs):
+        groups.setdefault(structure(sig), []).append(index)
+
+    def rows_of(values: np.ndarray | float, mask: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(np.asarray(values, dtype=float), (rows,))[mask]
+
+    total = np.zeros(rows)
+    period = np.zeros(rows)
+    deadlock = np.zeros(rows, dtype=bool)
+    ends: dict[str, np.ndarray] = {}
+    for members in groups.values():
+        mask = np.isin(which, members)
+        if not mask.any():
+            continue
+        local = np.full(len(sigs), -1, dtype=np.int64)
+        local[members] = np.arange(len(members))
+        part = pipeline_times(
+            [sigs[m] for m in members],
+            local[which[mask]],
+            units[mask],
+            {cb: rows_of(v, mask) for cb, v in capacities.items()},
+            share_bytes_per_cycle=(
+                None
+                if share_bytes_per_cycle is None
+                else {k: rows_of(v, mask) for k, v in share_bytes_per_cycle.items()}
+            ),
+            rate_cycles=None if rate_cycles is None else {k: rows_of(v, mask) for k, v in rate_cycles.items()},
+            lockstep_units=lockstep_units,
+            max_explicit_units=max_explicit_units,
+        )
+        total[mask] = part.total_cycles
+        period[mask] = part.period_cycles
+        deadlock[mask] = part.deadlock
+        for name, values in part.kernel_end_cycles.items():
+            ends.setdefault(name, np.zeros(rows))[mask] = values
+    return PipelineTimes(total, period, ends, deadlock)
+
+
+def _release(cb: int, nodes: list[int], pages: list[np.ndarray], need: np.ndarray) -> tuple[int, np.ndarray]:
+    """(node, unit shift d) of the push (pop) that releases a call needing `need` pages beyond k units' worth.
+
+    With U pages pushed (popped) per unit and c_j the cumulative pages at the j-th of `nodes` in its unit,
+    unit k - d with d = 1 - ceil(need / U) is the latest unit that can release it, at its first node with
+    c_j >= need + d x U. The node must be the same on every row (rows share the node structure).
+    """
+    cumulative = np.cumsum(np.stack([pages[j] for j in nodes]), axis=0)
+    per_unit = cumulative[-1]
+    shift = (1 - np.ceil(need / per_unit)).astype(np.int64)
+    if len(nodes) == 1:
+        return nodes[0], shift
+    first = np.argmax(cumulative >= need + shift * per_unit, axis=0)
+    if np.any(first != first[0]):
+        raise NotImplementedError(f"c_{cb}: the releasing push or pop differs between configurations")
+    return nodes[int(first[0])], shift
+
+
 def _pipeline_times(
     table: _SigTable,
     which: np.ndarray,
@@ -236,8 +324,6 @@ def _pipeline_times(
         pushes = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "push"]
         pops = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "pop"]
         pro_push = [j for j, p in enumerate(pro) if p[2] == cb and p[1] == "push"]
-        if len(pushes) > 1 or len(pops) > 1:
-            raise NotImplementedError(f"c_{cb}: more than one push or pop per unit is not modelled")
         pro_total = sum((pro_pages[j] for j in pro_push), np.zeros(rows))
         dep: tuple[int, np.ndarray] | None = None
         pro_dep: int | None = None
@@ -245,22 +331,19 @@ def _pipeline_times(
             popped = sum((pages[j] for j in before if body[j][1] == "pop"), np.zeros(rows))
             need = popped + pages[i]
             if pushes:
-                per_unit = pages[pushes[0]]
-                shift = 1 - np.ceil(np.maximum(need - pro_total, 0) / per_unit)
-                dep = (pushes[0], shift.astype(np.int64))
+                dep = _release(cb, pushes, pages, np.maximum(need - pro_total, 0))
             if pro_push:
                 pro_dep = pro_push[-1]
         elif call == "reserve" and pops:
             pushed = sum((pages[j] for j in before if body[j][1] == "push"), np.zeros(rows))
             cap = caps[cb]
-            per_unit = pages[pops[0]]
-            shift = 1 - np.ceil((pro_total + pushed + pages[i] - cap) / per_unit).astype(np.int64)
+            node, shift = _release(cb, pops, pages, pro_total + pushed + pages[i] - cap)
             deadlock |= (pages[i] > cap) | (shift <= 0)
             # A reserve that waits for the pop of a unit before the first never waits: a depth beyond the
             # row's units (and beyond the explicit horizon) is cut there. The time is the same, and the
             # horizon (3 x depth + 8 units) stays bounded for a CB far larger than the run needs.
             never = np.maximum(units + 1, max_explicit_units)
-            dep = (pops[0], np.minimum(np.maximum(shift, 1), never))
+            dep = (node, np.minimum(np.maximum(shift, 1), never))
         deps.append(dep)
         pro_deps.append(pro_dep)
 

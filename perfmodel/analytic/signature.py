@@ -19,7 +19,7 @@ operations in the same order) are done per board.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -127,6 +127,7 @@ class _Segment(NamedTuple):
     first_direction: str | None  # of its first NoC transfer (None: it has none)
     last_direction: str | None
     has_compute: bool
+    has_barrier: bool  # it waits for its packets' completion (a flush or nothing waits only for departure)
 
 
 def _segment(
@@ -134,10 +135,12 @@ def _segment(
     events: Sequence[Event],
     bank_of: Callable[[Any], Any],
     cycles_of: Callable[[Any], Any],
+    carried: Mapping[str, float] | None = None,
 ) -> _Segment:
     """`segment_cycles` over recorded events, pricing deferred banks and cycles on the way (one pass).
 
-    The float operations and their order are `segment_cycles`'s; only the look-ups are memoised.
+    The float operations and their order are `segment_cycles`'s; only the look-ups are memoised. `carried`:
+    per direction, when packets issued before the segment complete (a barrier after the loop waits for them).
     """
     if not events:
         return _NO_WORK  # adjacent CB calls: most segments are empty
@@ -146,11 +149,11 @@ def _segment(
     # Per direction, per bank: when the bank and the route to it are free.
     bank_free: dict[str, dict[Any, float]] = {"read": {}, "write": {}}
     link_free: dict[str, dict[Any, float]] = {"read": {}, "write": {}}
-    outstanding: dict[str, float] = {"read": 0.0, "write": 0.0}
+    outstanding: dict[str, float] = {"read": 0.0, "write": 0.0, **(carried or {})}
     read_bytes = write_bytes = 0.0
     read_packets = write_packets = 0
     first = last = None
-    has_compute = False
+    has_compute = has_barrier = False
     for event in events:
         if isinstance(event, NocTransfer):
             d = event.direction
@@ -177,13 +180,16 @@ def _segment(
                     write_packets += 1
         elif isinstance(event, Barrier):
             now = max(now, outstanding[event.direction])
+            has_barrier = True
         elif isinstance(event, ComputeCall):
             now += cycles_of(event.cycles)
             has_compute = True
-    return _Segment(now, Traffic(read_bytes, write_bytes, read_packets, write_packets), first, last, has_compute)
+    return _Segment(
+        now, Traffic(read_bytes, write_bytes, read_packets, write_packets), first, last, has_compute, has_barrier
+    )
 
 
-_NO_WORK = _Segment(0.0, Traffic(), None, None, False)
+_NO_WORK = _Segment(0.0, Traffic(), None, None, False, False)
 _Packet = tuple[int, float, float, float, float, float, float]
 
 
@@ -295,22 +301,25 @@ def _pieces(one: Sequence[Event], two: Sequence[Event], cross: set[int]) -> tupl
 
 
 def _price(
-    prices: _PacketPrices, resolver: Resolver, kernel: str, cut: _Cut
+    prices: _PacketPrices, resolver: Resolver, kernel: str, cut: _Cut, carried: Mapping[str, float] | None = None
 ) -> tuple[list[Node], float, float, float, Traffic]:
-    """Price a cut piece on one board: (nodes, trailing work, NoC-segment time, compute time, traffic)."""
+    """Price a cut piece on one board: (nodes, trailing work, NoC-segment time, compute time, traffic).
+
+    `carried` (see `_segment`) applies to the piece's first segment."""
     nodes: list[Node] = []
     noc_time = compute_time = 0.0
     traffic = Traffic()
+    pending = [carried]
 
     def flush(work: tuple[Event, ...]) -> tuple[float, float, float, float]:
         nonlocal noc_time, compute_time, traffic
-        seg = _segment(prices, work, resolver.bank, resolver.cycles)
+        seg = _segment(prices, work, resolver.bank, resolver.cycles, pending.pop() if pending else None)
         cycles = seg.cycles
         fixed = 0.0
         if seg.first_direction is not None:
             first = prices.cost(seg.first_direction, 1)
             last = prices.cost(seg.last_direction, 1)
-            fixed = first.issue_cycles + last.latency_cycles
+            fixed = first.issue_cycles + (last.latency_cycles if seg.has_barrier else 0.0)
             noc_time += cycles
         elif seg.has_compute:
             compute_time += cycles
@@ -447,7 +456,14 @@ def build_signature(one_unit: Program, two_units: Program) -> StageSignature:
             pieces = _pieces([resolve(e) for e in rec.one], [resolve(e) for e in rec.two], cross)
         pro_nodes, pro_tail, _, _, _ = _price(prices, resolver, rec.name, pieces[0])
         body_nodes, body_tail, noc_t, comp_t, traffic = _price(prices, resolver, rec.name, pieces[1])
-        _, epi_tail, _, _, _ = _price(prices, resolver, rec.name, pieces[2])
+        # A barrier after the last unit waits for the body's last packet in its direction: the packet's
+        # service overlaps the kernel's remaining work, its latency does not.
+        carried = {}
+        for event in reversed([*(e for n in pieces[1].nodes for e in n[3]), *pieces[1].tail]):
+            if isinstance(event, NocTransfer) and event.direction not in carried:
+                size = costs.packet_sizes(event.nbytes, device.noc.max_packet_bytes)[-1]
+                carried[event.direction] = prices.cost(event.direction, size).latency_cycles
+        _, epi_tail, _, _, _ = _price(prices, resolver, rec.name, pieces[2], carried)
         kernels.append(
             KernelStages(
                 rec.name, rec.noc, tuple(pro_nodes), pro_tail, tuple(body_nodes), body_tail, epi_tail, noc_t, comp_t

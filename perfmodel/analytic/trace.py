@@ -343,6 +343,7 @@ class RecordingContext(KernelContextBase):
         return _EMPTY
 
     def noc_async_write(self, src_l1_addr: int, dst: NocAddress, nbytes: int) -> Iterator[Any]:
+        self._note_write(nbytes)
         self._append(_new(NocTransfer, ("write", nbytes, dst[0])))
         return _EMPTY
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import types
+import typing
 from typing import Any
 
 from perfmodel.errors import InputError
@@ -32,18 +35,81 @@ def parse_grid(text: str) -> tuple[int, int]:
     return gx, gy
 
 
+# Flags every op shares; an op's Config field never takes one of these names.
+_COMMON_FLAGS = ("op", "shape", "device", "dtype", "json")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigFlag:
+    """One command-line flag for a Config field: its name, how its text is read, and which ops have it."""
+
+    field: str
+    kind: str  # "bool", "int", "str" or "pair" (an XxY pair such as a grid)
+    ops: tuple[str, ...]
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+
+def _kind(hint: Any) -> str:
+    """The flag kind of a Config field's type: Optional is looked through, a tuple of two ints is a pair."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+        hint = args[0]
+    if hint is bool:
+        return "bool"
+    if hint is int:
+        return "int"
+    if typing.get_origin(hint) is tuple and typing.get_args(hint) == (int, int):
+        return "pair"
+    return "str"
+
+
+def config_flags() -> tuple[ConfigFlag, ...]:
+    """The union of the shipped tensor ops' Config fields, in op order then field order (a microbenchmark op
+    has a subcommand of its own)."""
+    from perfmodel.op import get_op, list_ops
+
+    found: dict[str, ConfigFlag] = {}
+    for name in list_ops():
+        op = get_op(name)
+        if getattr(op, "microbench", False):
+            continue
+        config = op.Config
+        hints = typing.get_type_hints(config)
+        for f in dataclasses.fields(config):
+            if f.name in _COMMON_FLAGS:
+                continue
+            known = found.get(f.name)
+            if known is None:
+                found[f.name] = ConfigFlag(f.name, _kind(hints[f.name]), (name,))
+            else:
+                found[f.name] = dataclasses.replace(known, ops=(*known.ops, name))
+    return tuple(found.values())
+
+
 def add_op_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags that describe one program: op, shape, dtype, board and the factory config."""
+    """The flags that describe one program: op, shape, dtype, board, and one flag per field of the ops' configs.
+
+    A config flag defaults to None, meaning the op's own default; a boolean field takes `--name` or `--no-name`.
+    """
     parser.add_argument("op", help="op name, e.g. centralize_w_rm")
     parser.add_argument("--shape", required=True, help="tensor shape, e.g. 1,1,2048,1024")
     parser.add_argument(
         "--device", default="wormhole_b0_n150", help="board name or profile path (default: wormhole_b0_n150)"
     )
-    parser.add_argument("--dtype", default="bfloat16", help="bfloat16 or float32")
-    parser.add_argument("--grid", default=None, help="core grid XxY handed to the work split (default: the board's)")
-    parser.add_argument("--row-wise", action="store_true", help="fill cores row by row instead of column by column")
-    parser.add_argument("--in-buffering", type=int, default=2, help="pages of the input CB as a multiple of Wt")
-    parser.add_argument("--out-buffering", type=int, default=2, help="pages of the output CB as a multiple of Wt")
+    parser.add_argument("--dtype", default="bfloat16", help="bfloat16, float32 or bfloat8_b (as the op supports)")
+    for cf in config_flags():
+        where = f"config field of {', '.join(cf.ops)}; default: the op's"
+        if cf.kind == "bool":
+            parser.add_argument(cf.flag, action=argparse.BooleanOptionalAction, default=None, help=where)
+        elif cf.kind == "int":
+            parser.add_argument(cf.flag, type=int, default=None, help=where)
+        elif cf.kind == "pair":
+            parser.add_argument(cf.flag, default=None, metavar="XxY", help=where)
+        else:
+            parser.add_argument(cf.flag, default=None, help=where)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -66,14 +132,35 @@ def tensor_op(name: str, command: str) -> Any:
     return op
 
 
+def config_from_args(op: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields given on the command line; a flag of another op's config is an InputError."""
+    own = {f.name for f in dataclasses.fields(op.Config)}
+    config: dict[str, Any] = {}
+    for cf in config_flags():
+        value = getattr(args, cf.field, None)
+        if value is None:
+            continue
+        if cf.field not in own:
+            raise InputError(
+                f"{cf.flag} is not a flag of {op.name} (it configures {', '.join(cf.ops)}); "
+                f"{op.name}'s config has {', '.join(sorted(own))}"
+            )
+        config[cf.field] = _parse_pair(cf.flag, value) if cf.kind == "pair" else value
+    return config
+
+
+def _parse_pair(flag: str, text: str) -> tuple[int, int]:
+    try:
+        return parse_grid(text)
+    except InputError:
+        if flag == "--grid":
+            raise
+        raise InputError(f"malformed {flag} {text!r}: expected XxY such as 1x2") from None
+
+
 def build_program_from_args(args: argparse.Namespace) -> Any:
     op = tensor_op(args.op, args.command)
-    config = {
-        "grid": parse_grid(args.grid) if args.grid is not None else None,  # --grid "" is malformed, not unset
-        "row_wise": args.row_wise,
-        "in_buffering": args.in_buffering,
-        "out_buffering": args.out_buffering,
-    }
+    config = config_from_args(op, args)
     return op.build_program(parse_shape(args.shape), device=args.device, dtype=args.dtype, config=config)
 
 

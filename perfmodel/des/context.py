@@ -175,6 +175,7 @@ class DesContext(KernelContextBase):
 
     def noc_async_write(self, src_l1_addr: int, dst: Any, nbytes: int) -> Gen:
         bank, address = dst
+        self._note_write(nbytes)
         if self.functional:
             self.sim.memory.write_l1_to_dram(self.core, src_l1_addr, bank, address, nbytes)
         return self._issue("write", bank, nbytes)

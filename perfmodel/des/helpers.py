@@ -25,6 +25,17 @@ model mirrors it; `cost(name, n)` is `costs.compute_cycles(device, format of the
 - compute_tiles(name, in_cbs, out_cb, n): per tile: wait_front(each in, 1); reserve_back(out, 1);
   compute cost(name, 1) (setup on the first tile); push_back(out, 1); pop_front(each in, 1).
 - generate_reduce_scaler(cb, packed): reserve_back(cb, 1); fill (no time); push_back(cb, 1).
+
+The low-level compute API (tt-metal's compute_kernel_api, for kernels that manage Dst themselves) issues no
+CB call; the kernel makes them. Prices come from the profile entry of the CB the tile comes from:
+- init_sfpu(icb, ocb): the setup of cost "copy_tile" (hw_configure, once per kernel);
+- tile_regs_acquire / commit / wait / release: no time (the handshake is unmeasured, compute.md §9);
+- copy_tile(icb, itile, idst): cost "copy_tile" per tile, which is the slowest of unpack and pack of one
+  tile (est), so pack_tile takes no time of its own;
+- sfpu_init(op): the setup of cost `op` (e.g. relu_tile_init); sfpu_tile(op, idst): its per-tile cost,
+  added on the math thread after the copy (the model does not overlap the SFPU with the next unpack);
+- noc_async_writes_flushed(): on the writer, the time until its writes since the last flush have left the
+  core (`costs.write_departure_cycles`), not their acknowledgement.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from perfmodel import costs
 from perfmodel.errors import InputError
 from perfmodel.kernel_api import InputPolicy, NocAddress, Streaming
 from perfmodel.numerics.formats import get_format
+from perfmodel.numerics.sfpu import pack_from_dst, sfpu_function, unpack_to_dst
 from perfmodel.numerics.tiles import reduce_row_sum, sub_bcast_col, tilize_block, untilize_block
 from perfmodel.program import CoreProgram, DramBuffer, Program
 
@@ -77,6 +89,9 @@ class KernelContextBase:
         self.core = core_program.core
         self.kernel_name = kernel_name
         self._rt_args: Mapping[str, Any] = core_program.runtime_args.get(kernel_name, {})
+        self._unflushed_writes: list[int] = []  # bytes of each write since the last flush
+        self._dst: dict[int, np.ndarray] = {}  # functional Dst tiles, float32
+        self._dst_cb = -1  # the CB whose format prices copy and SFPU calls (set by init_sfpu / copy_tile)
 
     # ---- engine primitives (overridden) ------------------------------------------------------------------
     def cb_wait_front(self, cb: int, n: int) -> Gen:
@@ -122,6 +137,14 @@ class KernelContextBase:
 
     def _setup(self, cb: int, name: str) -> float:
         return self.device.compute_for(self._cb_format(cb)).cost(name).cycles_per_call
+
+    def _note_write(self, nbytes: int) -> None:
+        """Engines call this for every noc_async_write, so that a flush knows what it waits for."""
+        self._unflushed_writes.append(nbytes)
+
+    def noc_async_writes_flushed(self) -> Gen:
+        sizes, self._unflushed_writes = self._unflushed_writes, []
+        yield from self._compute("noc_async_writes_flushed", costs.write_departure_cycles(self.device, sizes))
 
     # ---- profiler zones (no time) ----------------------------------------------------------------------
     def device_zone_start(self, name: str) -> Gen:
@@ -264,6 +287,62 @@ class KernelContextBase:
             self._write_pages(ocb, 0, untilize_block(self._read_pages(icb, 0, Wt)).reshape(Wt, -1))
         yield from self.cb_pop_front(icb, Wt)
         yield from self.cb_push_back(ocb, Wt)
+
+    # ---- low-level compute API: Dst, unpack, SFPU, pack -----------------------------------------------
+    def init_sfpu(self, icb: int, ocb: int) -> Gen:
+        self._dst_cb = icb
+        yield from self._compute("init_sfpu", self._setup(icb, "copy_tile"))
+
+    def tile_regs_acquire(self) -> Gen:
+        return iter(_NOTHING)
+
+    def tile_regs_commit(self) -> Gen:
+        return iter(_NOTHING)
+
+    def tile_regs_wait(self) -> Gen:
+        return iter(_NOTHING)
+
+    def tile_regs_release(self) -> Gen:
+        self._dst.clear()  # the packer zeroes the section it drained
+        return iter(_NOTHING)
+
+    def copy_tile(self, icb: int, itile: int, idst: int) -> Gen:
+        self._dst_cb = icb
+        yield from self._compute("copy_tile", self._cost(icb, "copy_tile", 1) - self._setup(icb, "copy_tile"))
+        if self.functional:
+            self._dst[idst] = unpack_to_dst(self._read_pages(icb, itile, 1)[0], self._cb_format(icb))
+
+    def sfpu_init(self, op: str) -> Gen:
+        yield from self._compute(f"{op}_init", self._setup(self._sfpu_cb(op), op))
+
+    def sfpu_tile(self, op: str, idst: int) -> Gen:
+        cb = self._sfpu_cb(op)
+        yield from self._compute(op, self._cost(cb, op, 1) - self._setup(cb, op))
+        if self.functional:
+            self._dst[idst] = sfpu_function(op)(self._dst_tile(idst))
+
+    def relu_tile_init(self) -> Gen:
+        return self.sfpu_init("relu_tile")
+
+    def relu_tile(self, idst: int) -> Gen:
+        return self.sfpu_tile("relu_tile", idst)
+
+    def pack_tile(self, idst: int, ocb: int, output_tile_index: int = 0) -> Gen:
+        if self.functional:
+            page = pack_from_dst(self._dst_tile(idst), self._cb_format(ocb))
+            self._write_pages(ocb, output_tile_index, page.reshape(1, -1))
+        return iter(_NOTHING)
+
+    def _sfpu_cb(self, op: str) -> int:
+        if self._dst_cb < 0:
+            raise InputError(f"{op} before init_sfpu or copy_tile: no format to run it in")
+        return self._dst_cb
+
+    def _dst_tile(self, idst: int) -> np.ndarray:
+        try:
+            return self._dst[idst]
+        except KeyError:
+            raise InputError(f"Dst tile {idst} is read before anything was copied into it") from None
 
     def compute_tiles(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from perfmodel.errors import InputError
-from perfmodel.numerics.formats import get_format, round_to_format
+from perfmodel.numerics.formats import get_format, round_to_format, to_float32
 from perfmodel.program import DramBuffer
 
 
@@ -72,11 +72,13 @@ class FunctionalMemory:
             view[:, : buf.page_size_bytes] = pages[bank :: self.num_banks]
 
     def read_buffer(self, buf: DramBuffer) -> np.ndarray:
-        """The pages of `buf` as a flat array of its data format."""
+        """The pages of `buf` as a flat array of its data format (a block-float format: its decoded float32 values)."""
         fmt = get_format(buf.data_format)
         pages = np.empty((buf.num_pages, buf.page_size_bytes), dtype=np.uint8)
         for bank, view in self._bank_views(buf):
             pages[bank :: self.num_banks] = view[:, : buf.page_size_bytes]
+        if fmt.is_block_float:
+            return to_float32(pages, fmt)
         return pages.reshape(-1).view(fmt.dtype)
 
     def _bank_views(self, buf: DramBuffer):  # type: ignore[no-untyped-def]

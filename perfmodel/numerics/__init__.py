@@ -1,6 +1,7 @@
 """Functional numerics of Tensix ops: data formats and conversions, tile primitives, error metrics."""
 
 from perfmodel.numerics.formats import (
+    BFLOAT8_B,
     BFLOAT16,
     FLOAT32,
     FORMATS,
@@ -10,6 +11,7 @@ from perfmodel.numerics.formats import (
     to_bf16_rna,
     to_bf16_rne,
     to_bf16_trunc,
+    to_float32,
 )
 from perfmodel.numerics.metrics import (
     Comparison,
@@ -34,6 +36,7 @@ from perfmodel.numerics.tiles import (
 )
 
 __all__ = [
+    "BFLOAT8_B",
     "BFLOAT16",
     "FLOAT32",
     "FORMATS",
@@ -58,6 +61,7 @@ __all__ = [
     "to_bf16_rna",
     "to_bf16_rne",
     "to_bf16_trunc",
+    "to_float32",
     "ulp_distance",
     "untilize_block",
 ]

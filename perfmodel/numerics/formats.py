@@ -12,6 +12,9 @@ All three take anything array-like, read it as float32 (a float64 input is round
 host tensor would be) and return an array of ``ml_dtypes.bfloat16``. NaN stays NaN (quiet, sign kept), +-inf
 stays +-inf, and a finite value that rounds past the largest bfloat16 becomes inf, as round-to-nearest
 demands (the hardware may saturate instead; that is not documented, so we follow IEEE).
+
+bfloat8_b (block floating point, 1088-byte tiles) is a byte format: its pages hold the encoded bytes
+(dtype uint8) and `perfmodel.numerics.blockfloat` converts them; `round_to_format` gives the host's encoding.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ _BF16_QUIET_BIT = np.uint16(0x0040)
 class DataFormat:
     """One tile data format as the numerics path needs it.
 
-    `mantissa_bits` counts the stored fraction bits (7 for bfloat16, 23 for float32), so the unit roundoff
-    of round-to-nearest is ``2 ** -(mantissa_bits + 1)``.
+    `mantissa_bits` counts the stored fraction bits (7 for bfloat16, 23 for float32, 6 for the largest value
+    of a bfloat8_b row), so the unit roundoff of round-to-nearest is ``2 ** -(mantissa_bits + 1)``.
+    `exponent_bytes_per_tile`: shared exponents a block-float tile stores besides one byte per value.
     """
 
     name: str
@@ -42,10 +46,15 @@ class DataFormat:
     element_bytes: int
     mantissa_bits: int
     dtype: np.dtype
+    exponent_bytes_per_tile: int = 0
 
     @property
     def tile_bytes(self) -> int:
-        return self.element_bytes * _TILE_ELEMENTS
+        return self.element_bytes * _TILE_ELEMENTS + self.exponent_bytes_per_tile
+
+    @property
+    def is_block_float(self) -> bool:
+        return self.exponent_bytes_per_tile > 0
 
     @property
     def unit_roundoff(self) -> float:
@@ -54,8 +63,9 @@ class DataFormat:
 
 BFLOAT16 = DataFormat("bfloat16", "Float16_b", 2, 7, np.dtype(ml_dtypes.bfloat16))
 FLOAT32 = DataFormat("float32", "Float32", 4, 23, np.dtype(np.float32))
+BFLOAT8_B = DataFormat("bfloat8_b", "Bfp8_b", 1, 6, np.dtype(np.uint8), exponent_bytes_per_tile=64)
 
-FORMATS: dict[str, DataFormat] = {fmt.name: fmt for fmt in (BFLOAT16, FLOAT32)}
+FORMATS: dict[str, DataFormat] = {fmt.name: fmt for fmt in (BFLOAT16, FLOAT32, BFLOAT8_B)}
 
 FormatLike = str | DataFormat
 
@@ -109,11 +119,32 @@ def to_bf16_trunc(x: npt.ArrayLike) -> np.ndarray:
 
 
 def round_to_format(x: npt.ArrayLike, data_format: FormatLike, *, mode: str = "rne") -> np.ndarray:
-    """Round float32 values to `data_format`; `mode` ("rne", "rna", "trunc") applies to bfloat16 only."""
+    """Round float32 values to `data_format`; `mode` ("rne", "rna", "trunc") applies to bfloat16 only.
+
+    bfloat8_b returns the encoded tiles (uint8, [tiles, 1088]) of values taken in tile storage order: the
+    host's encoding for "rne", the packer's for "rna" (`blockfloat.encode`).
+    """
     fmt = get_format(data_format)
     if fmt is FLOAT32:
         return np.asarray(x, dtype=np.float32)
+    if fmt is BFLOAT8_B:
+        from perfmodel.numerics import blockfloat
+
+        roundings = {"rne": "host", "rna": "packer"}
+        if mode not in roundings:
+            raise InputError(f"bfloat8_b rounding mode must be one of {sorted(roundings)}, got {mode!r}")
+        return blockfloat.encode(x, rounding=roundings[mode])
     converters = {"rne": to_bf16_rne, "rna": to_bf16_rna, "trunc": to_bf16_trunc}
     if mode not in converters:
         raise InputError(f"unknown rounding mode {mode!r}; expected one of {sorted(converters)}")
     return converters[mode](x)
+
+
+def to_float32(data: npt.ArrayLike, data_format: FormatLike) -> np.ndarray:
+    """The float32 values of data stored in `data_format` (bfloat8_b: the decoded tiles, flat), exactly."""
+    fmt = get_format(data_format)
+    if fmt is BFLOAT8_B:
+        from perfmodel.numerics import blockfloat
+
+        return blockfloat.decode(data).reshape(-1)
+    return np.asarray(data).astype(np.float32)

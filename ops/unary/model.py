@@ -1,0 +1,116 @@
+"""What the analytic engine needs to know about the unary op that only the op can say.
+
+- the table columns of a shape, a board and a configuration (`INPUT_COLUMNS`); `fn` is a column of the
+  problem, not a knob;
+- the shape key: the columns the per-unit work depends on. A unit is a block of `block_tiles` tiles, so the
+  key is (dtype, fn, block_tiles); the shape only sets how many blocks there are;
+- single-core programs of one and two blocks, built by the real factory (`unit_programs`);
+- the CB table of a configuration, straight from the factory; for one key it is affine in `buffering`;
+- the number of units (blocks) of each row, vectorised.
+
+The slowest core of a split of whole blocks runs whole blocks unless it is the only core; then its last block
+may be short and the engine, which times whole blocks, is at most one block's share of tiles pessimistic.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perfmodel.device import DeviceProfile
+from perfmodel.numerics.formats import get_format
+from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH
+from perfmodel.ops.unary import factory
+from perfmodel.ops.unary.config import Config
+from perfmodel.program import CircularBuffer, Program
+
+OP_NAME = factory.OP_NAME
+SHAPE_COLUMNS = ("N", "C", "H", "W")
+CONFIG_COLUMNS = ("grid_x", "grid_y", "row_wise", "block_tiles", "buffering")
+INPUT_COLUMNS = (*SHAPE_COLUMNS, "dtype", "fn", "device", *CONFIG_COLUMNS)
+KEY_COLUMNS = ("dtype", "fn", "block_tiles")
+BUFFER_COLUMNS = ("buffering",)
+
+
+def shape_of(row: Mapping[str, Any]) -> tuple[int, ...]:
+    return tuple(int(row[c]) for c in SHAPE_COLUMNS)
+
+
+def config_of(row: Mapping[str, Any]) -> Config:
+    return Config(
+        grid=(int(row["grid_x"]), int(row["grid_y"])),
+        row_wise=bool(row["row_wise"]),
+        fn=str(row["fn"]),
+        block_tiles=int(row["block_tiles"]),
+        buffering=int(row["buffering"]),
+    )
+
+
+def program_for_row(row: Mapping[str, Any]) -> Program:
+    """The Program of one table row (the columns of `INPUT_COLUMNS`), built by the real factory."""
+    return factory.build_program(
+        shape_of(row), device=str(row["device"]), dtype=str(row["dtype"]), config=config_of(row)
+    )
+
+
+def shape_key(program: Program) -> tuple[Hashable, ...]:
+    """The shape key of a built program (dtype, fn, block_tiles)."""
+    return (program.dtype, program.config.fn, int(program.config.block_tiles))
+
+
+def unit_programs(device: DeviceProfile, key: tuple[Hashable, ...]) -> tuple[Program, Program]:
+    """Single-core programs of one and two blocks for shape key (dtype, fn, block_tiles), by the real factory."""
+    dtype, fn, block = key
+    config = Config(grid=(1, 1), fn=str(fn), block_tiles=int(block))
+    one = factory.build_program(
+        (1, 1, TILE_HEIGHT, TILE_WIDTH * int(block)), device=device, dtype=str(dtype), config=config
+    )
+    two = factory.build_program(
+        (1, 1, TILE_HEIGHT, 2 * TILE_WIDTH * int(block)), device=device, dtype=str(dtype), config=config
+    )
+    return one, two
+
+
+@functools.lru_cache(maxsize=4096)
+def cb_table(dtype: str, block_tiles: int, buffering: int) -> tuple[CircularBuffer, ...]:
+    """The factory's CB table for one (dtype, block, buffering) combination."""
+    config = Config(block_tiles=int(block_tiles), buffering=int(buffering))
+    return factory.cb_table(get_format(dtype), config)
+
+
+def cb_table_for_row(row: Mapping[str, Any]) -> tuple[CircularBuffer, ...]:
+    return cb_table(str(row["dtype"]), int(row["block_tiles"]), int(row["buffering"]))
+
+
+def units(table: pd.DataFrame) -> np.ndarray:
+    """Blocks per row of the table: ceil(N * C * H/32 * W/32 / block_tiles), like the factory."""
+    tiles = (
+        table["N"].to_numpy(np.int64)
+        * table["C"].to_numpy(np.int64)
+        * (table["H"].to_numpy(np.int64) // TILE_HEIGHT)
+        * (table["W"].to_numpy(np.int64) // TILE_WIDTH)
+    )
+    block = np.maximum(table["block_tiles"].to_numpy(np.int64), 1)
+    return -(-tiles // block)
+
+
+def validate_rows(table: pd.DataFrame) -> np.ndarray:
+    """Per row: an error message if the shape or config is invalid for the factory, else ''."""
+    h = table["H"].to_numpy(np.int64)
+    w = table["W"].to_numpy(np.int64)
+    msgs = np.full(len(table), "", dtype=object)
+    bad_dims = (table[list(SHAPE_COLUMNS)].to_numpy(np.int64) <= 0).any(axis=1)
+    msgs[bad_dims] = "non-positive dim"
+    msgs[(h % TILE_HEIGHT != 0) & (msgs == "")] = f"H is not a multiple of {TILE_HEIGHT}"
+    msgs[(w % TILE_WIDTH != 0) & (msgs == "")] = f"W is not a multiple of {TILE_WIDTH}"
+    for col in ("block_tiles", "buffering", "grid_x", "grid_y"):
+        msgs[(table[col].to_numpy(np.int64) < 1) & (msgs == "")] = f"{col} must be >= 1"
+    fn_ok = table["fn"].isin(list(factory.SFPU_CHAINS)).to_numpy()
+    msgs[~fn_ok & (msgs == "")] = f"fn must be one of {', '.join(factory.SFPU_CHAINS)}"
+    dtype_ok = table["dtype"].isin(list(factory.DTYPES)).to_numpy()
+    msgs[~dtype_ok & (msgs == "")] = f"dtype must be one of {', '.join(factory.DTYPES)}"
+    return msgs
