@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
@@ -73,8 +74,11 @@ def test_worked_hang_at_two_tile_rows_names_the_tilize_reserve_on_c1() -> None:
     writer = _only(err.report, "writer")
     assert (writer.call, writer.cb) == ("cb_wait_front", CB_OUT_RM)
     assert "reader" in err.finished[(0, 0)]
-    text = str(err)
-    assert "CRBW" in text and "c_1" in text and "core (0,0)" in text
+    line = preloaded_streaming_compute.__code__.co_firstlineno + 3
+    assert str(err).splitlines()[1] == (
+        f"core (0,0): compute/pack CRBW cb_reserve_back(c_1, 1): 0 free of 1 at test_des_deadlock.py:{line} | "
+        f"writer/brisc CWFW cb_wait_front(c_16, 1): 0 visible of 2 at {os.path.basename(writer.source)} | reader done"
+    )
     c1 = next(c for c in err.cb_counters if c.cb == CB_IN_TILED)
     assert (c1.pushed, c1.popped) == (1, 0)
     assert err.to_dict()["blocked"][0]["core"] == [0, 0]

@@ -95,6 +95,8 @@ def test_a_folder_or_a_non_utf8_file_is_a_profile_error_naming_the_path(tmp_path
         ("dram.bogus", 1, "unknown key 'dram.bogus' = 1"),
         ("compute.bfloat16.matmul.cycles_per_tile", 1.0, "unknown key 'compute.bfloat16.matmul.cycles_per_tile'"),
         ("compute.int8.tilize.cycles_per_tile", 1.0, "unknown key 'compute.int8.tilize.cycles_per_tile'"),
+        ("compute", {}, "key 'compute': expected a mapping of data formats"),
+        ("core", 5, "key 'core': expected a CoreSpec, got int"),
     ],
 )
 def test_evolve_validates_as_the_loader_does(key: str, value, problem: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from perfmodel import InputError, get_op, simulate
 from perfmodel.cli import main
-from perfmodel.io import check_output_path, write_text_safely
+from perfmodel.io import check_output_path, output_file, write_text_safely
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -112,6 +112,22 @@ def test_a_failed_write_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(type(error)):
         write_text_safely(tmp_path / "a.txt", "x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_file_serves_writers_that_take_a_path(tmp_path: Path) -> None:
+    import pandas as pd
+
+    target = tmp_path / "table.csv"
+    target.write_text("old")
+    with output_file(target) as tmp:
+        assert tmp.parent == tmp_path and tmp != target
+        pd.DataFrame({"a": [1, 2]}).to_csv(tmp, index=False)
+        assert target.read_text() == "old"  # replaced only when the block ends
+    assert target.read_text() == "a\n1\n2\n" and _leftovers(tmp_path) == []
+    with pytest.raises(RuntimeError), output_file(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("writer failed")
+    assert target.read_text() == "a\n1\n2\n" and _leftovers(tmp_path) == []
 
 
 def _forbid_simulation(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,15 +25,16 @@ def dram_unary_cycles(
     device: DeviceProfile, direction: costs.Direction, transaction_bytes: int, num_transactions: int
 ) -> float:
     """Cycles of one dram_unary run: `num_transactions` transfers of `transaction_bytes`, then a barrier."""
-    sizes = costs.packet_sizes(int(transaction_bytes), device.noc.max_packet_bytes) * int(num_transactions)
-    if not sizes:
+    per_transfer = costs.packet_sizes(int(transaction_bytes), device.noc.max_packet_bytes)
+    if not per_transfer or int(num_transactions) <= 0:
         return 0.0
-    by_size = {s: costs.packet_cost(device, direction, s) for s in set(sizes)}
-    issue = np.array([by_size[s].issue_cycles for s in sizes])
-    gap = np.array([by_size[s].service_cycles for s in sizes])
+    by_size = {s: costs.packet_cost(device, direction, s) for s in set(per_transfer)}
+    # Every transfer splits into the same packets: price one transfer, repeat it (numpy, not a Python loop).
+    issue = np.tile([by_size[s].issue_cycles for s in per_transfer], int(num_transactions))
+    gap = np.tile([by_size[s].service_cycles for s in per_transfer], int(num_transactions))
     entry = np.cumsum(issue)
     # sum_{j=i}^{last-1} g_j for every i: the suffix sums of the gaps, without the last packet's own gap.
     suffix = np.cumsum(gap[::-1])[::-1] - gap[-1]
     start_last = float(np.max(entry + suffix))
-    last = by_size[sizes[-1]]
+    last = by_size[per_transfer[-1]]
     return start_last + last.service_cycles + last.latency_cycles

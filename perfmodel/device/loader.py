@@ -25,6 +25,7 @@ import math
 import numbers
 import tomllib
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -233,9 +234,13 @@ def validate_profile(profile: DeviceProfile, origin: str) -> DeviceProfile:
                 for f in dataclasses.fields(cls)
             }
         )
+    if not isinstance(profile.compute, Mapping) or not profile.compute:
+        raise reader.fail("compute", f"expected a mapping of data formats, got {profile.compute!r}")
     compute = {}
     for fmt, body in profile.compute.items():
         key = f"compute.{fmt}"
+        if not isinstance(body, FormatCompute):
+            raise reader.fail(key, f"expected a FormatCompute, got {type(body).__name__}")
         if fmt not in FORMATS:
             raise reader.fail(key, f"unknown data format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
         dst = reader.typed(body.dst_tiles_half_sync, f"{key}.dst_tiles_half_sync", "dst_tiles_half_sync", int)

@@ -1,7 +1,7 @@
 """Frozen records of one board: clock, core, L1, DRAM, NoC, compute costs and dispatch.
 
 Every field carries its unit in its name. Values come only from a profile file (see `loader.py`), never
-from model code; what-if studies use `dataclasses.replace` (or `DeviceProfile.evolve`) on these records.
+from model code; what-if studies use `DeviceProfile.evolve`, which validates what it changes as the loader does.
 """
 
 from __future__ import annotations

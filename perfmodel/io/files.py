@@ -16,7 +16,7 @@ import contextlib
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from perfmodel.errors import InputError
@@ -56,24 +56,23 @@ def check_output_path(path: str | os.PathLike[str], *, what: str = "output file"
     return target
 
 
-def write_bytes_safely(
-    path: str | os.PathLike[str],
-    data: bytes,
-    *,
-    what: str = "output file",
-    verify: Callable[[Path], None] | None = None,
-) -> Path:
-    """Write `data` to `path` by a temporary file in the same folder and a rename; returns the file written.
+@contextlib.contextmanager
+def output_file(
+    path: str | os.PathLike[str], *, what: str = "output file", verify: Callable[[Path], None] | None = None
+) -> Iterator[Path]:
+    """A temporary path to write the output to (by any writer: text, Parquet, SQLite), renamed over `path` after.
 
-    `verify(temporary_path)` runs on the complete temporary file before the rename: if it raises, the
-    target is left untouched and the exception propagates.
+        with output_file("table.parquet", what="--out") as tmp:
+            frame.to_parquet(tmp)
+
+    On leaving the block the file is fsynced, `verify(tmp)` runs if given, and it is renamed over the target
+    (permissions of a replaced file kept); on any exception it is removed and the target left untouched.
     """
     target = check_output_path(path, what=what)  # again: the path may have changed since the first check
     tmp = _create_temporary(target)
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        yield tmp
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         # Keep the permissions of the file being replaced (a new file gets the umask's).
         with contextlib.suppress(FileNotFoundError):
@@ -85,7 +84,19 @@ def write_bytes_safely(
         tmp.unlink(missing_ok=True)
         raise
     _fsync_folder(target.parent)
-    return target
+
+
+def write_bytes_safely(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    what: str = "output file",
+    verify: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write `data` to `path` through `output_file`; returns the file written (a link's target)."""
+    with output_file(path, what=what, verify=verify) as tmp:
+        tmp.write_bytes(data)
+    return check_output_path(path, what=what)
 
 
 def write_text_safely(
