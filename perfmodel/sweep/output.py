@@ -102,4 +102,9 @@ def _fsync_folder(folder: Path) -> None:
 def read_table(out: str | Path) -> pd.DataFrame:
     """A sweep's output as a DataFrame (Parquet or CSV by suffix)."""
     out = Path(out)
-    return pd.read_csv(out) if is_csv(out) else pd.read_parquet(out)
+    if not is_csv(out):
+        return pd.read_parquet(out)
+    table = pd.read_csv(out)
+    if "reason" in table:  # CSV has no difference between an empty string and a missing value
+        table["reason"] = table["reason"].fillna("")
+    return table

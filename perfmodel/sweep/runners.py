@@ -75,16 +75,26 @@ class DaskCluster:
             self._client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
+        # More in flight than locally: each task also pays a round trip through the scheduler.
         threads = sum(self._client.nthreads().values())
-        self.slots = max(2 * threads, 2)
+        self.slots = max(4 * threads, 4)
+        self._completed: Any = None
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return self._client.submit(fn, *args, pure=False)
+        from distributed import as_completed
+
+        future = self._client.submit(fn, *args, pure=False)
+        # One `as_completed` stream of this client's futures (distributed.wait would need a default client).
+        if self._completed is None:
+            self._completed = as_completed([future], loop=self._client.loop)
+        else:
+            self._completed.add(future)
+        return future
 
     def wait_first(self, pending: set[Any]) -> set[Any]:
-        from distributed import wait
-
-        return set(wait(list(pending), return_when="FIRST_COMPLETED").done)
+        done = {next(self._completed)}
+        done.update(self._completed.next_batch(block=False))
+        return done
 
     def close(self, *, cancel: bool = False) -> None:
         self._client.close()
