@@ -22,17 +22,6 @@ RESULT_COLUMNS = ("kernel_duration_ns", "cycles", "bound", "num_cores", "l1_byte
 DEADLOCK_REASON = "cb_deadlock"
 
 
-def _plain(value: Any) -> Any:
-    """A Python scalar (JSON-able, NaN for missing numbers) from a numpy or pandas value."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return math.nan
-    return value
-
-
 def result_row(
     *,
     kernel_duration_ns: float,
@@ -54,25 +43,24 @@ def result_row(
     }
 
 
-def analytic_rows(op: str, table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The result columns of every row of `table` (the op's input columns), in one `estimate_many` call."""
+def analytic_rows(op: str, table: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """The values of `RESULT_COLUMNS` for every row of `table` (the op's input columns), by one
+    `estimate_many` call, as plain Python tuples."""
     from perfmodel.analytic import estimate_many
 
     est = estimate_many(op, table)
+    bound = [b if isinstance(b, str) and b else None for b in est["bound"].tolist()]
+    reason = [str(r) if isinstance(r, str) else "" for r in est["infeasible_reason"].tolist()]
     columns = {
-        "kernel_duration_ns": est["kernel_duration_ns"].to_numpy(),
-        "cycles": est["cycles"].to_numpy(),
-        "bound": est["bound"].to_numpy(),
-        "num_cores": est["num_cores"].to_numpy(),
-        "l1_bytes_per_core": est["l1_bytes_per_core"].to_numpy(),
-        "reason": est["infeasible_reason"].to_numpy(),
+        "kernel_duration_ns": est["kernel_duration_ns"].to_numpy(np.float64).tolist(),
+        "cycles": est["cycles"].to_numpy(np.float64).tolist(),
+        "bound": bound,
+        "num_cores": est["num_cores"].to_numpy(np.int64).tolist(),
+        "l1_bytes_per_core": est["l1_bytes_per_core"].to_numpy(np.int64).tolist(),
+        "feasible": [not r for r in reason],
+        "reason": reason,
     }
-    rows = []
-    for i in range(len(est)):
-        values = {k: _plain(v[i]) for k, v in columns.items()}
-        values["reason"] = str(values["reason"] or "")
-        rows.append(result_row(**values))
-    return rows
+    return list(zip(*(columns[c] for c in RESULT_COLUMNS), strict=True))
 
 
 def des_point(op: str, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,6 +107,6 @@ def des_point(op: str, row: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-def des_points(op: str, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """`des_point` over a few rows (one task of a runner)."""
-    return [des_point(op, row) for row in rows]
+def as_values(result: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A result row as the tuple of its `RESULT_COLUMNS` values."""
+    return tuple(result[c] for c in RESULT_COLUMNS)

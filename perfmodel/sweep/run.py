@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from perfmodel.errors import InputError
-from perfmodel.sweep.evaluate import RESULT_COLUMNS, analytic_rows, des_point
+from perfmodel.sweep.evaluate import RESULT_COLUMNS, analytic_rows, as_values, des_point
 from perfmodel.sweep.output import (
     PROVENANCE_COLUMNS,
     check_output_path,
@@ -111,7 +112,7 @@ def run_sweep(
             finally:
                 if bar is not None:
                     bar.close()
-            rows = store.rows()
+            rows = store.frame()
     except BaseException:
         if runner is not None:
             runner.close(cancel=True)
@@ -173,7 +174,7 @@ def _run_analytic(op: str, points: pd.DataFrame, todo: list[int], store: Checkpo
         if not wanted:
             continue
         results = analytic_rows(op, points.iloc[start:stop].reset_index(drop=True))
-        store.add((i, "analytic", results[i - start]) for i in wanted)
+        store.add("analytic", wanted, (results[i - start] for i in wanted))
         if bar is not None:
             bar.update(len(wanted))
 
@@ -182,7 +183,7 @@ def _run_des(op: str, points: pd.DataFrame, todo: list[int], store: Checkpoint, 
     records = points.to_dict("records")
     tasks = ((i, (op, {k: _plain(v) for k, v in records[i].items()})) for i in todo)
     for i, result in run_tasks(runner, des_point, tasks):
-        store.add([(i, "des", result)])
+        store.add("des", [i], [as_values(result)])
         if bar is not None:
             bar.update(1)
 
@@ -191,27 +192,21 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def assemble(
-    spec: SweepSpec, points: pd.DataFrame, rows: Mapping[tuple[int, str], Mapping[str, Any]], identity: Mapping
-) -> pd.DataFrame:
+def assemble(spec: SweepSpec, points: pd.DataFrame, rows: pd.DataFrame, identity: Mapping) -> pd.DataFrame:
     """The tidy table: one row per (point, backend) in point order then backend order."""
     n = len(points)
     frames = []
     for b_index, backend in enumerate(spec.backends):
-        try:
-            results = [rows[(i, backend)] for i in range(n)]
-        except KeyError as exc:  # pragma: no cover - every row was just stored
-            raise RuntimeError(f"checkpoint lacks row {exc.args[0]}") from None
+        results = rows[rows["backend"] == backend].set_index("point")
+        if len(results) != n or not (results.index.to_numpy() == np.arange(n)).all():
+            raise RuntimeError(f"checkpoint has {len(results)} {backend} rows for {n} points")  # pragma: no cover
         frame = points.copy()
         frame["backend"] = backend
-        result_frame = pd.DataFrame.from_records(results, columns=list(RESULT_COLUMNS))
-        frame = pd.concat([frame, result_frame], axis=1)
-        frame["_order"] = [i * len(spec.backends) + b_index for i in range(n)]
+        frame = pd.concat([frame, results[list(RESULT_COLUMNS)].reset_index(drop=True)], axis=1)
+        frame["_order"] = np.arange(n) * len(spec.backends) + b_index
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True).sort_values("_order", kind="stable").drop(columns="_order")
     table = table.reset_index(drop=True)
-    table["feasible"] = table["feasible"].astype(bool)
-    table["bound"] = table["bound"].astype(object).where(table["bound"].notna(), None)
     profiles = identity["profiles"]
     table[PROVENANCE_COLUMNS[0]] = [profiles[d] for d in table["device"]]
     table[PROVENANCE_COLUMNS[1]] = identity["perfmodel_version"]

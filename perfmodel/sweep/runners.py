@@ -12,6 +12,8 @@ import concurrent.futures
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar
 
@@ -19,6 +21,7 @@ from perfmodel.errors import InputError
 
 K = TypeVar("K")
 CONNECT_TIMEOUT_S = 3.0
+ORPHAN_POLL_S = 0.5
 
 
 class Runner(Protocol):
@@ -33,9 +36,18 @@ class Runner(Protocol):
     def close(self, *, cancel: bool = False) -> None: ...
 
 
-def _ignore_sigint() -> None:
+def _init_worker() -> None:
     # Ctrl-C goes to the whole process group: the parent stops the sweep; the workers just end with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (kill -9) cannot stop its pool: the workers notice they were orphaned and exit.
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="perfmodel-orphan-watch").start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_S)
+    os._exit(1)
 
 
 class LocalPool:
@@ -50,7 +62,7 @@ class LocalPool:
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
         self.slots = 2 * count
         self._pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=count, mp_context=context, initializer=_ignore_sigint
+            max_workers=count, mp_context=context, initializer=_init_worker
         )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:

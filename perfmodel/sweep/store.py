@@ -10,21 +10,38 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from perfmodel.errors import InputError
+import pandas as pd
 
-SCHEMA = """
+from perfmodel.errors import InputError
+from perfmodel.sweep.evaluate import RESULT_COLUMNS
+
+# One typed column per result column (REAL keeps a double's bits exactly; SQLite stores NaN as NULL).
+_SQL_TYPES = {
+    "kernel_duration_ns": "REAL",
+    "cycles": "REAL",
+    "bound": "TEXT",
+    "num_cores": "INTEGER",
+    "l1_bytes_per_core": "INTEGER",
+    "feasible": "INTEGER",
+    "reason": "TEXT",
+}
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (
     point INTEGER NOT NULL,
     backend TEXT NOT NULL,
-    result TEXT NOT NULL,
+    {", ".join(f"{c} {_SQL_TYPES[c]}" for c in RESULT_COLUMNS)},
     PRIMARY KEY (point, backend)
 );
 """
+_INSERT = (
+    f"INSERT OR IGNORE INTO rows (point, backend, {', '.join(RESULT_COLUMNS)}) "
+    f"VALUES (?, ?, {', '.join('?' for _ in RESULT_COLUMNS)})"
+)
 
 
 def checkpoint_path(out: Path) -> Path:
@@ -69,21 +86,30 @@ class Checkpoint:
         """The (point, backend) keys already stored."""
         return {(int(p), str(b)) for p, b in self._db.execute("SELECT point, backend FROM rows")}
 
-    def add(self, rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> None:
-        """Store finished rows (point index, backend, result columns) in one transaction; repeats are ignored."""
-        payload = [(int(p), b, json.dumps(dict(r))) for p, b, r in rows]
+    def add(self, backend: str, points: Sequence[int], results: Iterable[Sequence[Any]]) -> None:
+        """Store finished rows in one transaction: `results` gives the values of `RESULT_COLUMNS` for each of
+        `points` (indices in the spec) under `backend`. A row already stored is left as it is."""
+        payload = [(int(p), backend, *r) for p, r in zip(points, results, strict=True)]
         if not payload:
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT OR IGNORE INTO rows (point, backend, result) VALUES (?, ?, ?)", payload)
+            self._db.executemany(_INSERT, payload)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
-    def rows(self) -> dict[tuple[int, str], dict[str, Any]]:
-        """Every stored row by (point, backend)."""
-        return {
-            (int(p), str(b)): json.loads(r) for p, b, r in self._db.execute("SELECT point, backend, result FROM rows")
-        }
+    def frame(self) -> pd.DataFrame:
+        """Every stored row: columns point, backend and `RESULT_COLUMNS` with their types (NaN for no time)."""
+        query = f"SELECT point, backend, {', '.join(RESULT_COLUMNS)} FROM rows ORDER BY point, backend"
+        records = self._db.execute(query).fetchall()
+        table = pd.DataFrame.from_records(records, columns=["point", "backend", *RESULT_COLUMNS])
+        for column in ("kernel_duration_ns", "cycles"):
+            table[column] = table[column].astype("float64")
+        for column in ("point", "num_cores", "l1_bytes_per_core"):
+            table[column] = table[column].astype("int64")
+        table["feasible"] = table["feasible"].astype(bool)
+        table["bound"] = table["bound"].astype(object).where(table["bound"].notna(), None)
+        table["reason"] = table["reason"].astype(object)
+        return table
