@@ -101,13 +101,14 @@ def run_sweep(
             done = store.done()
             todo = {b: [i for i in range(len(points)) if (i, b) not in done] for b in spec.backends}
             remaining = sum(len(v) for v in todo.values())
+            if todo.get("des") and runner is None:
+                # Before the progress bar, so that the pool's processes start from a process with no extra threads.
+                runner = open_runner(workers=workers)
             bar = _progress_bar(remaining, progress)
             try:
                 if todo.get("analytic"):
                     _run_analytic(spec.op, points, todo["analytic"], store, bar)
                 if todo.get("des"):
-                    if runner is None:
-                        runner = open_runner(workers=workers)
                     _run_des(spec.op, points, todo["des"], store, runner, bar)
             finally:
                 if bar is not None:

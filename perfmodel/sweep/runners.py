@@ -64,6 +64,8 @@ class LocalPool:
         self._pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=count, mp_context=context, initializer=_init_worker
         )
+        # Start the processes now (the pool starts them at its first task), before the caller starts threads.
+        self._pool.submit(int).result()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self._pool.submit(fn, *args)
