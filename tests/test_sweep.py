@@ -291,3 +291,23 @@ def test_unreachable_scheduler_exits_2_naming_the_address(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and address in err
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_an_l1_overflow_is_a_timed_infeasible_row_for_both_engines(tmp_path: Path) -> None:
+    spec = GOOD.replace("[axes]", 'backend = ["analytic", "des"]\n[axes]').replace("W = [512]", "W = [8192]")
+    spec = spec.replace("H = [256]", "H = [64]") + "grid_x = [1]\ngrid_y = [1]\n"
+    out = tmp_path / "o.parquet"
+    run_sweep(write(tmp_path, spec), out, workers=1)
+    table = read_table(out)
+    assert list(table["backend"]) == ["analytic", "des"]
+    assert not table["feasible"].any()
+    assert all(r.split("; ")[0] == "l1_overflow" for r in table["reason"])
+    assert (table["cycles"] > 0).all() and (table["l1_bytes_per_core"] > 1_000_000).all()
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    spec = write(tmp_path, GOOD)
+    run_sweep(spec, tmp_path / "a.parquet")  # stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+    run_sweep(spec, tmp_path / "b.parquet", progress=True)
+    assert "1/1" in capsys.readouterr().err
