@@ -311,3 +311,17 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path: Path, capsys: p
     assert capsys.readouterr().err == ""
     run_sweep(spec, tmp_path / "b.parquet", progress=True)
     assert "1/1" in capsys.readouterr().err
+
+
+def test_a_shape_the_factory_rejects_is_a_row_unless_knobs_need_its_defaults(tmp_path: Path) -> None:
+    knobs = "grid_x = [2]\ngrid_y = [2]\nrow_wise = [false]\nin_buffering = [2]\nout_buffering = [2]\n"
+    text = GOOD.replace("[axes]", 'backend = ["analytic", "des"]\n[axes]').replace("H = [256]", "H = [100, 256]")
+    out = tmp_path / "o.parquet"
+    run_sweep(write(tmp_path, text + knobs), out, workers=1)
+    table = read_table(out)
+    bad = table[table["H"] == 100]
+    assert len(bad) == 2 and not bad["feasible"].any() and bad["kernel_duration_ns"].isna().all()
+    assert all("multiple of 32" in r for r in bad["reason"])
+    assert table[table["H"] == 256]["feasible"].all()
+    with pytest.raises(InputError, match="H = 100"):
+        SweepSpec.from_toml(write(tmp_path, text, "defaults.toml")).points()

@@ -7,7 +7,9 @@ product of the axes in the order written, the last axis varying fastest.
 
 The problem columns (shape, `dtype`, `device`) are required. A knob of the op's search space that has no axis
 takes the op's default configuration for each point's shape, board and dtype (for centralize_w_rm the
-board's full worker grid, column-wise split, double buffering), as a factory builds it when nobody tunes it.
+board's full worker grid, column-wise split, double buffering), as a factory builds it when nobody tunes it;
+a point whose shape the op rejects has no defaults, so the spec is refused, while with every knob given such
+a point is kept as an infeasible row. Boards and dtypes are checked on load: a typo there is refused too.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from perfmodel.errors import InputError
 BACKENDS = ("analytic", "des")
 SPEC_KEYS = ("op", "backend", "axes")
 _SCALARS = (bool, int, float, str)
+# Problems tried to find the op's search space (knob types and defaults) before giving up.
+MAX_PROBES = 1000
 
 
 @dataclass(frozen=True)
@@ -214,18 +218,27 @@ def _check_columns(spec: SweepSpec) -> None:
 
 
 def _probe_space(spec: SweepSpec, model: Any) -> Any:
-    """The search space of the spec's first point, or None when the op declares none."""
+    """The op's search space for the first problem of the spec (shape, device, dtype) the op accepts.
+
+    None when the op declares no search space, or when it accepts none of the spec's problems and every knob
+    has an axis (those points become infeasible rows); an InputError when knobs need defaults.
+    """
     axes = dict(spec.axes)
     shape_columns = getattr(model, "SHAPE_COLUMNS", None)
     if shape_columns is None:
         return None
-    shape = tuple(axes[c][0] for c in shape_columns)
-    try:
-        return _space(spec.op, shape, axes["device"][0], axes["dtype"][0])
-    except InputError as exc:
-        if "declares no search space" in str(exc):
-            return None
-        raise InputError(f"{spec.source}: {exc}") from None
+    first_error: InputError | None = None
+    problems = itertools.product(*(axes[c] for c in shape_columns), axes["device"], axes["dtype"])
+    for *shape, device, dtype in itertools.islice(problems, MAX_PROBES):
+        try:
+            return _space(spec.op, tuple(shape), device, dtype)
+        except InputError as exc:
+            if "declares no search space" in str(exc):
+                return None
+            first_error = first_error or exc
+    if set(model.INPUT_COLUMNS) <= set(axes):
+        return None
+    raise InputError(f"{spec.source}: cannot take the op's defaults: {first_error}") from None
 
 
 @functools.lru_cache(maxsize=1024)
