@@ -3,7 +3,8 @@
 A runner wraps an executor with the `concurrent.futures` shape (`submit(fn, *args)` returning a future
 whose `result()` gives the value) and says how to wait for the first of several futures; `run_tasks`
 keeps a bounded number of tasks in flight and yields each result as it completes. The local pool is a
-`ProcessPoolExecutor`; the cluster is a `dask.distributed.Client`, which has the same `submit` and `wait`.
+`ProcessPoolExecutor` (waiting with `concurrent.futures.wait`); the cluster is a `dask.distributed.Client`,
+which has the same `submit` and futures, waited for through one `distributed.as_completed` stream.
 """
 
 from __future__ import annotations
