@@ -8,10 +8,12 @@ Run with `pytest -m benchmark -s tests/benchmarks/test_bench_sweep.py`.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+from perfmodel import estimate_many
 from perfmodel.sweep import SweepSpec, run_sweep
 
 DES_SPEC = {
@@ -67,3 +69,9 @@ def test_bench_sweep_throughput(tmp_path: Path) -> None:
         print(f"  {workers} worker(s): {rate:,.1f} points/s ({wall:.2f} s)")
     rate, wall = _rate(analytic, tmp_path / "analytic.parquet")
     print(f"analytic sweep: {analytic.num_points:,} rows: {rate:,.0f} rows/s ({wall:.2f} s)")
+    # The engine alone on the same table, for the share of the sweep's own work (checkpoint, table, file).
+    points = analytic.points()
+    t0 = time.perf_counter()
+    estimate_many(analytic.op, points)
+    engine_s = time.perf_counter() - t0
+    print(f"  estimate_many alone on the same table: {len(points) / engine_s:,.0f} rows/s ({engine_s:.2f} s)")
