@@ -1,8 +1,9 @@
 """tensix-perfmodel: performance models, static checks and numerics for Tenstorrent Tensix ops.
 
 The public API: boards (`load_device`, `list_devices`), ops (`get_op`), the work split
-(`split_work_to_cores`), static checks (`check`), the engines (`simulate`, `estimate`, `estimate_many`)
-and the error family (`PerfModelError`, `InputError`, `ProfileError`, `DeadlockError`).
+(`split_work_to_cores`), static checks (`check`), the engines (`simulate`, `estimate`, `estimate_many`),
+sweep jobs (`run_sweep`, `SweepSpec`; the package `perfmodel.sweep`) and the error family (`PerfModelError`,
+`InputError`, `ProfileError`, `DeadlockError`).
 """
 
 from pathlib import Path as _Path
@@ -16,6 +17,7 @@ from perfmodel.errors import InputError, PerfModelError, ProfileError
 from perfmodel.op import get_op, list_ops
 from perfmodel.program import Program
 from perfmodel.split import WorkSplit, split_work_to_cores
+from perfmodel.sweep import SweepSpec, SweepSummary, run_sweep
 
 __all__ = [
     "CheckReport",
@@ -25,6 +27,8 @@ __all__ = [
     "PerfModelError",
     "ProfileError",
     "Program",
+    "SweepSpec",
+    "SweepSummary",
     "Violation",
     "WorkSplit",
     "check",
@@ -34,6 +38,7 @@ __all__ = [
     "list_devices",
     "list_ops",
     "load_device",
+    "run_sweep",
     "simulate",
     "split_work_to_cores",
 ]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from perfmodel.errors import PerfModelError
 
-COMMANDS = ("devices", "validate", "check", "estimate", "calibrate", "simulate", "microbench")
+COMMANDS = ("devices", "validate", "check", "estimate", "calibrate", "simulate", "microbench", "sweep")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -23,6 +23,7 @@ COMPUTE_CALLS = (
     "pack_untilize",
     "untilize",
     "copy_tile",
+    "relu_tile",
 )
 
 
