@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from perfmodel.errors import PerfModelError
 
-COMMANDS = ("devices", "validate", "check", "estimate", "calibrate", "simulate")
+COMMANDS = ("devices", "validate", "check", "estimate", "calibrate", "simulate", "recommend", "tune")
 
 
 class _Parser(argparse.ArgumentParser):
