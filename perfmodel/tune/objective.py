@@ -30,8 +30,8 @@ OBJECTIVES: Mapping[str, str] = {
 # Objective value of an infeasible point the analytic model cannot time either (an invalid row): large but
 # finite, so samplers that sort values keep working; constraints mark the trial infeasible anyway.
 UNTIMED_NS = 1e18
-EVALUATION_ATTR = "evaluation"
-CONSTRAINT_ATTR = "constraint"
+# The one user attribute a trial carries (one storage write): {"feasible", "reason", "cached", "evaluation"}.
+TRIAL_ATTR = "perfmodel"
 
 
 @dataclass(frozen=True)
@@ -199,4 +199,5 @@ def trial_params(space: SearchSpace, point: Mapping[str, Any]) -> dict[str, Any]
 
 def constraints(trial: Any) -> Sequence[float]:
     """optuna `constraints_func`: (0.0,) for a feasible trial, (1.0,) for an infeasible one."""
-    return tuple(trial.user_attrs.get(CONSTRAINT_ATTR, (1.0,)))
+    record = trial.user_attrs.get(TRIAL_ATTR, {})
+    return (0.0,) if record.get("feasible") else (1.0,)

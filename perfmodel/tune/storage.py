@@ -13,6 +13,7 @@ Anything else is an `InputError` naming the value.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,25 @@ def open_storage(spec: StorageSpec) -> Any:
         assert spec.path is not None
         return JournalStorage(JournalFileBackend(str(spec.path)))
     try:
-        return optuna.storages.RDBStorage(spec.url)
+        return _rdb(spec.url)
     except ImportError as exc:
         raise InputError(f"storage {spec.url!r} needs a database driver that is not installed ({exc.name})") from None
     except Exception as exc:  # SQLAlchemy's errors: unreachable server, bad credentials, unknown driver
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot open storage {spec.url!r}: {first}") from None
+
+
+def _rdb(url: str, attempts: int = 5) -> Any:
+    """optuna's RDBStorage, retried: processes that open a new database together race to create its schema,
+    and the losers fail once the winner has created it."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (IntegrityError, OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")

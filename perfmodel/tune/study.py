@@ -1,10 +1,11 @@
 """`tune`: an optuna study over an op's search space, on the analytic model or the simulator.
 
 Choices the API makes:
-- `n_trials` is the size the study should reach: trials already finished in the storage (by an earlier,
+- `n_trials` is the size the study should reach: trials already complete in the storage (by an earlier,
   interrupted run or by other processes sharing it) count toward it, so rerunning the same command resumes
-  an interrupted study and, once it is complete, adds nothing. Several processes given the same storage,
-  study and `n_trials` share the work and stop together.
+  an interrupted study and, once it is complete, adds nothing. A trial interrupted mid-evaluation stays FAIL
+  and does not count. Several processes given the same storage, study and `n_trials` share the work and
+  stop together (give them different seeds, or they start by suggesting the same points).
 - The study name defaults to one derived from the problem (op, the space's fixed columns, a hash of the
   knob domains, backend, objectives), so the same command finds the same study; a loaded study made for
   another problem is refused.
@@ -35,9 +36,8 @@ from perfmodel.errors import InputError
 from perfmodel.space import SearchSpace, search_space
 from perfmodel.tune.objective import (
     BACKENDS,
-    CONSTRAINT_ATTR,
-    EVALUATION_ATTR,
     OBJECTIVES,
+    TRIAL_ATTR,
     Evaluation,
     Evaluator,
     constraints,
@@ -49,7 +49,8 @@ from perfmodel.tune.storage import open_storage, parse_storage
 
 PROBLEM_ATTR = "perfmodel_problem"
 WARM_START_MAX = 10
-FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+# Trials that count toward n_trials. A FAIL (an interrupted or crashed evaluation) does not: it is run again.
+FINISHED = ("COMPLETE", "PRUNED")
 
 
 def tune(
@@ -107,8 +108,8 @@ def tune(
         _claim(study, problem, name)
         evaluator = Evaluator(space, backend)
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-            if EVALUATION_ATTR in trial.user_attrs:
-                evaluator.preload(Evaluation.from_dict(trial.user_attrs[EVALUATION_ATTR]))
+            if TRIAL_ATTR in trial.user_attrs:
+                evaluator.preload(Evaluation.from_dict(trial.user_attrs[TRIAL_ATTR]["evaluation"]))
         if backend == "des":
             count = warm_start if warm_start is not None else min(WARM_START_MAX, max(1, n_trials // 4))
             _enqueue_analytic(study, space, objectives, count, seed)
@@ -163,14 +164,15 @@ class _Objective:
         self.ran.append(trial.number)
         point = suggest_point(trial, self.space)
         evaluation, cached = self.evaluator.evaluate(point)
-        trial.set_user_attr(EVALUATION_ATTR, evaluation.to_dict())
-        trial.set_user_attr("feasible", evaluation.feasible)
-        trial.set_user_attr("reason", evaluation.reason)
-        trial.set_user_attr("cached", cached)
-        violation = 0.0 if evaluation.feasible else 1.0
-        trial.set_user_attr(CONSTRAINT_ATTR, [violation])
+        record = {
+            "feasible": evaluation.feasible,
+            "reason": evaluation.reason,
+            "cached": cached,
+            "evaluation": evaluation.to_dict(),
+        }
+        trial.set_user_attr(TRIAL_ATTR, record)
         if hasattr(trial, "set_constraint"):  # optuna >= 5: samplers read constraints set on the trial
-            trial.set_constraint("feasible", violation)
+            trial.set_constraint("feasible", 0.0 if evaluation.feasible else 1.0)
         values = evaluation.values(self.objectives)
         return values[0] if len(values) == 1 else values
 
@@ -255,8 +257,8 @@ def _enqueue_analytic(study: Any, space: SearchSpace, objectives: tuple[str, ...
 
 
 def _record(trial: Any) -> TrialRecord:
-    attrs = trial.user_attrs
-    evaluation = attrs.get(EVALUATION_ATTR)
+    attrs = trial.user_attrs.get(TRIAL_ATTR, {})
+    evaluation = attrs.get("evaluation")
     config = dict(evaluation["point"]) if evaluation else dict(trial.params)
     metrics = {}
     if evaluation:
@@ -272,7 +274,7 @@ def _record(trial: Any) -> TrialRecord:
         feasible=attrs.get("feasible"),
         reason=str(attrs.get("reason", "")),
         cached=bool(attrs.get("cached", False)),
-        enqueued="enqueued" in attrs,
+        enqueued="enqueued" in trial.user_attrs,
         metrics=metrics,
     )
 
