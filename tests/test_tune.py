@@ -111,6 +111,11 @@ def test_resume_after_interruption(tmp_path, monkeypatch: pytest.MonkeyPatch) ->
     assert len(more.trials_run) == 3 and more.trial_counts["COMPLETE"] == 18
 
 
+def test_timeout_stops_the_study() -> None:
+    result = tune(OP, SMALL, device=WH, n_trials=10**6, timeout=0.5)
+    assert 0 < result.trial_counts["COMPLETE"] < 10**6 and result.ok
+
+
 def test_journal_storage_resumes(tmp_path) -> None:
     path = tmp_path / "study.log"
     first = tune(OP, SMALL, device=WH, n_trials=5, storage=str(path))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from perfmodel.errors import PerfModelError
@@ -49,7 +49,6 @@ class Evaluation:
     l1_bytes_per_core: int
     bound: str | None
     simulated: bool = False
-    extras: Mapping[str, Any] = field(default_factory=dict)
 
     def values(self, objectives: Sequence[str]) -> tuple[float, ...]:
         """The objective values in the order of `objectives`, finite."""
@@ -60,14 +59,11 @@ class Evaluation:
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["point"] = dict(self.point)
-        d["extras"] = dict(self.extras)
-        return d
+        return {**asdict(self), "point": dict(self.point)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
-        return cls(**{**data, "point": dict(data["point"]), "extras": dict(data.get("extras", {}))})
+        return cls(**{**data, "point": dict(data["point"])})
 
 
 def point_key(space: SearchSpace, point: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -74,7 +74,9 @@ def tune(
 
     `space` replaces the op's declared search space (e.g. `search_space(...).restrict(grid_x=(1, 2))`);
     `warm_start` is the number of analytic candidates enqueued for the 'des' backend (default
-    min(10, max(1, n_trials // 4))).
+    min(10, max(1, n_trials // 4))). A `sampler` given is used as is (`seed` then only seeds the analytic
+    ranking); it sees the constraints through `Trial.set_constraint` on optuna >= 5, and through
+    `perfmodel.tune.objective.constraints` passed as its `constraints_func` before.
     """
     import optuna
 
