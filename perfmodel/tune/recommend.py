@@ -140,6 +140,8 @@ def recommend(
     wall0 = time.perf_counter()
     op_name = op if isinstance(op, str) else str(op.name)
     declared = search_space(op_name, shape, device=device, dtype=dtype)
+    if space is not None and space.op_name != op_name:
+        raise InputError(f"space is for op {space.op_name!r}, not {op_name!r}")
     space = space or declared
     ranked, method = rank_space(space, seed=seed)
     feasible_points = int(ranked["feasible"].astype(bool).sum())

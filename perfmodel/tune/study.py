@@ -10,8 +10,9 @@ Choices the API makes:
   knob domains, backend, objectives), so the same command finds the same study; a loaded study made for
   another problem is refused.
 - Every objective is minimised. The default sampler is optuna's TPE (multi-objective TPE when there is more
-  than one objective), seeded by `seed` and told the constraints; a fresh in-memory study with the same seed
-  is the same study. A caller-supplied sampler is used as given.
+  than one objective), seeded by `seed` plus the number of trials already complete (a resumed study does not
+  replay its first random points) and told the constraints; a fresh study with the same seed is the same
+  study. A caller-supplied sampler is used as given.
 - Infeasible points are COMPLETE trials whose constraint is violated (`Trial.set_constraint` on optuna >= 5,
   the sampler's `constraints_func` before), with the reason in the user attributes; they never reach `best`
   or `pareto_front`. A point the simulator finds hanging is such a trial. Their objective values are the
@@ -102,12 +103,16 @@ def tune(
     with _quiet():
         study = optuna.create_study(
             storage=open_storage(spec),
-            sampler=sampler or _default_sampler(seed, len(objectives)),
+            sampler=sampler or optuna.samplers.RandomSampler(seed=seed),  # replaced below when not given
             study_name=name,
             directions=["minimize"] * len(objectives),
             load_if_exists=True,
         )
         _claim(study, problem, name)
+        done = sum(t.state.name in FINISHED for t in study.get_trials(deepcopy=False))
+        if sampler is None:
+            # Offset by the trials already done, so a resumed study does not replay its first random points.
+            study.sampler = _default_sampler(seed + done, len(objectives))
         evaluator = Evaluator(space, backend)
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if TRIAL_ATTR in trial.user_attrs:
