@@ -233,3 +233,24 @@ def test_des_backend_records_hangs_as_infeasible_trials(monkeypatch: pytest.Monk
     hung = [t for t in result.trials if t.config["in_buffering"] == 1]
     assert hung and all(t.feasible is False and t.reason.startswith("deadlock") for t in hung)
     assert result.ok and result.best.config["in_buffering"] != 1
+
+
+def test_a_new_knob_needs_no_change_in_tune_or_recommend() -> None:
+    """Jobs walk `space.knobs`: a knob they have never heard of (here a categorical of strings) is searched,
+    recorded and reported like the others."""
+    import dataclasses
+
+    from perfmodel.space import Knob
+
+    base = search_space(OP, SMALL, device=WH).restrict(grid_x=(1, 2, 4), grid_y=(1, 2), in_buffering=(1, 2))
+    extra = Knob("noc_order", ("xy", "yx"), "a knob this op's factory does not read yet")
+    space = dataclasses.replace(base, knobs=(*base.knobs, extra), default={**base.default, "noc_order": "xy"})
+    result = tune(OP, SMALL, device=WH, n_trials=10, space=space, backend="des", seed=2)
+    assert all(t.config["noc_order"] in ("xy", "yx") for t in result.trials)
+    assert {t.config["noc_order"] for t in result.trials} == {"xy", "yx"}
+    assert result.best is not None and "noc_order" in result.best.config
+    rec = perfmodel.recommend(OP, SMALL, device=WH, top_k=2, space=space)
+    assert rec.ok
+    # Every candidate from the space carries the knob; the baseline is the op's own default (the declared space).
+    from_space = [c for c in (rec, *rec.alternatives) if dict(c.config) != dict(rec.baseline.config)]
+    assert from_space and all(c.config["noc_order"] in ("xy", "yx") for c in from_space)
