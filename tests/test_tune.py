@@ -86,29 +86,30 @@ def test_pareto_front_with_two_objectives_is_non_dominated() -> None:
 def test_resume_after_interruption(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from perfmodel.tune import objective
 
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    # A journal file (SQLite resumes the same way; the two-process test loads an SQLite study).
+    storage = f"journal:///{tmp_path / 'study.log'}"
     real = objective.Evaluator.evaluate
     calls = {"n": 0}
 
     def interrupted(self, point):
         calls["n"] += 1
-        if calls["n"] == 6:
+        if calls["n"] == 4:
             raise KeyboardInterrupt
         return real(self, point)
 
     monkeypatch.setattr(objective.Evaluator, "evaluate", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        tune(OP, SMALL, device=WH, n_trials=15, storage=storage)
+        tune(OP, SMALL, device=WH, n_trials=8, storage=storage)
     monkeypatch.setattr(objective.Evaluator, "evaluate", real)
 
-    resumed = tune(OP, SMALL, device=WH, n_trials=15, storage=storage)
-    assert resumed.trial_counts == {"COMPLETE": 15, "FAIL": 1}
-    assert len(resumed.trials_run) == 10  # the 5 complete trials count toward the 15; the interrupted one does not
+    resumed = tune(OP, SMALL, device=WH, n_trials=8, storage=storage)
+    assert resumed.trial_counts == {"COMPLETE": 8, "FAIL": 1}
+    assert len(resumed.trials_run) == 5  # the 3 complete trials count toward the 8; the interrupted one does not
     assert resumed.storage == storage
-    again = tune(OP, SMALL, device=WH, n_trials=15, storage=storage)
+    again = tune(OP, SMALL, device=WH, n_trials=8, storage=storage)
     assert again.trials_run == () and _configs(again) == _configs(resumed)
-    more = tune(OP, SMALL, device=WH, n_trials=18, storage=storage)
-    assert len(more.trials_run) == 3 and more.trial_counts["COMPLETE"] == 18
+    more = tune(OP, SMALL, device=WH, n_trials=10, storage=storage)
+    assert len(more.trials_run) == 2 and more.trial_counts["COMPLETE"] == 10
 
 
 def test_timeout_stops_the_study() -> None:

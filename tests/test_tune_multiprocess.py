@@ -21,7 +21,7 @@ deadline = time.monotonic() + 60
 while not (folder / other).exists() and time.monotonic() < deadline:
     time.sleep(0.01)
 result = perfmodel.tune(
-    "centralize_w_rm", (1, 1, 256, 512), device="wormhole_b0_n150", n_trials=16,
+    "centralize_w_rm", (1, 1, 256, 512), device="wormhole_b0_n150", n_trials=12,
     storage=f"sqlite:///{folder / 'study.db'}", study_name="shared", seed=seed,
 )
 print(json.dumps(list(result.trials_run)))
@@ -51,7 +51,7 @@ def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
         "centralize_w_rm",
         (1, 1, 256, 512),
         device="wormhole_b0_n150",
-        n_trials=16,
+        n_trials=12,
         storage=f"sqlite:///{tmp_path / 'study.db'}",
         study_name="shared",
     )
@@ -59,5 +59,5 @@ def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
     assert {t.number for t in stored.trials} == ran[0] | ran[1]
     assert all(t.state == "COMPLETE" for t in stored.trials)
     # Both stop at the target; a worker that started its last trial as the other finished may add one.
-    assert 16 <= len(stored.trials) <= 17
+    assert 12 <= len(stored.trials) <= 13
     assert time.monotonic() - t0 < 120
