@@ -45,6 +45,9 @@ class Candidate:
     confirmed: bool
     reason: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "config", _frozen(self.config))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "config": dict(self.config),
@@ -87,6 +90,11 @@ class Recommendation:
     infeasible_reasons: Mapping[str, int] = field(default_factory=_frozen)
     reasons: tuple[str, ...] = ()
     wall_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.config is not None:
+            object.__setattr__(self, "config", _frozen(self.config))
+        object.__setattr__(self, "infeasible_reasons", _frozen(self.infeasible_reasons))
 
     def to_dict(self) -> dict[str, Any]:
         return {

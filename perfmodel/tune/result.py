@@ -1,6 +1,7 @@
 """The frozen result of `tune`: best configuration(s), Pareto front, every trial with its verdict, counts.
 
-Only plain values are kept (no optuna objects), so a result can be compared, pickled and written as JSON.
+Only plain values are kept (no optuna objects), mappings read-only, so a result can be compared, kept and
+written as JSON (`to_dict`).
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ class TuneResult:
     trials: tuple[TrialRecord, ...]
     space_size: int
     wall_seconds: float
+
+    def __post_init__(self) -> None:
+        for name in ("trial_counts", "infeasible_reasons", "evaluations"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     @property
     def best(self) -> ParetoEntry | None:
