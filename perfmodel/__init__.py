@@ -2,7 +2,8 @@
 
 The public API: boards (`load_device`, `list_devices`), ops (`get_op`), the work split
 (`split_work_to_cores`), static checks (`check`), the engines (`simulate`, `estimate`, `estimate_many`),
-sweep jobs (`run_sweep`, `SweepSpec`; the package `perfmodel.sweep`) and the error family (`PerfModelError`,
+search spaces (`search_space`), the tuner (`tune`, `recommend`), sweep jobs (`run_sweep`, `SweepSpec`; the
+package `perfmodel.sweep`) and the error family (`PerfModelError`,
 `InputError`, `ProfileError`, `DeadlockError`).
 """
 
@@ -16,8 +17,10 @@ from perfmodel.device import DeviceProfile, list_devices, load_device
 from perfmodel.errors import InputError, PerfModelError, ProfileError
 from perfmodel.op import get_op, list_ops
 from perfmodel.program import Program
+from perfmodel.space import SearchSpace, search_space
 from perfmodel.split import WorkSplit, split_work_to_cores
 from perfmodel.sweep import SweepSpec, SweepSummary, run_sweep
+from perfmodel.tune import Recommendation, TuneResult, recommend, tune
 
 __all__ = [
     "CheckReport",
@@ -27,8 +30,11 @@ __all__ = [
     "PerfModelError",
     "ProfileError",
     "Program",
+    "Recommendation",
+    "SearchSpace",
     "SweepSpec",
     "SweepSummary",
+    "TuneResult",
     "Violation",
     "WorkSplit",
     "check",
@@ -38,9 +44,12 @@ __all__ = [
     "list_devices",
     "list_ops",
     "load_device",
+    "recommend",
     "run_sweep",
+    "search_space",
     "simulate",
     "split_work_to_cores",
+    "tune",
 ]
 
 # From a checkout, `perfmodel.ops` and `perfmodel.device_profiles` are the top-level folders (see _layout.py).

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from perfmodel.errors import InputError
 
 
@@ -109,9 +111,54 @@ class SearchSpace:
         """A pandas table, one row per point (every point of the space when `points` is None)."""
         import pandas as pd
 
-        pts = list(self.points()) if points is None else list(points)
         columns = [*self.fixed, *self.knob_names]
-        return pd.DataFrame([self.row(p) for p in pts], columns=columns)
+        if points is not None:
+            return pd.DataFrame([self.row(p) for p in points], columns=columns)
+        # The whole space (up to millions of rows): tuples straight from the product, fixed columns broadcast.
+        knobs = pd.DataFrame(list(itertools.product(*(k.choices for k in self.knobs))), columns=list(self.knob_names))
+        fixed = pd.DataFrame({name: [value] * len(knobs) for name, value in self.fixed.items()})
+        return pd.concat([fixed, knobs], axis=1)[columns]
+
+    def point_of(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The point {knob: value} of a table row, each value the domain's own object (no numpy scalars)."""
+        point = {}
+        for knob in self.knobs:
+            value = row[knob.name]
+            is_bool = isinstance(value, bool | np.bool_)
+            match = [c for c in knob.choices if c == value and isinstance(c, bool) == is_bool]
+            if not match:
+                raise InputError(f"{knob.name} = {value!r} is outside its domain {list(knob.choices)}")
+            point[knob.name] = match[0]
+        return point
+
+    def program(self, point: Mapping[str, Any]) -> Any:
+        """The Program the op's factory builds for `point` (through the op's `model.program_for_row`)."""
+        model = importlib.import_module(f"perfmodel.ops.{self.op_name}.model")
+        return model.program_for_row(self.row(point))
+
+    def restrict(self, **choices: Sequence[Any]) -> SearchSpace:
+        """A smaller space: the named knobs keep only the given values (in their domain order).
+
+        A default outside its knob's new domain is dropped, so every point must then set that knob.
+        """
+        for name in choices:
+            self.knob(name)  # an unknown knob is an InputError naming it
+        knobs = []
+        for knob in self.knobs:
+            if knob.name not in choices:
+                knobs.append(knob)
+                continue
+            wanted = list(choices[knob.name])
+            outside = [v for v in wanted if v not in knob.choices]
+            if outside:
+                raise InputError(f"{knob.name} = {outside[0]!r} is outside its domain {list(knob.choices)}")
+            kept = tuple(c for c in knob.choices if c in wanted)
+            if not kept:
+                raise InputError(f"restricting {knob.name} to no value leaves the space empty")
+            knobs.append(Knob(knob.name, kept, knob.description))
+        domains = {k.name: k.choices for k in knobs}
+        default = {k: v for k, v in self.default.items() if k not in domains or v in domains[k]}
+        return SearchSpace(self.op_name, self.fixed, tuple(knobs), default)
 
     def to_dict(self) -> dict[str, Any]:
         return {

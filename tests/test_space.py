@@ -51,3 +51,22 @@ def test_bad_inputs_name_the_value() -> None:
         Knob("k", ())
     with pytest.raises(ValueError, match="outside its domain"):
         SearchSpace("x", {}, (Knob("k", (1, 2)),), {"k": 3})
+
+
+def test_restrict_point_of_and_program() -> None:
+    space = search_space("centralize_w_rm", (1, 1, 64, 96), device="wormhole_b0_n150")
+    small = space.restrict(grid_x=(4, 1), in_buffering=(3,))
+    assert small.knob("grid_x").choices == (1, 4) and small.size == 2 * 8 * 2 * 1 * 4
+    assert "in_buffering" not in small.default and small.default["out_buffering"] == space.default["out_buffering"]
+    table = small.table()
+    points = [small.point_of(row) for row in table.to_dict("records")]
+    assert points == list(small.points())
+    assert all(type(p["row_wise"]) is bool and type(p["grid_x"]) is int for p in points)
+    program = small.program(points[-1])
+    assert program.config.grid == (4, 8) and program.config.in_buffering == 3
+    with pytest.raises(perfmodel.InputError, match="grid_z"):
+        space.restrict(grid_z=(1,))
+    with pytest.raises(perfmodel.InputError, match="99"):
+        space.restrict(grid_x=(99,))
+    with pytest.raises(perfmodel.InputError, match="in_buffering"):
+        space.point_of({**table.iloc[0].to_dict(), "in_buffering": 7})

@@ -16,7 +16,18 @@ from collections.abc import Sequence
 
 from perfmodel.errors import PerfModelError
 
-COMMANDS = ("devices", "validate", "check", "estimate", "calibrate", "simulate", "microbench", "sweep")
+COMMANDS = (
+    "devices",
+    "validate",
+    "check",
+    "estimate",
+    "simulate",
+    "recommend",
+    "tune",
+    "sweep",
+    "calibrate",
+    "microbench",
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,199 @@
+"""Evaluating a point of a search space: the analytic model or the simulator, with the verdict and a cache.
+
+An `Evaluation` is the frozen outcome for one point on one backend: the objective figures (time, cores, L1
+bytes), whether the point is feasible and, if not, why. Infeasible points are never dropped: they are
+evaluations with `feasible=False` and a reason (the model's `infeasible_reason`, the static checks' violation
+kinds, or the simulator's deadlock). `Evaluator` caches by point, so a repeat suggestion costs nothing.
+
+`suggest_point` turns an optuna trial into a point by walking `space.knobs`, and `constraints` is the
+`constraints_func` the samplers use (<= 0 feasible).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from perfmodel.errors import PerfModelError
+from perfmodel.space import Knob, SearchSpace
+
+BACKENDS = ("analytic", "des")
+# Objective name -> the Evaluation field it minimises.
+OBJECTIVES: Mapping[str, str] = {
+    "time": "kernel_duration_ns",
+    "cores": "num_cores",
+    "l1_bytes": "l1_bytes_per_core",
+}
+# Objective value of an infeasible point the analytic model cannot time either (an invalid row): large but
+# finite, so samplers that sort values keep working; constraints mark the trial infeasible anyway.
+UNTIMED_NS = 1e18
+# The one user attribute a trial carries (one storage write): {"feasible", "reason", "cached", "evaluation"}.
+TRIAL_ATTR = "perfmodel"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One point on one backend. `kernel_duration_ns` is the backend's time (the simulator's for 'des'; the
+    analytic model's stands in when the simulator did not run, e.g. for an infeasible point)."""
+
+    point: Mapping[str, Any]
+    backend: str
+    feasible: bool
+    reason: str
+    kernel_duration_ns: float
+    analytic_kernel_duration_ns: float
+    num_cores: int
+    l1_bytes_per_core: int
+    bound: str | None
+    simulated: bool = False
+
+    def values(self, objectives: Sequence[str]) -> tuple[float, ...]:
+        """The objective values in the order of `objectives`, finite."""
+        out = []
+        for name in objectives:
+            value = float(getattr(self, OBJECTIVES[name]))
+            out.append(value if math.isfinite(value) else UNTIMED_NS)
+        return tuple(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "point": dict(self.point)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
+        return cls(**{**data, "point": dict(data["point"])})
+
+
+def point_key(space: SearchSpace, point: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(point[name] for name in space.knob_names)
+
+
+class Evaluator:
+    """Evaluates points of `space` on `backend`, each distinct point once; counts what it evaluated."""
+
+    def __init__(self, space: SearchSpace, backend: str) -> None:
+        self.space = space
+        self.backend = backend
+        self._cache: dict[tuple[Any, ...], Evaluation] = {}
+        self.counts = {"analytic": 0, "des": 0}
+        self.cache_hits = 0
+
+    def preload(self, evaluation: Evaluation) -> None:
+        """Remember an evaluation made earlier (by this study, possibly in another process)."""
+        if evaluation.backend == self.backend:
+            self._cache.setdefault(point_key(self.space, evaluation.point), evaluation)
+
+    def evaluate(self, point: Mapping[str, Any]) -> tuple[Evaluation, bool]:
+        """(evaluation, whether it came from the cache)."""
+        key = point_key(self.space, point)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self.cache_hits += 1
+            return hit, True
+        evaluation = self._analytic(point)
+        if self.backend == "des" and evaluation.feasible:
+            evaluation = self._simulate(evaluation)
+        self._cache[key] = evaluation
+        return evaluation, False
+
+    def _analytic(self, point: Mapping[str, Any]) -> Evaluation:
+        from perfmodel.analytic import estimate_many
+
+        self.counts["analytic"] += 1
+        row = estimate_many(self.space.op_name, self.space.table([point])).iloc[0]
+        return evaluation_of_row(self.space, row, backend=self.backend)
+
+    def _simulate(self, analytic: Evaluation) -> Evaluation:
+        self.counts["des"] += 1
+        reason, _, _, result = confirm_program(self.space, analytic.point)
+        if result is None:
+            return _replace(analytic, feasible=False, reason=reason)
+        return _replace(
+            analytic,
+            kernel_duration_ns=result.kernel_duration_ns,
+            bound=result.bound,
+            simulated=True,
+        )
+
+
+def _replace(evaluation: Evaluation, **changes: Any) -> Evaluation:
+    return dataclasses.replace(evaluation, **changes)
+
+
+def evaluation_of_row(space: SearchSpace, row: Mapping[str, Any], *, backend: str = "analytic") -> Evaluation:
+    """The Evaluation of one row of `estimate_many`'s output (analytic figures)."""
+    time_ns = float(row["kernel_duration_ns"])
+    return Evaluation(
+        point=space.point_of(row),
+        backend=backend,
+        feasible=bool(row["feasible"]),
+        reason=str(row["infeasible_reason"] or ""),
+        kernel_duration_ns=time_ns,
+        analytic_kernel_duration_ns=time_ns,
+        num_cores=int(row["num_cores"]),
+        l1_bytes_per_core=int(row["l1_bytes_per_core"]),
+        bound=None if row["bound"] is None or row["bound"] != row["bound"] else str(row["bound"]),
+    )
+
+
+def confirm_program(space: SearchSpace, point: Mapping[str, Any]) -> tuple[str, Any, Any, Any]:
+    """Build the point's Program, check it statically and simulate it.
+
+    Returns (reason or '', program or None, check report or None, simulation result or None): the result is
+    None when the factory refuses the point, a static check fails (reason: the violation kinds) or the
+    simulator finds a deadlock.
+    """
+    from perfmodel.checks import check
+    from perfmodel.des import DeadlockError, SimulationLimitError, simulate
+
+    try:
+        program = space.program(point)
+    except PerfModelError as exc:
+        return f"factory: {exc}", None, None, None
+    report = check(program)
+    if not report.ok:
+        kinds = sorted({v.kind for v in report.violations})
+        return "; ".join(kinds), program, report, None
+    try:
+        result = simulate(program)
+    except DeadlockError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "deadlock"
+        return f"deadlock: {first}", program, report, None
+    except SimulationLimitError as exc:
+        return f"simulation_limit: {exc}", program, report, None
+    return "", program, report, result
+
+
+def suggest_point(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    """A point of `space` from an optuna trial: one suggestion per knob, by the knob's kind."""
+    return {knob.name: _suggest(trial, knob) for knob in space.knobs}
+
+
+def _suggest(trial: Any, knob: Knob) -> Any:
+    choices = knob.choices
+    if knob.kind == "int" and len(choices) > 1:
+        step = choices[1] - choices[0]
+        if step > 0 and tuple(range(choices[0], choices[-1] + 1, step)) == choices:
+            return trial.suggest_int(knob.name, choices[0], choices[-1], step=step)
+    if all(c is None or isinstance(c, bool | int | float | str) for c in choices):
+        return trial.suggest_categorical(knob.name, list(choices))
+    # Domains of other objects are suggested by position.
+    return choices[trial.suggest_categorical(knob.name, list(range(len(choices))))]
+
+
+def trial_params(space: SearchSpace, point: Mapping[str, Any]) -> dict[str, Any]:
+    """The optuna params that `suggest_point` maps to `point` (for enqueued trials)."""
+    params = {}
+    for knob in space.knobs:
+        value = point[knob.name]
+        primitive = all(c is None or isinstance(c, bool | int | float | str) for c in knob.choices)
+        params[knob.name] = value if primitive else knob.choices.index(value)
+    return params
+
+
+def constraints(trial: Any) -> Sequence[float]:
+    """optuna `constraints_func`: (0.0,) for a feasible trial, (1.0,) for an infeasible one."""
+    record = trial.user_attrs.get(TRIAL_ATTR, {})
+    return (0.0,) if record.get("feasible") else (1.0,)

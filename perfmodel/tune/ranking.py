@@ -1,0 +1,73 @@
+"""Ranking a search space with the analytic model: every point when the space is small enough, else a study.
+
+The ranked table is `estimate_many`'s output (knob columns plus the analytic result columns) sorted fastest
+first among feasible points; infeasible points follow, kept with their reasons. `top_candidates` picks the
+points worth simulating: the analytic model often ties points that differ only in knobs it finds irrelevant
+(a deeper buffer on a DRAM-bound run), so one point per analytic time is kept, the one with the least L1 and
+then the fewest cores, and the simulator's budget goes to genuinely different candidates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from perfmodel.space import SearchSpace
+
+# Spaces up to this many points are ranked exhaustively by estimate_many (about 10^5 points a second);
+# larger ones by an analytic optuna study of STUDY_TRIALS trials.
+EXHAUSTIVE_LIMIT = 10**6
+STUDY_TRIALS = 400
+# Analytic times equal to this relative precision are ties.
+TIE_RELATIVE = 1e-9
+
+
+def rank_space(space: SearchSpace, *, seed: int = 0) -> tuple[pd.DataFrame, str]:
+    """(ranked table, 'exhaustive' or 'study'): analytic figures of the space's points, best feasible first."""
+    from perfmodel.analytic import estimate_many
+
+    if space.size <= EXHAUSTIVE_LIMIT:
+        table, method = space.table(), "exhaustive"
+    else:
+        from perfmodel.tune.study import tune
+
+        result = tune(
+            space.op_name, (), device=space.fixed.get("device"), space=space, n_trials=STUDY_TRIALS, seed=seed
+        )
+        table, method = space.table([t.config for t in result.trials if t.config]), "study"
+        table = table.drop_duplicates(ignore_index=True)
+    ranked = estimate_many(space.op_name, table)
+    return sort_ranked(space, ranked), method
+
+
+def sort_ranked(space: SearchSpace, ranked: pd.DataFrame) -> pd.DataFrame:
+    """Feasible rows fastest first (ties: less L1, fewer cores, then space order), infeasible rows after."""
+    order = ranked.assign(
+        _infeasible=~ranked["feasible"].astype(bool),
+        _time=ranked["kernel_duration_ns"].fillna(np.inf),
+        _pos=np.arange(len(ranked)),
+    )
+    order = order.sort_values(["_infeasible", "_time", "l1_bytes_per_core", "num_cores", "_pos"], kind="stable")
+    return order.drop(columns=["_infeasible", "_time", "_pos"]).reset_index(drop=True)
+
+
+def top_candidates(ranked: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
+    """The first `k` feasible rows of a ranked table with one row per analytic time (all when k is None)."""
+    feasible = ranked[ranked["feasible"].astype(bool)]
+    times = feasible["kernel_duration_ns"].to_numpy(float)
+    keep: list[int] = []
+    last = None
+    for i, t in enumerate(times):
+        if last is not None and abs(t - last) <= TIE_RELATIVE * max(abs(last), 1.0):
+            continue
+        keep.append(i)
+        last = t
+        if k is not None and len(keep) >= k:
+            break
+    return feasible.iloc[keep]
+
+
+def infeasible_reasons(ranked: pd.DataFrame) -> dict[str, int]:
+    """How many points of the ranked table are infeasible, by reason."""
+    bad = ranked.loc[~ranked["feasible"].astype(bool), "infeasible_reason"]
+    return {str(k): int(v) for k, v in bad.value_counts().items()}

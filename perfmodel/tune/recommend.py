@@ -1,0 +1,304 @@
+"""`recommend`: the configuration a program factory should build, confirmed by the simulator.
+
+1. The analytic model ranks the op's search space (every point when it has at most 10^6, else an analytic
+   study; see `ranking`).
+2. Walking down the ranking (one point per analytic time), each candidate's Program is built, checked
+   statically (L1, CB count and ranges, the kernels' dry run) and simulated (a hang is a rejection with its
+   report line), until `top_k` candidates are confirmed (at most `MAX_ATTEMPTS_PER_K` x `top_k` tried).
+3. The op's default configuration on the board (the baseline) is timed the same way. The recommendation is
+   the confirmed candidate with the least simulated time; the baseline competes too, so a recommendation is
+   never slower in simulation than what the factory builds untuned (the speedup is then 1.0).
+
+If no point of the space is feasible, or none confirms, the result says so (`ok=False`) with the reasons.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from perfmodel.errors import InputError
+from perfmodel.space import SearchSpace, search_space
+from perfmodel.tune.objective import confirm_program, evaluation_of_row
+from perfmodel.tune.ranking import infeasible_reasons, rank_space, top_candidates
+
+MAX_ATTEMPTS_PER_K = 3
+
+
+def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A configuration timed by both engines (`des_kernel_duration_ns` None when it was not confirmed)."""
+
+    config: Mapping[str, Any]
+    kernel_duration_ns: float | None
+    des_kernel_duration_ns: float | None
+    l1_bytes_per_core: int | None
+    bound: str | None
+    confirmed: bool
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "config", _frozen(self.config))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": dict(self.config),
+            "kernel_duration_ns": self.kernel_duration_ns,
+            "des_kernel_duration_ns": self.des_kernel_duration_ns,
+            "l1_bytes_per_core": self.l1_bytes_per_core,
+            "bound": self.bound,
+            "confirmed": self.confirmed,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The configuration to build and its proof; `ok` False (with `reasons`) when nothing fits."""
+
+    op_name: str
+    shape: tuple[int, ...]
+    device: str
+    dtype: str
+    ok: bool
+    config: Mapping[str, Any] | None
+    cb_table: tuple[Mapping[str, Any], ...]
+    core_groups: tuple[Mapping[str, Any], ...]
+    compile_time_args: tuple[Mapping[str, Any], ...]
+    runtime_args: tuple[Mapping[str, Any], ...]
+    l1_bytes_per_core: int | None
+    l1_budget_bytes: int | None
+    kernel_duration_ns: float | None
+    des_kernel_duration_ns: float | None
+    bound: str | None
+    dram_roofline_ns: float | None
+    alternatives: tuple[Candidate, ...]
+    rejected: tuple[Candidate, ...]
+    baseline: Candidate
+    speedup: float | None
+    space_size: int
+    ranking: str
+    feasible_points: int
+    infeasible_reasons: Mapping[str, int] = field(default_factory=_frozen)
+    reasons: tuple[str, ...] = ()
+    wall_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.config is not None:
+            object.__setattr__(self, "config", _frozen(self.config))
+        object.__setattr__(self, "infeasible_reasons", _frozen(self.infeasible_reasons))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.op_name,
+            "shape": list(self.shape),
+            "device": self.device,
+            "dtype": self.dtype,
+            "ok": self.ok,
+            "config": None if self.config is None else dict(self.config),
+            "cb_table": [dict(c) for c in self.cb_table],
+            "core_groups": [_plain(g) for g in self.core_groups],
+            "compile_time_args": [_plain(a) for a in self.compile_time_args],
+            "runtime_args": [_plain(a) for a in self.runtime_args],
+            "l1_bytes_per_core": self.l1_bytes_per_core,
+            "l1_budget_bytes": self.l1_budget_bytes,
+            "kernel_duration_ns": self.kernel_duration_ns,
+            "des_kernel_duration_ns": self.des_kernel_duration_ns,
+            "bound": self.bound,
+            "dram_roofline_ns": self.dram_roofline_ns,
+            "alternatives": [a.to_dict() for a in self.alternatives],
+            "rejected": [r.to_dict() for r in self.rejected],
+            "baseline": self.baseline.to_dict(),
+            "speedup": self.speedup,
+            "space_size": self.space_size,
+            "ranking": self.ranking,
+            "feasible_points": self.feasible_points,
+            "infeasible_reasons": dict(self.infeasible_reasons),
+            "reasons": list(self.reasons),
+            "wall_seconds": self.wall_seconds,
+        }
+
+
+def recommend(
+    op: Any,
+    shape: Sequence[int],
+    *,
+    device: Any = "wormhole_b0_n150",
+    dtype: str = "bfloat16",
+    top_k: int = 5,
+    space: SearchSpace | None = None,
+    seed: int = 0,
+) -> Recommendation:
+    """The configuration of `op` to build for `shape` on `device`, confirmed by the simulator (module doc).
+
+    `space` replaces the op's declared search space; the baseline stays the op's own default.
+    """
+    from perfmodel.analytic import estimate_many
+
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise InputError(f"top_k must be an integer >= 1, got {top_k!r}")
+    wall0 = time.perf_counter()
+    op_name = op if isinstance(op, str) else str(op.name)
+    declared = search_space(op_name, shape, device=device, dtype=dtype)
+    if space is not None and space.op_name != op_name:
+        raise InputError(f"space is for op {space.op_name!r}, not {op_name!r}")
+    space = space or declared
+    ranked, method = rank_space(space, seed=seed)
+    feasible_points = int(ranked["feasible"].astype(bool).sum())
+
+    confirmed: list[tuple[Candidate, Any, Any, Any]] = []
+    rejected: list[Candidate] = []
+    for row in top_candidates(ranked, MAX_ATTEMPTS_PER_K * top_k).to_dict("records"):
+        if len(confirmed) >= top_k:
+            break
+        candidate, outcome = _confirm(space, row)
+        if candidate.confirmed:
+            confirmed.append((candidate, *outcome))
+        else:
+            rejected.append(candidate)
+
+    base_row = estimate_many(op_name, declared.table([declared.default])).iloc[0].to_dict()
+    baseline, base_outcome = _confirm(declared, base_row)
+    if baseline.confirmed:
+        in_list = [c for c in confirmed if dict(c[0].config) == dict(baseline.config)]
+        if not in_list:
+            confirmed.append((baseline, *base_outcome))
+
+    common = {
+        "op_name": op_name,
+        "shape": tuple(int(d) for d in shape),
+        "device": str(space.fixed.get("device", device)),
+        "dtype": str(space.fixed.get("dtype", dtype)),
+        "baseline": baseline,
+        "rejected": tuple(rejected),
+        "space_size": space.size,
+        "ranking": method,
+        "feasible_points": feasible_points,
+        "infeasible_reasons": infeasible_reasons(ranked),
+    }
+    if not confirmed:
+        reasons = _verdict(ranked, rejected, feasible_points)
+        return Recommendation(
+            ok=False,
+            config=None,
+            cb_table=(),
+            core_groups=(),
+            compile_time_args=(),
+            runtime_args=(),
+            l1_bytes_per_core=None,
+            l1_budget_bytes=None,
+            kernel_duration_ns=None,
+            des_kernel_duration_ns=None,
+            bound=None,
+            dram_roofline_ns=None,
+            alternatives=(),
+            speedup=None,
+            reasons=reasons,
+            wall_seconds=time.perf_counter() - wall0,
+            **common,
+        )
+
+    confirmed.sort(key=lambda c: (c[0].des_kernel_duration_ns, c[0].l1_bytes_per_core, c[0].config["num_cores"]))
+    best, program, report, result = confirmed[0]
+    speedup = None
+    if baseline.confirmed and best.des_kernel_duration_ns:
+        speedup = baseline.des_kernel_duration_ns / best.des_kernel_duration_ns
+    return Recommendation(
+        ok=True,
+        config=best.config,
+        cb_table=tuple(_cb_entry(cb) for cb in program.cbs),
+        core_groups=_core_groups(program),
+        compile_time_args=_args_per_group(program, "compile_time_args"),
+        runtime_args=_args_per_group(program, "runtime_args"),
+        l1_bytes_per_core=program.l1_bytes_per_core,
+        l1_budget_bytes=report.l1_budget_bytes,
+        kernel_duration_ns=best.kernel_duration_ns,
+        des_kernel_duration_ns=best.des_kernel_duration_ns,
+        bound=result.bound,
+        dram_roofline_ns=result.dram_roofline_ns,
+        alternatives=tuple(c[0] for c in confirmed[1:]),
+        speedup=speedup,
+        wall_seconds=time.perf_counter() - wall0,
+        **common,
+    )
+
+
+def _confirm(space: SearchSpace, row: Mapping[str, Any]) -> tuple[Candidate, tuple[Any, Any, Any]]:
+    """A Candidate for an `estimate_many` row: checked and simulated when the analytic model finds it feasible."""
+    evaluation = evaluation_of_row(space, row)
+    config = {**evaluation.point, "num_cores": evaluation.num_cores}
+    analytic_ns = evaluation.kernel_duration_ns if math.isfinite(evaluation.kernel_duration_ns) else None
+    if not evaluation.feasible:
+        candidate = Candidate(config, analytic_ns, None, evaluation.l1_bytes_per_core, None, False, evaluation.reason)
+        return candidate, (None, None, None)
+    reason, program, report, result = confirm_program(space, evaluation.point)
+    if result is None:
+        candidate = Candidate(config, analytic_ns, None, evaluation.l1_bytes_per_core, None, False, reason)
+        return candidate, (program, report, None)
+    config["num_cores"] = program.num_cores
+    candidate = Candidate(
+        config, analytic_ns, result.kernel_duration_ns, program.l1_bytes_per_core, result.bound, True, ""
+    )
+    return candidate, (program, report, result)
+
+
+def _verdict(ranked: Any, rejected: Sequence[Candidate], feasible_points: int) -> tuple[str, ...]:
+    if feasible_points == 0:
+        counts = infeasible_reasons(ranked)
+        return tuple(f"no feasible point in the space: {n} x {reason}" for reason, n in counts.items())
+    return tuple(f"candidate {dict(c.config)} rejected: {c.reason}" for c in rejected)
+
+
+def _cb_entry(cb: Any) -> dict[str, Any]:
+    return {
+        "index": cb.index,
+        "name": cb.name,
+        "page_size": cb.page_size_bytes,
+        "num_pages": cb.num_pages,
+        "data_format": cb.data_format,
+        "bytes": cb.total_bytes,
+    }
+
+
+def _core_groups(program: Any) -> tuple[dict[str, Any], ...]:
+    groups = []
+    for number, (ranges, units) in enumerate(program.core_groups, start=1):
+        groups.append(
+            {
+                "group": number,
+                "ranges": [[list(r.start), list(r.end)] for r in ranges],
+                "num_cores": sum(r.num_cores for r in ranges),
+                "units_per_core": units,
+            }
+        )
+    return tuple(groups)
+
+
+def _args_per_group(program: Any, which: str) -> tuple[dict[str, Any], ...]:
+    """Per core group, the first core's arguments of every kernel."""
+    out = []
+    for group in sorted({c.group for c in program.cores}):
+        first = next(c for c in program.cores if c.group == group)
+        kernels = getattr(first, which)
+        out.append({"group": group, "core": list(first.core), "kernels": {k: dict(v) for k, v in kernels.items()}})
+    return tuple(out)
+
+
+def _plain(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

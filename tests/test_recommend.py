@@ -1,0 +1,171 @@
+"""`recommend` and the `recommend` / `tune` commands: the answer matches the factory and beats the default."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import perfmodel
+from perfmodel import estimate, recommend, simulate
+from perfmodel.cli import main
+from perfmodel.space import search_space
+
+OP = "centralize_w_rm"
+WH = "wormhole_b0_n150"
+SMALL = (1, 1, 256, 512)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def small() -> perfmodel.Recommendation:
+    return recommend(OP, SMALL, device=WH, top_k=3)
+
+
+def _factory_program(config: dict, shape=SMALL, device=WH):
+    """The program centralize_w_rm's factory builds for a recommended configuration, called directly."""
+    op = perfmodel.get_op(OP)
+    cfg = op.Config(
+        grid=(config["grid_x"], config["grid_y"]),
+        row_wise=config["row_wise"],
+        in_buffering=config["in_buffering"],
+        out_buffering=config["out_buffering"],
+    )
+    return op.build_program(shape, device=device, dtype="bfloat16", config=cfg)
+
+
+def test_recommendation_is_feasible_and_not_slower_than_the_default(small) -> None:
+    assert small.ok and small.ranking == "exhaustive"
+    space = search_space(OP, SMALL, device=WH)
+    assert set(small.config) == {*space.knob_names, "num_cores"}
+    assert small.space_size == space.size == small.feasible_points
+    assert small.baseline.confirmed and dict(small.baseline.config) == {**space.default, "num_cores": 8}
+    assert small.des_kernel_duration_ns <= small.baseline.des_kernel_duration_ns
+    assert small.speedup == pytest.approx(small.baseline.des_kernel_duration_ns / small.des_kernel_duration_ns)
+    assert small.speedup >= 1.0
+    assert 1 <= len(small.alternatives) + 1 <= 3 + 1  # top_k confirmed, plus the default when it is not among them
+    for alt in small.alternatives:
+        assert alt.confirmed and alt.des_kernel_duration_ns >= small.des_kernel_duration_ns
+    assert small.dram_roofline_ns <= small.des_kernel_duration_ns
+
+
+def test_recommended_fields_match_the_factory_program(small) -> None:
+    program = _factory_program(dict(small.config))
+    assert small.config["num_cores"] == program.num_cores
+    assert [dict(c) for c in small.cb_table] == [
+        {
+            "index": cb.index,
+            "name": cb.name,
+            "page_size": cb.page_size_bytes,
+            "num_pages": cb.num_pages,
+            "data_format": cb.data_format,
+            "bytes": cb.total_bytes,
+        }
+        for cb in program.cbs
+    ]
+    assert small.l1_bytes_per_core == program.l1_bytes_per_core
+    assert small.l1_budget_bytes == program.device.core.l1_free_bytes
+    groups = program.core_groups
+    assert [g["units_per_core"] for g in small.core_groups] == [units for _, units in groups]
+    assert [g["ranges"] for g in small.core_groups] == [[[list(r.start), list(r.end)] for r in rs] for rs, _ in groups]
+    for ct, rt in zip(small.compile_time_args, small.runtime_args, strict=True):
+        first = next(c for c in program.cores if c.group == ct["group"])
+        assert tuple(ct["core"]) == first.core == tuple(rt["core"])
+        assert ct["kernels"] == {k: dict(v) for k, v in first.compile_time_args.items()}
+        assert rt["kernels"] == {k: dict(v) for k, v in first.runtime_args.items()}
+    sim = simulate(program)
+    assert small.des_kernel_duration_ns == sim.kernel_duration_ns and small.bound == sim.bound
+    assert small.dram_roofline_ns == sim.dram_roofline_ns
+    assert small.kernel_duration_ns == pytest.approx(estimate(program).kernel_duration_ns, rel=1e-9)
+
+
+def test_nothing_fits_is_a_verdict(capsys) -> None:
+    rec = recommend(OP, (1, 1, 32, 32768), device=WH)
+    assert not rec.ok and rec.config is None and rec.feasible_points == 0
+    assert rec.reasons and all("l1_overflow" in r for r in rec.reasons)
+    assert not rec.baseline.confirmed and "l1_overflow" in rec.baseline.reason
+    code, out, _ = run(capsys, "recommend", OP, "--shape", "1,1,32,32768", "--json")
+    assert code == 1 and json.loads(out)["ok"] is False
+
+
+def test_a_space_too_large_to_enumerate_is_ranked_by_a_study(monkeypatch: pytest.MonkeyPatch) -> None:
+    from perfmodel.tune import ranking
+
+    monkeypatch.setattr(ranking, "EXHAUSTIVE_LIMIT", 10)
+    monkeypatch.setattr(ranking, "STUDY_TRIALS", 20)
+    space = search_space(OP, SMALL, device=WH).restrict(grid_x=(1, 2, 4), grid_y=(1, 2), in_buffering=(1, 2))
+    rec = recommend(OP, SMALL, device=WH, top_k=2, space=space)
+    assert rec.ranking == "study" and rec.ok
+    assert rec.config["grid_x"] in (1, 2, 4) or rec.config == {**rec.baseline.config}
+
+
+def test_recommend_json(capsys, small) -> None:
+    code, out, err = run(capsys, "recommend", OP, "--shape", "1,1,256,512", "--top-k", "3", "--json")
+    d = json.loads(out)
+    assert code == 0 and not err
+    expected = {
+        "config",
+        "cb_table",
+        "core_groups",
+        "compile_time_args",
+        "runtime_args",
+        "l1_bytes_per_core",
+        "l1_budget_bytes",
+        "kernel_duration_ns",
+        "des_kernel_duration_ns",
+        "bound",
+        "dram_roofline_ns",
+        "alternatives",
+        "baseline",
+        "speedup",
+    }
+    assert expected <= set(d)
+    assert d["config"] == dict(small.config) and d["cb_table"] == [dict(c) for c in small.cb_table]
+    assert d["baseline"]["des_kernel_duration_ns"] == small.baseline.des_kernel_duration_ns
+
+
+def test_recommend_human_output(capsys) -> None:
+    code, out, _ = run(capsys, "recommend", OP, "--shape", "1,1,256,512", "--top-k", "1")
+    assert code == 0
+    assert "for the default" in out and "DRAM roofline" in out and "c_16" in out and "CoreRange({0, 0}" in out
+
+
+def test_tune_json(capsys) -> None:
+    code, out, _ = run(
+        capsys, "tune", OP, "--shape", "1,1,256,512", "--trials", "6", "--objectives", "time,l1_bytes", "--json"
+    )
+    d = json.loads(out)
+    assert code == 0 and d["ok"] and d["objectives"] == ["time", "l1_bytes"]
+    assert d["trial_counts"] == {"COMPLETE": 6} and len(d["trials"]) == 6
+    assert all(len(e["values"]) == 2 and set(e["config"]) >= {"grid_x", "in_buffering"} for e in d["pareto_front"])
+    code, out, _ = run(capsys, "tune", OP, "--shape", "1,1,256,512", "--trials", "3")
+    assert code == 0 and "best (time; backend analytic)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (("recommend", "nope", "--shape", "1,1,32,32"), "nope"),
+        (("recommend", OP, "--shape", "1,1,33,32"), "33"),
+        (("recommend", OP, "--shape", "1,1,32,32", "--top-k", "0"), "top_k"),
+        (("recommend", OP, "--shape", "1,1,32,32", "--device", "tpu"), "tpu"),
+        (("tune", "nope", "--shape", "1,1,32,32", "--trials", "2"), "nope"),
+        (("tune", OP, "--shape", "1,1,32,32", "--trials", "0"), "n_trials"),
+        (("tune", OP, "--shape", "1,1,32,32", "--trials", "2", "--objectives", "time,speed"), "speed"),
+        (("tune", OP, "--shape", "1,1,32,32", "--trials", "2", "--backend", "gpu"), "gpu"),
+        (("tune", OP, "--shape", "1,1,32,32", "--trials", "2", "--storage", "mongo://x"), "mongo"),
+        (("tune", OP, "--shape", "1,1,32,32", "--trials", "two"), "two"),
+    ],
+)
+def test_bad_inputs_exit_2_with_one_line(capsys, argv: tuple[str, ...], named: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and not out
+    assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
