@@ -51,7 +51,7 @@ def test_unset_flags_keep_the_ops_defaults(capsys) -> None:
 
 @pytest.mark.parametrize(
     ("op", "flag", "value"),
-    [("centralize_w_rm", "--block-tiles", "4"), ("unary", "--in-buffering", "1"), ("unary", "--core", "1x1")],
+    [("centralize_w_rm", "--block-tiles", "4"), ("unary", "--in-buffering", "1"), ("unary", "--out-buffering", "2")],
 )
 def test_a_flag_of_another_op_exits_2_naming_it(capsys, op, flag, value) -> None:
     code, _, err = run(capsys, "estimate", op, "--shape", "1,1,64,64", flag, value)
