@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def device_rows() -> list[dict]:
+    """The shipped boards' headline numbers, one dict each (the JSON of `perfmodel devices --json`)."""
     rows = []
     for name in list_devices():
         p = load_device(name)
@@ -31,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
                 "dram_bw_gbps": p.dram.peak_bandwidth_gbps,
             }
         )
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = device_rows()
     if args.json:
         emit_json(rows)
         return 0
