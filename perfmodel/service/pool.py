@@ -22,6 +22,7 @@ from perfmodel.service.errors import ApiError
 
 # Workers start by spawning a fresh interpreter: forking a process that runs an event loop and threads is unsafe.
 CONTEXT = multiprocessing.get_context("spawn")
+JOB_HINT = "submit long simulations as a job: POST /v1/jobs/simulate"
 
 
 class WorkerPool:
@@ -57,7 +58,7 @@ class WorkerPool:
             # A little longer than the worker's own deadline, so the worker's answer (with its message) wins.
             outcome = await asyncio.wait_for(future, timeout_s + 2.0)
         except TimeoutError:
-            raise ApiError(504, f"the request exceeded its time limit of {timeout_s:g} s") from None
+            raise ApiError(504, f"the request exceeded its time limit of {timeout_s:g} s; {JOB_HINT}") from None
         except BrokenProcessPool:
             self._executor = self._new_executor()
             raise ApiError(503, "a worker process died while answering; retry the request") from None
@@ -68,7 +69,7 @@ class WorkerPool:
             raise ApiError(
                 504,
                 f"the request exceeded its time limit of {timeout_s:g} s after {waited:.1f} s ({outcome.message}); "
-                "submit long simulations as a job: POST /v1/jobs/simulate",
+                f"{JOB_HINT}",
             )
         return outcome
 
