@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+ALL_BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+# Blocks that talk to a `perfmodel serve` run against a live server in tests/service/test_service_readme.py.
+BLOCKS = [b for b in ALL_BLOCKS if "Client(" not in b]
+SERVICE_BLOCKS = [b for b in ALL_BLOCKS if "Client(" in b]
 
 
 def test_readme_has_python_examples() -> None:

@@ -12,8 +12,6 @@ import pytest
 import perfmodel
 from perfmodel.client import Client, ServiceError
 
-from .conftest import start_server
-
 TOKEN = "s3cret-token"
 OP = "centralize_w_rm"
 LONG = {"op": OP, "shape": [1, 1, 65536, 1024]}  # seconds of simulation, hundreds of thousands of events
@@ -28,8 +26,8 @@ def data_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(data_dir):
-    srv = start_server(data_dir, *FLAGS, env={"PERFMODEL_TOKEN": TOKEN})
+def server(data_dir, launch_server):
+    srv = launch_server(data_dir, *FLAGS, env={"PERFMODEL_TOKEN": TOKEN})
     yield srv
     srv.stop()
 
@@ -83,7 +81,7 @@ def _lines(path) -> int:
     return path.read_text().count("\n") if path.exists() else 0
 
 
-def test_kill_9_during_a_job_then_restart_and_resume(server, data_dir) -> None:
+def test_kill_9_during_a_job_then_restart_and_resume(server, data_dir, launch_server) -> None:
     body = {"op": OP, "shape": [1, 1, 128, 64], "config": {"grid": [2, 2]}}
     with server.http(TOKEN) as http:
         before = http.post("/v1/estimate", json=body)
@@ -104,7 +102,7 @@ def test_kill_9_during_a_job_then_restart_and_resume(server, data_dir) -> None:
     assert _lines(checkpoint) == kept
     assert 2 <= kept < 40
 
-    again = start_server(data_dir, *FLAGS, env={"PERFMODEL_TOKEN": TOKEN})
+    again = launch_server(data_dir, *FLAGS, env={"PERFMODEL_TOKEN": TOKEN})
     try:
         with again.http(TOKEN) as http:
             job = http.get(f"/v1/jobs/{job_id}").json()
