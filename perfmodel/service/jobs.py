@@ -120,10 +120,13 @@ class JobContext:
         self._min_interval_s = min_interval_s
         self._last = 0.0
 
-    def progress(self, done: float, total: float | None = None, unit: str = "", message: str = "") -> None:
-        """Record progress (throttled to a few writes a second; the last step of a job always lands)."""
+    def progress(
+        self, done: float, total: float | None = None, unit: str = "", message: str = "", *, force: bool = False
+    ) -> None:
+        """Record progress: throttled to a few writes a second, unless `force` (a checkpoint was written) or
+        the last step."""
         now = time.monotonic()
-        if now - self._last < self._min_interval_s and (total is None or done < total):
+        if not force and now - self._last < self._min_interval_s and (total is None or done < total):
             return
         self._last = now
         self._store.job_progress(self.job_id, done, total, unit, message)

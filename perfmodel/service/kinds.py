@@ -75,7 +75,7 @@ def run_simulate(params: SimulateJobParams, ctx: JobContext) -> JobOutput:
             f.flush()
             os.fsync(f.fileno())
         done[i] = payload
-        ctx.progress(len(done), total, "simulations")
+        ctx.progress(len(done), total, "simulations", force=True)
     results = [done[i] for i in range(total)]
     rows = []
     for i, (config, payload) in enumerate(zip(configs, results, strict=True)):

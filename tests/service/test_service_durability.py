@@ -62,8 +62,10 @@ def test_full_queue_is_429_and_a_long_request_504(server) -> None:
     thread = threading.Thread(target=long_request)
     started = time.monotonic()
     thread.start()
-    time.sleep(0.5)
     with server.http(TOKEN) as http:
+        while "perfmodel_requests_in_flight 1.0" not in http.get("/metrics").text:
+            assert time.monotonic() - started < 30, "the long request never reached the worker pool"
+            time.sleep(0.05)
         busy = http.post("/v1/simulate", json={"op": OP, "shape": [1, 1, 64, 128]})
         assert busy.status_code == 429, busy.text
         assert int(busy.headers["retry-after"]) >= 1
@@ -73,8 +75,10 @@ def test_full_queue_is_429_and_a_long_request_504(server) -> None:
         assert long.status_code == 504, long.text
         assert "time limit of 2 s" in long.json()["detail"] and "POST /v1/jobs/simulate" in long.json()["detail"]
         assert time.monotonic() - started < 30
-        # The worker stopped the simulation itself and answers again.
-        assert http.post("/v1/simulate", json={"op": OP, "shape": [1, 1, 64, 128]}).status_code == 200
+        # The worker stops the simulation itself and answers again.
+        while http.post("/v1/simulate", json={"op": OP, "shape": [1, 1, 64, 128]}).status_code != 200:
+            assert time.monotonic() - started < 60, "the worker never came back"
+            time.sleep(0.2)
 
 
 def _lines(path) -> int:
@@ -86,9 +90,9 @@ def test_kill_9_during_a_job_then_restart_and_resume(server, data_dir, launch_se
     with server.http(TOKEN) as http:
         before = http.post("/v1/estimate", json=body)
         assert before.headers["x-perfmodel-cache"] == "miss"
-        job_id = http.post(
-            "/v1/jobs/simulate", json={"op": OP, "shape": JOB_SHAPE, "configs": JOB_CONFIGS * 10}
-        ).json()["id"]
+        job_id = http.post("/v1/jobs/simulate", json={"op": OP, "shape": JOB_SHAPE, "configs": JOB_CONFIGS * 6}).json()[
+            "id"
+        ]
         checkpoint = data_dir / "jobs" / job_id / "results.jsonl"
         deadline = time.monotonic() + 120
         while _lines(checkpoint) < 2 and time.monotonic() < deadline:
@@ -100,7 +104,7 @@ def test_kill_9_during_a_job_then_restart_and_resume(server, data_dir, launch_se
     kept = _lines(checkpoint)
     time.sleep(1.5)
     assert _lines(checkpoint) == kept
-    assert 2 <= kept < 40
+    assert 2 <= kept < 24
 
     again = launch_server(data_dir, *FLAGS, env={"PERFMODEL_TOKEN": TOKEN})
     try:
@@ -123,6 +127,6 @@ def test_kill_9_during_a_job_then_restart_and_resume(server, data_dir, launch_se
             perfmodel.simulate(op.build_program(tuple(JOB_SHAPE), device="wormhole_b0_n150", config=c)).cycles
             for c in JOB_CONFIGS
         ]
-        assert [r["cycles"] for r in done.result["results"]] == expected * 10
+        assert [r["cycles"] for r in done.result["results"]] == expected * 6
     finally:
         again.stop()
