@@ -3,7 +3,7 @@
 A *job kind* is a name, a pydantic model of its parameters and a function `run(params, ctx) -> JobOutput`
 that runs in a fresh worker process. `ctx` (a `JobContext`) gives the job its working folder inside the
 data dir (checkpoints, artifacts, databases) and `ctx.progress(done, total, unit)`, which lands in the
-database for `GET /v1/jobs/{id}`. A kind may also give `validate(params)`, run in a request worker when the
+database for `GET /v1/jobs/{id}`. A kind may also give `validate(params, data_dir)`, run in a request worker when the
 job is submitted, so a bad op or board is a 422 at once rather than a failed job later. Kinds register
 themselves in `perfmodel.service.kinds` with `register(JobKind(...))`; the app adds `POST /v1/jobs/<name>`
 for each, with the params model as the documented body.
@@ -36,10 +36,13 @@ Adding the tuner (in `perfmodel/service/kinds.py`, once `perfmodel.tune` exists)
                      validate=validate_target))
 
 Adding sweeps the same way: `SweepParams(BaseModel)` with `spec: str | dict[str, Any]` (TOML text, or the
-same content as a JSON object), and a `run_sweep` that writes the sweep's checkpoint into `ctx.folder` (so a
-resumed job skips the finished points), reports `ctx.progress(points_done, points_total, "points")`, and
-returns `JobOutput(result={"rows": n}, artifact=ctx.folder / "sweep.parquet",
-media_type="application/vnd.apache.parquet")`; `GET /v1/jobs/{id}` then links the table for download.
+same content as a JSON object), a `validate` that parses the spec and passes every board it names through
+`work.board_name` (a spec must not make the server read a file the client names), and a `run_sweep` that
+writes the sweep's checkpoint and output into `ctx.folder` (so a resumed job skips the finished points),
+reports `ctx.progress(points_done, points_total, "points", force=True)` after each checkpoint, and returns
+`JobOutput(result={"rows": n}, artifact=ctx.folder / "sweep.parquet", media_type="application/vnd.apache.parquet")`;
+`GET /v1/jobs/{id}` then links the table for download. `Client.tune(...)` / `Client.sweep(...)` are then
+`self.wait(self.submit("tune", ...).id)` with the library's argument names.
 """
 
 from __future__ import annotations

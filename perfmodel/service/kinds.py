@@ -16,15 +16,19 @@ from typing import Any
 from perfmodel.service import work
 from perfmodel.service.errors import FieldError
 from perfmodel.service.jobs import JobContext, JobKind, JobOutput, register
-from perfmodel.service.models import SimulateJobParams
+from perfmodel.service.models import RunTarget, SimulateJobParams
+
+
+def validate_target(params: RunTarget, data_dir: Path, config: dict[str, Any] | None = None) -> None:
+    """Build the target's program once (cheap), so a bad op, board, shape, dtype or config is a 422 at
+    submission rather than a failed job; for any kind whose params extend `RunTarget`."""
+    work.build(work.spec_of(params, data_dir, config))
 
 
 def validate_simulate(params: SimulateJobParams, data_dir: Path) -> None:
-    """Build every program once (cheap), so a bad op, board, shape or config is a 422 at submission."""
     for i, config in enumerate(_configs(params)):
-        spec = work.spec_of(params, data_dir, config)
         try:
-            work.build(spec)
+            validate_target(params, data_dir, config)
         except FieldError as exc:
             if params.configs is not None and exc.field and exc.field.startswith("config"):
                 raise FieldError(exc.field.replace("config", f"configs[{i}]", 1), str(exc)) from None

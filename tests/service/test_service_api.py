@@ -222,3 +222,18 @@ def test_simulate_job_cancel(server) -> None:
         lines = checkpoint.read_text().count("\n") if checkpoint.exists() else 0
         time.sleep(1.0)
         assert (checkpoint.read_text().count("\n") if checkpoint.exists() else 0) == lines  # the process ended
+
+
+def test_estimate_many_with_an_uploaded_board(server, tmp_path) -> None:
+    text = shipped_profile_path("blackhole_p150a").read_text().replace('name = "blackhole_p150a"', 'name = "my_board"')
+    path = tmp_path / "my_board.toml"
+    path.write_text(text)
+    rows = {"N": [1, 1], "C": 1, "H": 256, "W": 512, "dtype": "bfloat16", "grid_x": 4, "grid_y": 2}
+    rows.update({"row_wise": False, "in_buffering": 2, "out_buffering": 2})
+    local = pd.DataFrame({**rows, "device": [str(path), "wormhole_b0_n150"]})
+    remote = pd.DataFrame({**rows, "device": ["my_board", "wormhole_b0_n150"]})
+    expected = perfmodel.estimate_many(OP, local)
+    expected["device"] = remote["device"]
+    with Client(server.url) as client:
+        got = client.estimate_many(OP, remote, profile=path)
+    pd.testing.assert_frame_equal(got, expected)
