@@ -241,8 +241,12 @@ class JobManager:
 
     async def _loop(self) -> None:
         while True:
-            self._reap()
-            await self._launch()
+            try:
+                self._reap()
+                await self._launch()
+            except Exception:  # a busy database or a failed spawn must not stop the scheduler for good
+                sys.stderr.write("perfmodel serve: job scheduler error:\n")
+                traceback.print_exc()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 0.2)
