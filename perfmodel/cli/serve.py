@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host) and not token:
         sys.stderr.write(f"perfmodel serve: warning: listening on {args.host} without a token\n")
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only then (without it, Nagle's
+    # algorithm holds each response body for a delayed ACK: some 40 ms per keep-alive request).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))  # an OSError (port in use) is one line and exit 2
     port = sock.getsockname()[1]
