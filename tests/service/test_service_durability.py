@@ -11,6 +11,7 @@ import pytest
 
 import perfmodel
 from perfmodel.client import Client, ServiceError
+from perfmodel.service.store import Store
 
 TOKEN = "s3cret-token"
 OP = "centralize_w_rm"
@@ -128,5 +129,14 @@ def test_kill_9_during_a_job_then_restart_and_resume(server, data_dir, launch_se
             for c in JOB_CONFIGS
         ]
         assert [r["cycles"] for r in done.result["results"]] == expected * 6
+        # A graceful stop (SIGTERM) also leaves a running job interrupted, hence resumable.
+        with again.http(TOKEN) as http:
+            other = http.post("/v1/jobs/simulate", json={"op": OP, "shape": JOB_SHAPE, "configs": JOB_CONFIGS * 6})
+            other_id = other.json()["id"]
+            waiting = time.monotonic()
+            while http.get(f"/v1/jobs/{other_id}").json()["state"] != "running":
+                assert time.monotonic() - waiting < 120, "the job never started"
+                time.sleep(0.05)
     finally:
         again.stop()
+    assert Store(data_dir / "perfmodel.sqlite3").job_get(other_id).state == "interrupted"
