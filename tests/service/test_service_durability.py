@@ -15,7 +15,7 @@ from perfmodel.service.store import Store
 
 TOKEN = "s3cret-token"
 OP = "centralize_w_rm"
-LONG = {"op": OP, "shape": [1, 1, 65536, 1024]}  # seconds of simulation, hundreds of thousands of events
+LONG = {"op": OP, "shape": [1, 1, 262144, 1024]}  # about ten seconds of simulation: it outlives the 2 s limit
 JOB_SHAPE = [1, 1, 1024, 1024]
 JOB_CONFIGS = [{"grid": [1, 1]}, {"grid": [1, 2]}, {"grid": [2, 1]}, {"grid": [2, 2]}]
 FLAGS = ("--workers", "1", "--job-workers", "1", "--max-pending", "0", "--timeout", "2")
