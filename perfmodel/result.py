@@ -105,6 +105,36 @@ class RunResult:
             }
         )
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        """The result back from its `to_dict()` form (e.g. a service's JSON); extra keys are ignored and a
+        null number (NaN or infinity in JSON) reads as NaN."""
+
+        def number(key: str) -> float:
+            value = data.get(key)
+            return float("nan") if value is None else float(value)
+
+        return cls(
+            backend=str(data["backend"]),
+            op_name=str(data["op"]),
+            device=str(data["device"]),
+            shape=tuple(int(d) for d in data["shape"]),
+            dtype=str(data["dtype"]),
+            config=dict(data.get("config") or {}),
+            cycles=number("cycles"),
+            kernel_duration_ns=number("kernel_duration_ns"),
+            num_cores=int(data["num_cores"]),
+            l1_bytes_per_core=int(data["l1_bytes_per_core"]),
+            dram_bytes=int(data["dram_bytes"]),
+            dram_roofline_ns=number("dram_roofline_ns"),
+            bound=str(data["bound"]),
+            stages={k: (float("nan") if v is None else v) for k, v in (data.get("stages") or {}).items()},
+            per_core=tuple(data.get("per_core") or ()),
+            per_cb=tuple(data.get("per_cb") or ()),
+            utilisation=dict(data.get("utilisation") or {}),
+            details=dict(data.get("details") or {}),
+        )
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):

@@ -21,7 +21,10 @@ from perfmodel.cli import main
 ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"
 TEXT = README.read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, flags=re.S)
+ALL_BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, flags=re.S)
+# Blocks that talk to a `perfmodel serve` run against a live server in tests/service/test_service_readme.py.
+BLOCKS = [b for b in ALL_BLOCKS if "Client(" not in b]
+SERVICE_BLOCKS = [b for b in ALL_BLOCKS if "Client(" in b]
 
 
 def _console_commands() -> list[tuple[str, list[str]]]:

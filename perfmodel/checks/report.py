@@ -56,3 +56,23 @@ class CheckReport:
                 for ranges, units in self.core_groups
             ],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckReport:
+        """The report back from its `to_dict()` form (e.g. a service's JSON)."""
+        return cls(
+            ok=bool(data["ok"]),
+            violations=tuple(Violation(v["kind"], v["message"], v.get("where")) for v in data["violations"]),
+            l1_bytes_per_core=int(data["l1_bytes_per_core"]),
+            l1_budget_bytes=int(data["l1_budget_bytes"]),
+            cbs=tuple(
+                CircularBuffer(cb["index"], cb["name"], cb["page_size"], cb["num_pages"], cb["data_format"])
+                for cb in data["cbs"]
+            ),
+            num_cores=int(data["num_cores"]),
+            core_groups=tuple(
+                (tuple((tuple(r[0]), tuple(r[1])) for r in group["cores"]), int(group["units_per_core"]))
+                for group in data["core_groups"]
+            ),
+            device=str(data["device"]),
+        )

@@ -37,9 +37,8 @@ def _value(profile: DeviceProfile, key: str) -> Any:
     return [list(v) for v in value] if value and isinstance(value, tuple) and isinstance(value[0], tuple) else value
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.device is not None:
-        return _one(load_device(args.device), args.json)
+def device_rows() -> list[dict[str, Any]]:
+    """The shipped boards' headline numbers and counts of numbers by tag (the JSON of `perfmodel devices`)."""
     rows = []
     for name in list_devices():
         p = load_device(name)
@@ -60,6 +59,13 @@ def run(args: argparse.Namespace) -> int:
                 "tags": dict(sorted(tags.items())),
             }
         )
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.device is not None:
+        return _one(load_device(args.device), args.json)
+    rows = device_rows()
     if args.json:
         emit_json(rows)
         return 0

@@ -1,0 +1,79 @@
+"""Shared fixtures: `launch_server` starts a real `perfmodel serve` on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+LAUNCH = "import sys; from perfmodel.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    url: str
+    data_dir: Path
+    log: Path
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=120.0, trust_env=False)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+
+def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None, wait_s: float = 90.0) -> Server:
+    """`perfmodel serve --port 0` bound to 127.0.0.1; returns once /healthz answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = data_dir.parent / f"{data_dir.name}.{time.monotonic_ns()}.out"
+    log = out.with_suffix(".log")
+    cmd = [sys.executable, "-c", LAUNCH, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir)]
+    proc = subprocess.Popen(
+        [*cmd, *args],
+        stdout=out.open("w"),
+        stderr=log.open("w"),
+        env={**os.environ, **(env or {})},
+    )
+    deadline = time.monotonic() + wait_s
+    url = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()}")
+        text = out.read_text()
+        if url is None and "http://" in text:
+            url = text.split("http://", 1)[1].split()[0]
+            url = f"http://{url}"
+        if url is not None:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2.0, trust_env=False).status_code == 200:
+                    return Server(proc, url, data_dir, log)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server did not start within {wait_s} s: {log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def launch_server():
+    """`launch_server(data_dir, *flags, env=...)` -> a running `Server` (the caller stops it)."""
+    return start_server
