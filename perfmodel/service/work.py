@@ -338,7 +338,10 @@ def full_config(op_name: str, config: Mapping[str, Any] | None) -> dict[str, Any
     try:
         coerced = coerce_config(op.Config, given, op.name)
     except InputError as exc:
-        raise FieldError(f"config.{unknown[0]}" if unknown else "config", str(exc)) from None
+        named = unknown or [
+            n for n in sorted(names, key=len, reverse=True) if re.search(rf"\b{re.escape(n)}\b", str(exc))
+        ]
+        raise FieldError(f"config.{named[0]}" if named else "config", str(exc)) from None
     except TypeError as exc:
         raise FieldError("config", f"{op.name} config: {exc}") from None
     return plain(dataclasses.asdict(coerced))

@@ -60,7 +60,7 @@ CASES = [
         "config.grid",
         "larger than wormhole_b0_n150's worker grid",
     ),
-    ("grid of 3", "POST", "/v1/check", {**GOOD, "config": {"grid": [1, 2, 3]}}, 422, "config.grid", "two integers"),
+    ("grid of 3", "POST", "/v1/check", {**GOOD, "config": {"grid": [1, 2, 3]}}, 422, "config.grid", "[1, 2, 3]"),
     ("config not an object", "POST", "/v1/check", {**GOOD, "config": "8x8"}, 422, "config", "valid dictionary"),
     ("trace on check", "POST", "/v1/check", {**GOOD, "trace": True}, 422, "trace", "unknown field"),
     ("trace not a bool", "POST", "/v1/simulate", {**GOOD, "trace": "please"}, 422, "trace", "valid boolean"),
