@@ -5,12 +5,14 @@
 - `positive_int`: a config field that must be an integer >= 1;
 - `interleaved_in_out`: the input and output DRAM buffers of an op that reads one tensor and writes one of the
   same page count, interleaved, the output after the input in each bank;
-- `tile_shape_row_errors`: the table form of the shape and config checks, for `model.validate_rows`.
+- `tile_shape_row_errors`: the table form of the shape and config checks, for `model.validate_rows`;
+- `split_config_of_row` and `build_row_program`: a table row's grid and split order, and its Program, for
+  `model.config_of` and `model.program_for_row`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +21,7 @@ from perfmodel.device import DeviceProfile
 from perfmodel.errors import InputError
 from perfmodel.numerics.formats import DataFormat
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH
-from perfmodel.program import DramBuffer
+from perfmodel.program import DramBuffer, Program
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,3 +114,16 @@ def tile_shape_row_errors(
     for col in positive_columns:
         msgs[(table[col].to_numpy(np.int64) < 1) & (msgs == "")] = f"{col} must be >= 1"
     return msgs
+
+
+def split_config_of_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The `grid` and `row_wise` config fields of a table row (columns grid_x, grid_y, row_wise)."""
+    return {"grid": (int(row["grid_x"]), int(row["grid_y"])), "row_wise": bool(row["row_wise"])}
+
+
+def build_row_program(
+    build_program: Callable[..., Program], row: Mapping[str, Any], shape_columns: Sequence[str], config: Any
+) -> Program:
+    """`build_program` (an op's factory) on the shape (`shape_columns`), board and dtype of a table row."""
+    shape = tuple(int(row[c]) for c in shape_columns)
+    return build_program(shape, device=str(row["device"]), dtype=str(row["dtype"]), config=config)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.device import DeviceProfile
-from perfmodel.factory_common import tile_shape_row_errors
+from perfmodel.factory_common import build_row_program, split_config_of_row, tile_shape_row_errors
 from perfmodel.numerics.formats import get_format
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH
 from perfmodel.ops.unary import factory
@@ -37,14 +37,9 @@ KEY_COLUMNS = ("dtype", "fn", "block_tiles")
 BUFFER_COLUMNS = ("buffering",)
 
 
-def shape_of(row: Mapping[str, Any]) -> tuple[int, ...]:
-    return tuple(int(row[c]) for c in SHAPE_COLUMNS)
-
-
 def config_of(row: Mapping[str, Any]) -> Config:
     return Config(
-        grid=(int(row["grid_x"]), int(row["grid_y"])),
-        row_wise=bool(row["row_wise"]),
+        **split_config_of_row(row),
         fn=str(row["fn"]),
         block_tiles=int(row["block_tiles"]),
         buffering=int(row["buffering"]),
@@ -53,9 +48,7 @@ def config_of(row: Mapping[str, Any]) -> Config:
 
 def program_for_row(row: Mapping[str, Any]) -> Program:
     """The Program of one table row (the columns of `INPUT_COLUMNS`), built by the real factory."""
-    return factory.build_program(
-        shape_of(row), device=str(row["device"]), dtype=str(row["dtype"]), config=config_of(row)
-    )
+    return build_row_program(factory.build_program, row, SHAPE_COLUMNS, config_of(row))
 
 
 def shape_key(program: Program) -> tuple[Hashable, ...]:
