@@ -197,6 +197,16 @@ def run_payload(result: Any, stalls: Any, report: Any) -> dict[str, Any]:
     }
 
 
+def print_deadlock(exc: Any, program: Any, backend: str, as_json: bool) -> int:
+    """A program that hangs: its deadlock report (JSON, or a headline and the report) and exit code 1."""
+    if as_json:
+        emit_json({"backend": backend, "op": program.op_name, "deadlock": exc.to_dict(), "message": str(exc)})
+    else:
+        print(f"DEADLOCK: {program.op_name} {list(program.shape)} on {program.device.name}")
+        print(str(exc))
+    return 1
+
+
 def verdict_code(report: Any) -> int:
     """Exit code of a timed run: 1 when the static checks fail (the program cannot run as built), else 0."""
     return 0 if report.ok else 1
