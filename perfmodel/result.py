@@ -82,7 +82,7 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every field but `output`, mappings as dicts."""
-        return _plain(
+        return plain_value(
             {
                 "backend": self.backend,
                 "op": self.op_name,
@@ -136,11 +136,12 @@ class RunResult:
         )
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """JSON-ready: mappings as dicts with str keys, lists and tuples as lists, numpy scalars as Python numbers."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_value(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     return value

@@ -183,6 +183,28 @@ def device_column(device: Any) -> str:
     )
 
 
+def table_shape_columns(dims: Sequence[int]) -> dict[str, int]:
+    """The N, C, H, W columns of a table row for a shape [..., H, W]; outer dims beyond 4-D fold into N."""
+    outer = tuple(dims[:-2])
+    c = outer[-1] if outer else 1
+    n = math.prod(outer[:-1]) if len(outer) > 1 else 1
+    return {"N": n, "C": c, "H": dims[-2], "W": dims[-1]}
+
+
+def grid_knobs(board: Any) -> tuple[Knob, Knob, Knob]:
+    """The knobs of the split: `grid_x` 1..worker grid x, `grid_y` 1..worker grid y of `board`, and `row_wise`."""
+    return (
+        Knob("grid_x", tuple(range(1, board.core.grid_x + 1)), "columns of the core grid handed to the split"),
+        Knob("grid_y", tuple(range(1, board.core.grid_y + 1)), "rows of the core grid handed to the split"),
+        Knob("row_wise", (False, True), "fill cores row by row instead of column by column"),
+    )
+
+
+def grid_defaults(board: Any, row_wise: bool) -> dict[str, Any]:
+    """The defaults of `grid_knobs`: the whole worker grid of `board`, and the op's `row_wise`."""
+    return {"grid_x": board.core.grid_x, "grid_y": board.core.grid_y, "row_wise": row_wise}
+
+
 def search_space(
     op: Any, shape: Sequence[int], *, device: Any = "wormhole_b0_n150", dtype: str = "bfloat16", **problem: Any
 ) -> SearchSpace:

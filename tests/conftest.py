@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,3 +78,22 @@ def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None, 
 def launch_server():
     """`launch_server(data_dir, *flags, env=...)` -> a running `Server` (the caller stops it)."""
     return start_server
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """`cli(*argv)` runs `perfmodel <argv>` in this process -> (exit code, stdout, stderr).
+
+    An argparse usage error (SystemExit) gives its exit code like any other failure.
+    """
+    from perfmodel.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -9,7 +9,7 @@ import pytest
 
 import perfmodel
 from perfmodel import DeadlockError, estimate, simulate
-from perfmodel.kernel_api import Preloaded, Streaming
+from perfmodel.known_hangs import preloaded_streaming_compute
 from perfmodel.ops.centralize_w_rm.kernels import (
     CB_CENTRALIZED,
     CB_IN_RM,
@@ -31,17 +31,6 @@ def passthrough_compute(k, *, Ht, Wt):
         yield from k.cb_reserve_back(CB_OUT_RM, Wt)
         yield from k.cb_push_back(CB_OUT_RM, Wt)
         yield from k.cb_pop_front(CB_IN_RM, Wt)
-
-
-def preloaded_streaming_compute(k, *, Ht, Wt):
-    """The README's hang: sub with A = Preloaded (never pops c_1), B = Streaming; hangs from two tile rows."""
-    for _ in range(Ht):
-        yield from k.tilize(CB_IN_RM, Wt, CB_IN_TILED, num_blocks=1)
-        yield from k.reduce(CB_IN_TILED, CB_SCALER, CB_MEAN_TILED, Wt, input_mode="persistent")
-        yield from k.sub(
-            CB_IN_TILED, CB_MEAN_TILED, CB_CENTRALIZED, Wt, broadcast="col", a_policy=Preloaded, b_policy=Streaming
-        )
-        yield from k.untilize(CB_CENTRALIZED, CB_OUT_RM, Wt)
 
 
 def test_a_passthrough_compute_kernel_is_priced_as_written() -> None:

@@ -10,19 +10,8 @@ import time
 
 import pytest
 
-from perfmodel.cli import main
-
 OP = "centralize_w_rm"
 TIMED = ("check", "simulate", "estimate")
-
-
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return int(code or 0), out, err
 
 
 # (arguments, text the one-line message must contain)
@@ -100,9 +89,9 @@ CASES += [
 
 
 @pytest.mark.parametrize(("argv", "named"), CASES, ids=[" ".join(a) for a, _ in CASES])
-def test_bad_input_exits_2_with_one_line_naming_it(capsys: pytest.CaptureFixture[str], argv, named) -> None:
+def test_bad_input_exits_2_with_one_line_naming_it(cli, argv, named) -> None:
     started = time.perf_counter()
-    code, _, err = run(capsys, argv)
+    code, _, err = cli(*argv)
     assert code == 2, err
     assert "Traceback" not in err
     assert err.endswith("\n") and err.count("\n") == 1, err
@@ -125,9 +114,9 @@ VERDICTS: list[tuple[list[str], str]] = [
 
 
 @pytest.mark.parametrize(("argv", "verdict"), VERDICTS, ids=[" ".join(a) for a, _ in VERDICTS])
-def test_verdict_exits_1_with_its_report(capsys: pytest.CaptureFixture[str], argv, verdict) -> None:
+def test_verdict_exits_1_with_its_report(cli, argv, verdict) -> None:
     started = time.perf_counter()
-    code, out, err = run(capsys, argv)
+    code, out, err = cli(*argv)
     assert code == 1, err
     assert verdict in out
     assert "Traceback" not in err

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from perfmodel.cli import main
 from perfmodel.device import load_device
 
 HEADER = "arch,benchmark,direction,transaction_bytes,num_transactions,cycles\n"
@@ -140,14 +139,10 @@ def test_enough_cases() -> None:
 
 
 @pytest.mark.parametrize(("argv", "files", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_exits_2_naming_the_value(tmp_path: Path, capsys, argv, files, needle) -> None:
+def test_bad_input_exits_2_naming_the_value(tmp_path: Path, cli, argv, files, needle) -> None:
     _create(tmp_path, files)
     before = sorted(p.name for p in tmp_path.iterdir())
-    try:
-        code = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
+    code, out, err = cli(*(a.replace("{tmp}", str(tmp_path)) for a in argv))
     assert code == 2, err
     assert needle.replace("{tmp}", str(tmp_path)) in err
     assert err.startswith("perfmodel: error: ") and len(err.splitlines()) == 1

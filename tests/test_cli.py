@@ -11,21 +11,11 @@ from collections import Counter
 
 import pytest
 
-from perfmodel.cli import main
 from perfmodel.device import list_devices, load_device
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_devices_json(capsys) -> None:
-    code, out, _ = run(capsys, "devices", "--json")
+def test_devices_json(cli) -> None:
+    code, out, _ = cli("devices", "--json")
     rows = json.loads(out)
     assert code == 0
     names = {r["name"] for r in rows}
@@ -44,8 +34,8 @@ def test_devices_json(capsys) -> None:
         } <= set(r)
 
 
-def test_devices_table(capsys) -> None:
-    code, out, _ = run(capsys, "devices")
+def test_devices_table(cli) -> None:
+    code, out, _ = cli("devices")
     assert code == 0
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.split()[0] in list_devices()}
     assert set(rows) == set(list_devices())
@@ -65,9 +55,9 @@ def test_devices_table(capsys) -> None:
         assert tags == dict(Counter(prov.tag for prov in p.provenance.values()))
 
 
-def test_devices_of_one_board_lists_every_number_with_tag_and_source(capsys) -> None:
+def test_devices_of_one_board_lists_every_number_with_tag_and_source(cli) -> None:
     p = load_device("blackhole_p150a")
-    code, out, _ = run(capsys, "devices", "blackhole_p150a", "--json")
+    code, out, _ = cli("devices", "blackhole_p150a", "--json")
     payload = json.loads(out)
     assert code == 0 and payload["name"] == "blackhole_p150a"
     assert [r["key"] for r in payload["numbers"]] == list(p.provenance)
@@ -76,7 +66,7 @@ def test_devices_of_one_board_lists_every_number_with_tag_and_source(capsys) -> 
     by_key = {r["key"]: r["value"] for r in payload["numbers"]}
     assert by_key["dram.peak_bandwidth_gbps"] == p.dram.peak_bandwidth_gbps
     assert by_key["compute.bfloat16.tilize.cycles_per_tile"] == p.compute_for("bfloat16").cost("tilize").cycles_per_tile
-    code, out, _ = run(capsys, "devices", "blackhole_p150a")
+    code, out, _ = cli("devices", "blackhole_p150a")
     lines = out.splitlines()[1:]
     assert code == 0 and len(lines) == len(p.provenance)
     for line, (key, prov) in zip(lines, p.provenance.items(), strict=True):
@@ -84,24 +74,20 @@ def test_devices_of_one_board_lists_every_number_with_tag_and_source(capsys) -> 
         assert (cells[0], cells[2], cells[3]) == (key, prov.tag, prov.source)
 
 
-def test_version_is_the_package_metadata(capsys) -> None:
-    code, out, _ = run(capsys, "--version")
+def test_version_is_the_package_metadata(cli) -> None:
+    code, out, _ = cli("--version")
     assert code == 0 and out == f"perfmodel {importlib.metadata.version('tensix-perfmodel')}\n"
 
 
-def test_check_overflow_exits_1_with_l1_overflow(capsys) -> None:
-    code, out, _ = run(
-        capsys, "check", "centralize_w_rm", "--shape", "1,1,32,8192", "--device", "wormhole_b0_n150", "--json"
-    )
+def test_check_overflow_exits_1_with_l1_overflow(cli) -> None:
+    code, out, _ = cli("check", "centralize_w_rm", "--shape", "1,1,32,8192", "--device", "wormhole_b0_n150", "--json")
     report = json.loads(out)
     assert code == 1 and not report["ok"]
     assert "l1_overflow" in [v["kind"] for v in report["violations"]]
 
 
-def test_check_ok_at_the_design_point(capsys) -> None:
-    code, out, _ = run(
-        capsys, "check", "centralize_w_rm", "--shape", "1,1,2048,1024", "--device", "wormhole_b0_n150", "--json"
-    )
+def test_check_ok_at_the_design_point(cli) -> None:
+    code, out, _ = cli("check", "centralize_w_rm", "--shape", "1,1,2048,1024", "--device", "wormhole_b0_n150", "--json")
     report = json.loads(out)
     assert code == 0 and report["ok"]
     assert report["l1_bytes_per_core"] == 397_312
@@ -110,9 +96,8 @@ def test_check_ok_at_the_design_point(capsys) -> None:
     assert [cb["index"] for cb in report["cbs"]] == [0, 1, 2, 3, 4, 16]
 
 
-def test_check_flags_reach_the_factory(capsys) -> None:
-    code, out, _ = run(
-        capsys,
+def test_check_flags_reach_the_factory(cli) -> None:
+    code, out, _ = cli(
         "check",
         "centralize_w_rm",
         "--shape",
@@ -133,8 +118,8 @@ def test_check_flags_reach_the_factory(capsys) -> None:
     assert pages[0] == 6 and pages[16] == 2
 
 
-def test_check_text_output(capsys) -> None:
-    code, out, _ = run(capsys, "check", "centralize_w_rm", "--shape", "1,1,32,8192")
+def test_check_text_output(cli) -> None:
+    code, out, _ = cli("check", "centralize_w_rm", "--shape", "1,1,32,8192")
     assert code == 1 and "FAILED" in out and "l1_overflow" in out
 
 
@@ -163,18 +148,18 @@ def test_check_text_output(capsys) -> None:
         (["frobnicate"], "frobnicate"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(capsys, argv, needle) -> None:
-    code, out, err = run(capsys, *argv)
+def test_bad_input_exits_2_with_one_line(cli, argv, needle) -> None:
+    code, out, err = cli(*argv)
     assert code == 2
     assert needle in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err and out == ""
 
 
-def test_unknown_op_and_board_list_the_known_ones(capsys) -> None:
-    _, _, err = run(capsys, "check", "nosuchop", "--shape", "1,1,32,64")
+def test_unknown_op_and_board_list_the_known_ones(cli) -> None:
+    _, _, err = cli("check", "nosuchop", "--shape", "1,1,32,64")
     assert "centralize_w_rm" in err
-    _, _, err = run(capsys, "check", "centralize_w_rm", "--shape", "1,1,32,64", "--device", "x")
+    _, _, err = cli("check", "centralize_w_rm", "--shape", "1,1,32,64", "--device", "x")
     assert "wormhole_b0_n150" in err and "blackhole_p150a" in err
 
 

@@ -6,17 +6,7 @@ import json
 
 import pytest
 
-from perfmodel.cli import main
 from perfmodel.cli.common import config_flags
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_every_config_field_of_a_tensor_op_has_a_flag() -> None:
@@ -35,17 +25,17 @@ def test_every_config_field_of_a_tensor_op_has_a_flag() -> None:
     assert flags["row_wise"].kind == "bool" and flags["grid"].kind == "pair" and flags["block_tiles"].kind == "int"
 
 
-def test_unary_flags_reach_the_config(capsys) -> None:
+def test_unary_flags_reach_the_config(cli) -> None:
     argv = ["check", "unary", "--shape", "1,1,256,256", "--grid", "1x1", "--fn", "copy", "--block-tiles", "4"]
-    code, out, _ = run(capsys, *argv, "--buffering", "1", "--json")
+    code, out, _ = cli(*argv, "--buffering", "1", "--json")
     report = json.loads(out)
     assert code == 0 and [(cb["index"], cb["num_pages"]) for cb in report["cbs"]] == [(0, 4), (2, 4)]
 
 
-def test_unset_flags_keep_the_ops_defaults(capsys) -> None:
-    code, out, _ = run(capsys, "check", "unary", "--shape", "1,1,64,64", "--json")
+def test_unset_flags_keep_the_ops_defaults(cli) -> None:
+    code, out, _ = cli("check", "unary", "--shape", "1,1,64,64", "--json")
     assert code == 0 and [cb["num_pages"] for cb in json.loads(out)["cbs"]] == [2, 2]
-    code, out, _ = run(capsys, "check", "centralize_w_rm", "--shape", "1,1,64,64", "--in-buffering", "1", "--json")
+    code, out, _ = cli("check", "centralize_w_rm", "--shape", "1,1,64,64", "--in-buffering", "1", "--json")
     assert code == 0 and json.loads(out)["cbs"][0]["num_pages"] == 2  # Wt = 2, in_buffering 1
 
 
@@ -53,16 +43,16 @@ def test_unset_flags_keep_the_ops_defaults(capsys) -> None:
     ("op", "flag", "value"),
     [("centralize_w_rm", "--block-tiles", "4"), ("unary", "--in-buffering", "1"), ("unary", "--out-buffering", "2")],
 )
-def test_a_flag_of_another_op_exits_2_naming_it(capsys, op, flag, value) -> None:
-    code, _, err = run(capsys, "estimate", op, "--shape", "1,1,64,64", flag, value)
+def test_a_flag_of_another_op_exits_2_naming_it(cli, op, flag, value) -> None:
+    code, _, err = cli("estimate", op, "--shape", "1,1,64,64", flag, value)
     assert code == 2 and flag in err and op in err and "Traceback" not in err
 
 
-def test_bool_flags_both_ways_and_bad_values(capsys) -> None:
+def test_bool_flags_both_ways_and_bad_values(cli) -> None:
     for flag in ("--row-wise", "--no-row-wise"):
-        code, _, _ = run(capsys, "check", "centralize_w_rm", "--shape", "1,1,64,64", flag)
+        code, _, _ = cli("check", "centralize_w_rm", "--shape", "1,1,64,64", flag)
         assert code == 0
-    code, _, err = run(capsys, "check", "unary", "--shape", "1,1,64,64", "--fn", "gelu")
+    code, _, err = cli("check", "unary", "--shape", "1,1,64,64", "--fn", "gelu")
     assert code == 2 and "gelu" in err
-    code, _, err = run(capsys, "check", "unary", "--shape", "1,1,64,64", "--block-tiles", "two")
+    code, _, err = cli("check", "unary", "--shape", "1,1,64,64", "--block-tiles", "two")
     assert code == 2 and "block-tiles" in err

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import json
 
-from perfmodel.cli import main
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_simulate_json(capsys, tmp_path) -> None:
+def test_simulate_json(cli, tmp_path) -> None:
     trace = tmp_path / "t.json"
-    code, out, err = run(
-        capsys, "simulate", "centralize_w_rm", "--shape", "1,1,128,96", "--grid", "2x2", "--json", "--trace", str(trace)
+    code, out, err = cli(
+        "simulate", "centralize_w_rm", "--shape", "1,1,128,96", "--grid", "2x2", "--json", "--trace", str(trace)
     )
     assert code == 0, err
     d = json.loads(out)
@@ -32,18 +21,18 @@ def test_simulate_json(capsys, tmp_path) -> None:
     assert "simulating" not in err  # no progress meter off a terminal
 
 
-def test_simulate_text(capsys) -> None:
-    code, out, _ = run(capsys, "simulate", "centralize_w_rm", "--shape", "64,64", "--out-buffering", "1")
+def test_simulate_text(cli) -> None:
+    code, out, _ = cli("simulate", "centralize_w_rm", "--shape", "64,64", "--out-buffering", "1")
     assert code == 0
     assert "bound:" in out and "c_16" in out
 
 
-def test_simulate_bad_input_exits_2(capsys) -> None:
-    code, _, err = run(capsys, "simulate", "centralize_w_rm", "--shape", "1,1,33,64")
+def test_simulate_bad_input_exits_2(cli) -> None:
+    code, _, err = cli("simulate", "centralize_w_rm", "--shape", "1,1,33,64")
     assert code == 2 and "33" in err and "Traceback" not in err
 
 
-def test_simulate_deadlock_exits_1_with_report(capsys, monkeypatch) -> None:
+def test_simulate_deadlock_exits_1_with_report(cli, monkeypatch) -> None:
     import perfmodel.ops.centralize_w_rm.factory as factory
     from perfmodel.ops.centralize_w_rm import kernels
 
@@ -52,10 +41,10 @@ def test_simulate_deadlock_exits_1_with_report(capsys, monkeypatch) -> None:
         yield from k.cb_reserve_back(kernels.CB_IN_RM, Wt)
 
     monkeypatch.setattr(factory.default_kernels, "reader", reader_without_push)
-    code, out, _ = run(capsys, "simulate", "centralize_w_rm", "--shape", "64,64", "--json")
+    code, out, _ = cli("simulate", "centralize_w_rm", "--shape", "64,64", "--json")
     assert code == 1
     d = json.loads(out)["deadlock"]
     blocked = {(w["kernel"], w["call"], w["cb"]) for w in d["blocked"]}
     assert ("compute", "cb_wait_front", 0) in blocked
-    code, out, _ = run(capsys, "simulate", "centralize_w_rm", "--shape", "64,64")
+    code, out, _ = cli("simulate", "centralize_w_rm", "--shape", "64,64")
     assert code == 1 and "DEADLOCK" in out and "CWFW" in out

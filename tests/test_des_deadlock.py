@@ -9,7 +9,8 @@ import pytest
 
 from perfmodel import DeadlockError, get_op, simulate
 from perfmodel.des import BlockedWait
-from perfmodel.kernel_api import Preloaded, Streaming
+from perfmodel.kernel_api import Preloaded
+from perfmodel.known_hangs import preloaded_streaming_compute
 from perfmodel.ops.centralize_w_rm.kernels import (
     CB_CENTRALIZED,
     CB_IN_RM,
@@ -24,17 +25,6 @@ from perfmodel.program import CircularBuffer
 OP = get_op("centralize_w_rm")
 WH = "wormhole_b0_n150"
 ONE_CORE = {"grid": (1, 1)}
-
-
-def preloaded_streaming_compute(k, *, Ht, Wt):
-    """Reference §5's worked hang: sub with A = Preloaded (never pops c_1), B = Streaming."""
-    for _ in range(Ht):
-        yield from k.tilize(CB_IN_RM, Wt, CB_IN_TILED, num_blocks=1)
-        yield from k.reduce(CB_IN_TILED, CB_SCALER, CB_MEAN_TILED, Wt, input_mode="persistent")
-        yield from k.sub(
-            CB_IN_TILED, CB_MEAN_TILED, CB_CENTRALIZED, Wt, broadcast="col", a_policy=Preloaded, b_policy=Streaming
-        )
-        yield from k.untilize(CB_CENTRALIZED, CB_OUT_RM, Wt)
 
 
 def _hang(shape, kernels=None, config=ONE_CORE, cbs=None) -> DeadlockError:
@@ -69,14 +59,14 @@ def test_worked_hang_at_two_tile_rows_names_the_tilize_reserve_on_c1() -> None:
     )
     assert compute.thread == "pack"
     assert compute.core == (0, 0)
-    # The line is the tilize call of the kernel mirror above, not engine code.
-    assert compute.source.endswith(f"test_des_deadlock.py:{preloaded_streaming_compute.__code__.co_firstlineno + 3}")
+    # The line is the tilize call of the kernel mirror, not engine code.
+    assert compute.source.endswith(f"known_hangs.py:{preloaded_streaming_compute.__code__.co_firstlineno + 3}")
     writer = _only(err.report, "writer")
     assert (writer.call, writer.cb) == ("cb_wait_front", CB_OUT_RM)
     assert "reader" in err.finished[(0, 0)]
     line = preloaded_streaming_compute.__code__.co_firstlineno + 3
     assert str(err).splitlines()[1] == (
-        f"core (0,0): compute/pack CRBW cb_reserve_back(c_1, 1): 0 free of 1 at test_des_deadlock.py:{line} | "
+        f"core (0,0): compute/pack CRBW cb_reserve_back(c_1, 1): 0 free of 1 at known_hangs.py:{line} | "
         f"writer/brisc CWFW cb_wait_front(c_16, 1): 0 visible of 2 at {os.path.basename(writer.source)} | reader done"
     )
     c1 = next(c for c in err.cb_counters if c.cb == CB_IN_TILED)

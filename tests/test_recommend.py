@@ -8,21 +8,11 @@ import pytest
 
 import perfmodel
 from perfmodel import estimate, recommend, simulate
-from perfmodel.cli import main
 from perfmodel.space import search_space
 
 OP = "centralize_w_rm"
 WH = "wormhole_b0_n150"
 SMALL = (1, 1, 256, 512)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +77,12 @@ def test_recommended_fields_match_the_factory_program(small) -> None:
     assert small.kernel_duration_ns == pytest.approx(estimate(program).kernel_duration_ns, rel=1e-9)
 
 
-def test_nothing_fits_is_a_verdict(capsys) -> None:
+def test_nothing_fits_is_a_verdict(cli) -> None:
     rec = recommend(OP, (1, 1, 32, 32768), device=WH)
     assert not rec.ok and rec.config is None and rec.feasible_points == 0
     assert rec.reasons and all("l1_overflow" in r for r in rec.reasons)
     assert not rec.baseline.confirmed and "l1_overflow" in rec.baseline.reason
-    code, out, _ = run(capsys, "recommend", OP, "--shape", "1,1,32,32768", "--json")
+    code, out, _ = cli("recommend", OP, "--shape", "1,1,32,32768", "--json")
     assert code == 1 and json.loads(out)["ok"] is False
 
 
@@ -107,8 +97,8 @@ def test_a_space_too_large_to_enumerate_is_ranked_by_a_study(monkeypatch: pytest
     assert rec.config["grid_x"] in (1, 2, 4) or rec.config == {**rec.baseline.config}
 
 
-def test_recommend_json(capsys, small) -> None:
-    code, out, err = run(capsys, "recommend", OP, "--shape", "1,1,256,512", "--top-k", "3", "--json")
+def test_recommend_json(cli, small) -> None:
+    code, out, err = cli("recommend", OP, "--shape", "1,1,256,512", "--top-k", "3", "--json")
     d = json.loads(out)
     assert code == 0 and not err
     expected = {
@@ -132,21 +122,19 @@ def test_recommend_json(capsys, small) -> None:
     assert d["baseline"]["des_kernel_duration_ns"] == small.baseline.des_kernel_duration_ns
 
 
-def test_recommend_human_output(capsys) -> None:
-    code, out, _ = run(capsys, "recommend", OP, "--shape", "1,1,256,512", "--top-k", "1")
+def test_recommend_human_output(cli) -> None:
+    code, out, _ = cli("recommend", OP, "--shape", "1,1,256,512", "--top-k", "1")
     assert code == 0
     assert "for the default" in out and "DRAM roofline" in out and "c_16" in out and "CoreRange({0, 0}" in out
 
 
-def test_tune_json(capsys) -> None:
-    code, out, _ = run(
-        capsys, "tune", OP, "--shape", "1,1,256,512", "--trials", "6", "--objectives", "time,l1_bytes", "--json"
-    )
+def test_tune_json(cli) -> None:
+    code, out, _ = cli("tune", OP, "--shape", "1,1,256,512", "--trials", "6", "--objectives", "time,l1_bytes", "--json")
     d = json.loads(out)
     assert code == 0 and d["ok"] and d["objectives"] == ["time", "l1_bytes"]
     assert d["trial_counts"] == {"COMPLETE": 6} and len(d["trials"]) == 6
     assert all(len(e["values"]) == 2 and set(e["config"]) >= {"grid_x", "in_buffering"} for e in d["pareto_front"])
-    code, out, _ = run(capsys, "tune", OP, "--shape", "1,1,256,512", "--trials", "3")
+    code, out, _ = cli("tune", OP, "--shape", "1,1,256,512", "--trials", "3")
     assert code == 0 and "best (time; backend analytic)" in out
 
 
@@ -165,7 +153,7 @@ def test_tune_json(capsys) -> None:
         (("tune", OP, "--shape", "1,1,32,32", "--trials", "two"), "two"),
     ],
 )
-def test_bad_inputs_exit_2_with_one_line(capsys, argv: tuple[str, ...], named: str) -> None:
-    code, out, err = run(capsys, *argv)
+def test_bad_inputs_exit_2_with_one_line(cli, argv: tuple[str, ...], named: str) -> None:
+    code, out, err = cli(*argv)
     assert code == 2 and not out
     assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -11,16 +11,8 @@ import pytest
 
 from perfmodel import InputError, estimate_many, get_op, run_sweep, simulate
 from perfmodel.cli import main
-from perfmodel.kernel_api import Preloaded, Streaming
+from perfmodel.known_hangs import preloaded_streaming_compute
 from perfmodel.ops.centralize_w_rm import model
-from perfmodel.ops.centralize_w_rm.kernels import (
-    CB_CENTRALIZED,
-    CB_IN_RM,
-    CB_IN_TILED,
-    CB_MEAN_TILED,
-    CB_OUT_RM,
-    CB_SCALER,
-)
 from perfmodel.sweep import PROVENANCE_COLUMNS, RESULT_COLUMNS, SweepSpec, checkpoint_path, read_table
 from perfmodel.sweep.evaluate import DEADLOCK_REASON, des_point
 from perfmodel.sweep.output import profile_sha256, tool_version
@@ -143,17 +135,6 @@ def test_des_rows_equal_simulate_of_the_same_program(tmp_path: Path) -> None:
         assert des.loc[i, "num_cores"] == result.num_cores
         assert des.loc[i, "l1_bytes_per_core"] == result.l1_bytes_per_core
         assert des.loc[i, "feasible"] and des.loc[i, "reason"] == ""
-
-
-def preloaded_streaming_compute(k, *, Ht, Wt):
-    """A compute kernel that hangs from two tile rows on: sub with A = Preloaded (never pops c_1)."""
-    for _ in range(Ht):
-        yield from k.tilize(CB_IN_RM, Wt, CB_IN_TILED, num_blocks=1)
-        yield from k.reduce(CB_IN_TILED, CB_SCALER, CB_MEAN_TILED, Wt, input_mode="persistent")
-        yield from k.sub(
-            CB_IN_TILED, CB_MEAN_TILED, CB_CENTRALIZED, Wt, broadcast="col", a_policy=Preloaded, b_policy=Streaming
-        )
-        yield from k.untilize(CB_CENTRALIZED, CB_OUT_RM, Wt)
 
 
 def test_des_point_records_a_hang_and_an_unbuildable_config(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -194,24 +194,7 @@ def test_des_backend_records_hangs_as_infeasible_trials(monkeypatch: pytest.Monk
     """A point whose program hangs in the simulator is an infeasible trial with the deadlock, not a crash."""
     import perfmodel.checks
     from perfmodel.checks import CheckReport
-    from perfmodel.kernel_api import Preloaded, Streaming
-    from perfmodel.ops.centralize_w_rm.kernels import (
-        CB_CENTRALIZED,
-        CB_IN_RM,
-        CB_IN_TILED,
-        CB_MEAN_TILED,
-        CB_OUT_RM,
-        CB_SCALER,
-    )
-
-    def hanging_compute(k, *, Ht, Wt):  # sub with A = Preloaded (never pops c_1) and B = Streaming
-        for _ in range(Ht):
-            yield from k.tilize(CB_IN_RM, Wt, CB_IN_TILED, num_blocks=1)
-            yield from k.reduce(CB_IN_TILED, CB_SCALER, CB_MEAN_TILED, Wt, input_mode="persistent")
-            yield from k.sub(
-                CB_IN_TILED, CB_MEAN_TILED, CB_CENTRALIZED, Wt, broadcast="col", a_policy=Preloaded, b_policy=Streaming
-            )
-            yield from k.untilize(CB_CENTRALIZED, CB_OUT_RM, Wt)
+    from perfmodel.known_hangs import preloaded_streaming_compute as hanging_compute
 
     space = search_space(OP, (1, 1, 64, 64), device=WH).restrict(grid_x=(1, 2), grid_y=(1,), row_wise=(False,))
     op = perfmodel.get_op(OP)

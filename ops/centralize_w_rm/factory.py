@@ -14,6 +14,7 @@ import numpy as np
 
 from perfmodel.device import DeviceProfile, load_device
 from perfmodel.errors import InputError
+from perfmodel.factory_common import interleaved_in_out, positive_int, validate_grid, validate_tile_shape
 from perfmodel.numerics.formats import DataFormat, get_format
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH, scaler_value
 from perfmodel.ops.centralize_w_rm import kernels as default_kernels
@@ -46,47 +47,16 @@ def data_format(dtype: Any) -> DataFormat:
 
 def validate_shape(shape: Sequence[int]) -> tuple[int, ...]:
     """Shape [..., H, W] with rank >= 2, positive dims, H and W multiples of 32."""
-    try:
-        dims = tuple(int(d) for d in shape)
-    except (TypeError, ValueError, OverflowError):
-        raise InputError(f"shape must be a sequence of integers, got {shape!r}") from None
-    if any(isinstance(d, bool) or int(d) != d for d in shape):
-        raise InputError(f"shape must be a sequence of integers, got {shape!r}")
-    if len(dims) < 2:
-        raise InputError(f"shape {list(dims)} has rank {len(dims)}; centralize_w_rm needs rank >= 2")
-    for d in dims:
-        if d <= 0:
-            raise InputError(f"shape {list(dims)} has a non-positive dim {d}")
-    h, w = dims[-2:]
-    if h % TILE_HEIGHT:
-        raise InputError(f"H = {h} is not a multiple of {TILE_HEIGHT}")
-    if w % TILE_WIDTH:
-        raise InputError(f"W = {w} is not a multiple of {TILE_WIDTH}")
-    return dims
+    return validate_tile_shape(shape, OP_NAME)
 
 
 def validate_config(config: Config, device: DeviceProfile) -> tuple[int, int]:
     """The grid to split over (the board's when None), checked against the board; buffering >= 1."""
-    grid = config.grid if config.grid is not None else (device.core.grid_x, device.core.grid_y)
-    if (
-        not isinstance(grid, tuple | list)
-        or len(grid) != 2
-        or any(isinstance(g, bool) or not isinstance(g, int | np.integer) for g in grid)
-    ):
-        raise InputError(f"grid must be two integers (x, y), got {grid!r}")
-    gx, gy = int(grid[0]), int(grid[1])
-    if gx < 1 or gy < 1:
-        raise InputError(f"grid {gx}x{gy} must be at least 1x1")
-    if gx > device.core.grid_x or gy > device.core.grid_y:
-        raise InputError(
-            f"grid {gx}x{gy} is larger than {device.name}'s worker grid {device.core.grid_x}x{device.core.grid_y}"
-        )
+    gx, gy = validate_grid(config.grid, device)
     if not isinstance(config.row_wise, bool | np.bool_):
         raise InputError(f"row_wise = {config.row_wise!r} must be True or False")
     for name in ("in_buffering", "out_buffering"):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise InputError(f"{name} = {value!r} must be an integer >= 1")
+        positive_int(name, getattr(config, name))
     return gx, gy
 
 
@@ -114,20 +84,7 @@ def dram_buffers(dims: tuple[int, ...], fmt: DataFormat, device: DeviceProfile) 
     """Input and output, row-major interleaved: one page per stick of W values; output after input."""
     sticks = math.prod(dims[:-1])
     stick_bytes = dims[-1] * fmt.element_bytes
-    align = device.dram.alignment_bytes
-    aligned = -(-stick_bytes // align) * align
-    per_bank_bytes = -(-sticks // device.dram.num_banks) * aligned
-    bank_capacity = device.dram.capacity_bytes // device.dram.num_banks
-    if 2 * per_bank_bytes > bank_capacity:
-        total = 2 * sticks * stick_bytes
-        raise InputError(
-            f"shape {list(dims)} {fmt.name}: input and output need {total} bytes of DRAM, "
-            f"more than {device.name}'s {device.dram.capacity_bytes}"
-        )
-    return (
-        DramBuffer("input", sticks, stick_bytes, aligned, 0, fmt.name),
-        DramBuffer("output", sticks, stick_bytes, aligned, per_bank_bytes, fmt.name),
-    )
+    return interleaved_in_out(sticks, stick_bytes, fmt, device, f"shape {list(dims)} {fmt.name}")
 
 
 def build_program(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.device import DeviceProfile
+from perfmodel.factory_common import build_row_program, split_config_of_row, tile_shape_row_errors
 from perfmodel.numerics.formats import get_format
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH
 from perfmodel.ops.centralize_w_rm import factory
@@ -40,14 +41,9 @@ KEY_COLUMNS = ("W", "dtype")
 BUFFER_COLUMNS = ("in_buffering", "out_buffering")
 
 
-def shape_of(row: Mapping[str, Any]) -> tuple[int, ...]:
-    return tuple(int(row[c]) for c in SHAPE_COLUMNS)
-
-
 def config_of(row: Mapping[str, Any]) -> Config:
     return Config(
-        grid=(int(row["grid_x"]), int(row["grid_y"])),
-        row_wise=bool(row["row_wise"]),
+        **split_config_of_row(row),
         in_buffering=int(row["in_buffering"]),
         out_buffering=int(row["out_buffering"]),
     )
@@ -55,9 +51,7 @@ def config_of(row: Mapping[str, Any]) -> Config:
 
 def program_for_row(row: Mapping[str, Any]) -> Program:
     """The Program of one table row (the columns of `INPUT_COLUMNS`), built by the real factory."""
-    return factory.build_program(
-        shape_of(row), device=str(row["device"]), dtype=str(row["dtype"]), config=config_of(row)
-    )
+    return build_row_program(factory.build_program, row, SHAPE_COLUMNS, config_of(row))
 
 
 def shape_key(program: Program) -> tuple[Hashable, ...]:
@@ -94,13 +88,4 @@ def units(table: pd.DataFrame) -> np.ndarray:
 
 def validate_rows(table: pd.DataFrame) -> np.ndarray:
     """Per row: an error message if the shape or config is invalid for the factory, else ''."""
-    h = table["H"].to_numpy(np.int64)
-    w = table["W"].to_numpy(np.int64)
-    msgs = np.full(len(table), "", dtype=object)
-    bad_dims = (table[list(SHAPE_COLUMNS)].to_numpy(np.int64) <= 0).any(axis=1)
-    msgs[bad_dims] = "non-positive dim"
-    msgs[(h % TILE_HEIGHT != 0) & (msgs == "")] = f"H is not a multiple of {TILE_HEIGHT}"
-    msgs[(w % TILE_WIDTH != 0) & (msgs == "")] = f"W is not a multiple of {TILE_WIDTH}"
-    for col in ("in_buffering", "out_buffering", "grid_x", "grid_y"):
-        msgs[(table[col].to_numpy(np.int64) < 1) & (msgs == "")] = f"{col} must be >= 1"
-    return msgs
+    return tile_shape_row_errors(table, SHAPE_COLUMNS, ("in_buffering", "out_buffering", "grid_x", "grid_y"))

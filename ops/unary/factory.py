@@ -17,23 +17,21 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from perfmodel.device import DeviceProfile, load_device
 from perfmodel.errors import InputError
+from perfmodel.factory_common import interleaved_in_out, positive_int, validate_grid, validate_tile_shape
 from perfmodel.numerics.formats import FLOAT32, DataFormat, get_format
-from perfmodel.numerics.tiles import TILE_ELEMENTS, TILE_HEIGHT, TILE_WIDTH
+from perfmodel.numerics.tiles import TILE_ELEMENTS
 from perfmodel.ops.unary import kernels as default_kernels
 from perfmodel.ops.unary.config import Config
 from perfmodel.program import (
-    KERNEL_SLOTS,
     CircularBuffer,
     CoreProgram,
     DramBuffer,
     KernelFn,
-    KernelSpec,
     Program,
     frozen_mapping,
+    kernel_specs,
 )
 from perfmodel.split import split_work_to_cores
 
@@ -45,23 +43,7 @@ DTYPES = ("bfloat16", "float32", "bfloat8_b")
 
 def validate_shape(shape: Sequence[int]) -> tuple[int, ...]:
     """Shape [..., H, W] with rank >= 2, positive dims, H and W multiples of 32 (TILE layout)."""
-    try:
-        dims = tuple(int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise InputError(f"shape must be a sequence of integers, got {shape!r}") from None
-    if any(isinstance(d, bool) or int(d) != d for d in shape):
-        raise InputError(f"shape must be a sequence of integers, got {shape!r}")
-    if len(dims) < 2:
-        raise InputError(f"shape {list(dims)} has rank {len(dims)}; unary needs rank >= 2")
-    for d in dims:
-        if d <= 0:
-            raise InputError(f"shape {list(dims)} has a non-positive dim {d}")
-    h, w = dims[-2:]
-    if h % TILE_HEIGHT:
-        raise InputError(f"H = {h} is not a multiple of {TILE_HEIGHT}")
-    if w % TILE_WIDTH:
-        raise InputError(f"W = {w} is not a multiple of {TILE_WIDTH}")
-    return dims
+    return validate_tile_shape(shape, OP_NAME)
 
 
 def validate_format(dtype: str) -> DataFormat:
@@ -71,28 +53,13 @@ def validate_format(dtype: str) -> DataFormat:
     return fmt
 
 
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise InputError(f"{name} = {value!r} must be an integer >= 1")
-    return int(value)
-
-
 def validate_config(config: Config, device: DeviceProfile) -> tuple[int, int]:
     """The grid to split over (the board's when None), checked against the board; fn, block and depth checked."""
-    grid = config.grid if config.grid is not None else (device.core.grid_x, device.core.grid_y)
-    if len(grid) != 2 or any(isinstance(g, bool) or not isinstance(g, int | np.integer) for g in grid):
-        raise InputError(f"grid must be two integers (x, y), got {grid!r}")
-    gx, gy = int(grid[0]), int(grid[1])
-    if gx < 1 or gy < 1:
-        raise InputError(f"grid {gx}x{gy} must be at least 1x1")
-    if gx > device.core.grid_x or gy > device.core.grid_y:
-        raise InputError(
-            f"grid {gx}x{gy} is larger than {device.name}'s worker grid {device.core.grid_x}x{device.core.grid_y}"
-        )
+    gx, gy = validate_grid(config.grid, device)
     if config.fn not in SFPU_CHAINS:
         raise InputError(f"fn = {config.fn!r} is not one of {', '.join(SFPU_CHAINS)}")
-    _positive("block_tiles", config.block_tiles)
-    _positive("buffering", config.buffering)
+    positive_int("block_tiles", config.block_tiles)
+    positive_int("buffering", config.buffering)
     return gx, gy
 
 
@@ -107,18 +74,7 @@ def cb_table(fmt: DataFormat, config: Config) -> tuple[CircularBuffer, ...]:
 
 def dram_buffers(num_tiles: int, fmt: DataFormat, device: DeviceProfile) -> tuple[DramBuffer, ...]:
     """Input and output, TILE layout interleaved: one page per tile; the output after the input in each bank."""
-    align = device.dram.alignment_bytes
-    aligned = -(-fmt.tile_bytes // align) * align
-    per_bank_bytes = -(-num_tiles // device.dram.num_banks) * aligned
-    if 2 * per_bank_bytes > device.dram.capacity_bytes // device.dram.num_banks:
-        raise InputError(
-            f"{num_tiles} tiles of {fmt.name}: input and output need {2 * num_tiles * fmt.tile_bytes} bytes of "
-            f"DRAM, more than {device.name}'s {device.dram.capacity_bytes}"
-        )
-    return (
-        DramBuffer("input", num_tiles, fmt.tile_bytes, aligned, 0, fmt.name),
-        DramBuffer("output", num_tiles, fmt.tile_bytes, aligned, per_bank_bytes, fmt.name),
-    )
+    return interleaved_in_out(num_tiles, fmt.tile_bytes, fmt, device, f"{num_tiles} tiles of {fmt.name}")
 
 
 def num_tiles_of(dims: Sequence[int]) -> int:
@@ -145,12 +101,8 @@ def build_program(
     buffers = dram_buffers(tiles, fmt, device)
     split = split_work_to_cores(grid, blocks, row_wise=config.row_wise)
 
-    chosen = {"reader": default_kernels.reader, "compute": default_kernels.compute, "writer": default_kernels.writer}
-    for name, fn in (kernels or {}).items():
-        if name not in chosen:
-            raise InputError(f"unknown kernel slot {name!r} (known: {', '.join(chosen)})")
-        chosen[name] = fn
-    specs = tuple(KernelSpec(name, fn, *KERNEL_SLOTS[name]) for name, fn in chosen.items())
+    defaults = {"reader": default_kernels.reader, "compute": default_kernels.compute, "writer": default_kernels.writer}
+    specs = kernel_specs(OP_NAME, defaults, kernels)
 
     chain = SFPU_CHAINS[config.fn]
     dm_args = frozen_mapping({"block_tiles": block, "page_bytes": fmt.tile_bytes})

@@ -8,14 +8,13 @@ Which points fit in L1 is the models' verdict.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from perfmodel.device import load_device
 from perfmodel.ops.unary import factory
 from perfmodel.ops.unary.config import Config
-from perfmodel.space import Knob, SearchSpace, device_column
+from perfmodel.space import Knob, SearchSpace, device_column, grid_defaults, grid_knobs, table_shape_columns
 
 BLOCK_TILES = (1, 2, 4, 8, 16, 32)
 MAX_BUFFERING = 4
@@ -29,31 +28,16 @@ def search_space(shape: Sequence[int], *, device: Any, dtype: str = "bfloat16", 
         from perfmodel.errors import InputError
 
         raise InputError(f"fn = {fn!r} is not one of {', '.join(factory.SFPU_CHAINS)}")
-    # The table describes the problem by N, C, H, W; outer dims beyond 4-D fold into N.
-    outer = dims[:-2]
-    c = outer[-1] if outer else 1
-    n = math.prod(outer[:-1]) if len(outer) > 1 else 1
     default = Config()
-    fixed = {
-        "N": n,
-        "C": c,
-        "H": dims[-2],
-        "W": dims[-1],
-        "dtype": fmt.name,
-        "fn": fn,
-        "device": device_column(device),
-    }
+    # The table describes the problem by N, C, H, W; outer dims beyond 4-D fold into N.
+    fixed = {**table_shape_columns(dims), "dtype": fmt.name, "fn": fn, "device": device_column(device)}
     knobs = (
-        Knob("grid_x", tuple(range(1, board.core.grid_x + 1)), "columns of the core grid handed to the split"),
-        Knob("grid_y", tuple(range(1, board.core.grid_y + 1)), "rows of the core grid handed to the split"),
-        Knob("row_wise", (False, True), "fill cores row by row instead of column by column"),
+        *grid_knobs(board),
         Knob("block_tiles", BLOCK_TILES, "tiles per CB transaction of the reader and the writer"),
         Knob("buffering", tuple(range(1, MAX_BUFFERING + 1)), "CB depth in blocks (1 single, 2 double buffered)"),
     )
     defaults = {
-        "grid_x": board.core.grid_x,
-        "grid_y": board.core.grid_y,
-        "row_wise": default.row_wise,
+        **grid_defaults(board, default.row_wise),
         "block_tiles": default.block_tiles,
         "buffering": default.buffering,
     }

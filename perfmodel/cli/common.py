@@ -89,17 +89,24 @@ def config_flags() -> tuple[ConfigFlag, ...]:
     return tuple(found.values())
 
 
-def add_op_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags that describe one program: op, shape, dtype, board, and one flag per field of the ops' configs.
-
-    A config flag defaults to None, meaning the op's own default; a boolean field takes `--name` or `--no-name`.
-    """
+def add_problem_arguments(
+    parser: argparse.ArgumentParser, *, dtype_help: str = "bfloat16, float32 or bfloat8_b (as the op supports)"
+) -> None:
+    """The flags that describe one problem: op, shape, board and dtype."""
     parser.add_argument("op", help="op name, e.g. centralize_w_rm")
     parser.add_argument("--shape", required=True, help="tensor shape, e.g. 1,1,2048,1024")
     parser.add_argument(
         "--device", default="wormhole_b0_n150", help="board name or profile path (default: wormhole_b0_n150)"
     )
-    parser.add_argument("--dtype", default="bfloat16", help="bfloat16, float32 or bfloat8_b (as the op supports)")
+    parser.add_argument("--dtype", default="bfloat16", help=dtype_help)
+
+
+def add_op_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that describe one program: op, shape, dtype, board, and one flag per field of the ops' configs.
+
+    A config flag defaults to None, meaning the op's own default; a boolean field takes `--name` or `--no-name`.
+    """
+    add_problem_arguments(parser)
     for cf in config_flags():
         where = f"config field of {', '.join(cf.ops)}; default: the op's"
         if cf.kind == "bool":
@@ -188,6 +195,16 @@ def run_payload(result: Any, stalls: Any, report: Any) -> dict[str, Any]:
         "stalls": stalls,
         "check": {"ok": report.ok, "violations": report.to_dict()["violations"]},
     }
+
+
+def print_deadlock(exc: Any, program: Any, backend: str, as_json: bool) -> int:
+    """A program that hangs: its deadlock report (JSON, or a headline and the report) and exit code 1."""
+    if as_json:
+        emit_json({"backend": backend, "op": program.op_name, "deadlock": exc.to_dict(), "message": str(exc)})
+    else:
+        print(f"DEADLOCK: {program.op_name} {list(program.shape)} on {program.device.name}")
+        print(str(exc))
+    return 1
 
 
 def verdict_code(report: Any) -> int:

@@ -10,6 +10,7 @@ from perfmodel.cli.common import (
     add_op_arguments,
     build_program_from_args,
     emit_json,
+    print_deadlock,
     print_verdict,
     run_payload,
     verdict_code,
@@ -44,12 +45,7 @@ def run(args: argparse.Namespace) -> int:
         result = estimate(program)
     except DeadlockError as exc:
         # The same verdict and report as `simulate` gives, without a cycle (the analytic model does not time it).
-        if args.json:
-            emit_json({"backend": "analytic", "op": program.op_name, "deadlock": exc.to_dict(), "message": str(exc)})
-        else:
-            print(f"DEADLOCK: {program.op_name} {list(program.shape)} on {program.device.name}")
-            print(str(exc))
-        return 1
+        return print_deadlock(exc, program, "analytic", args.json)
     if args.json:
         emit_json(run_payload(result, stall_summary(result), report))
         return verdict_code(report)

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.cli.common import emit_json, parse_shape
+from perfmodel.cli.common import add_problem_arguments, emit_json, parse_shape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("recommend", help="the factory configuration to build, confirmed by the simulator")
-    parser.add_argument("op", help="op name, e.g. centralize_w_rm")
-    parser.add_argument("--shape", required=True, help="tensor shape, e.g. 1,1,2048,1024")
-    parser.add_argument(
-        "--device", default="wormhole_b0_n150", help="board name or profile path (default: wormhole_b0_n150)"
-    )
-    parser.add_argument("--dtype", default="bfloat16", help="bfloat16 or float32")
+    add_problem_arguments(parser, dtype_help="bfloat16 or float32")
     parser.add_argument("--top-k", type=int, default=5, help="candidates confirmed by the simulator (default: 5)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(run=run)

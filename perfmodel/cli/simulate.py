@@ -13,6 +13,7 @@ from perfmodel.cli.common import (
     emit_json,
     positive_float,
     positive_int,
+    print_deadlock,
     print_verdict,
     run_payload,
     verdict_code,
@@ -95,13 +96,7 @@ def run(args: argparse.Namespace) -> int:
         if progress:
             progress.close()
     if hang is not None:
-        exc = hang
-        if args.json:
-            emit_json({"backend": "des", "op": program.op_name, "deadlock": exc.to_dict(), "message": str(exc)})
-        else:
-            print(f"DEADLOCK: {program.op_name} {list(program.shape)} on {program.device.name}")
-            print(str(exc))
-        return 1
+        return print_deadlock(hang, program, "des", args.json)
     if args.json:
         emit_json(run_payload(result, stall_summary(result), report))
         return verdict_code(report)

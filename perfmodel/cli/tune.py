@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.cli.common import emit_json, parse_shape
+from perfmodel.cli.common import add_problem_arguments, emit_json, parse_shape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("tune", help="optuna study over the op's factory configurations")
-    parser.add_argument("op", help="op name, e.g. centralize_w_rm")
-    parser.add_argument("--shape", required=True, help="tensor shape, e.g. 1,1,2048,1024")
-    parser.add_argument(
-        "--device", default="wormhole_b0_n150", help="board name or profile path (default: wormhole_b0_n150)"
-    )
-    parser.add_argument("--dtype", default="bfloat16", help="bfloat16 or float32")
+    add_problem_arguments(parser, dtype_help="bfloat16 or float32")
     parser.add_argument("--trials", type=int, required=True, help="trials the study should reach (finished ones count)")
     parser.add_argument("--backend", default="analytic", help="analytic (default) or des (the simulator)")
     parser.add_argument("--objectives", default="time", help="comma-separated: time, cores, l1_bytes (default: time)")

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from perfmodel.errors import InputError
+from perfmodel.result import plain_value
 from perfmodel.space import SearchSpace, search_space
 from perfmodel.tune.objective import confirm_program, evaluation_of_row
 from perfmodel.tune.ranking import infeasible_reasons, rank_space, top_candidates
@@ -105,9 +106,9 @@ class Recommendation:
             "ok": self.ok,
             "config": None if self.config is None else dict(self.config),
             "cb_table": [dict(c) for c in self.cb_table],
-            "core_groups": [_plain(g) for g in self.core_groups],
-            "compile_time_args": [_plain(a) for a in self.compile_time_args],
-            "runtime_args": [_plain(a) for a in self.runtime_args],
+            "core_groups": [plain_value(g) for g in self.core_groups],
+            "compile_time_args": [plain_value(a) for a in self.compile_time_args],
+            "runtime_args": [plain_value(a) for a in self.runtime_args],
             "l1_bytes_per_core": self.l1_bytes_per_core,
             "l1_budget_bytes": self.l1_budget_bytes,
             "kernel_duration_ns": self.kernel_duration_ns,
@@ -290,15 +291,3 @@ def _args_per_group(program: Any, which: str) -> tuple[dict[str, Any], ...]:
         kernels = getattr(first, which)
         out.append({"group": group, "core": list(first.core), "kernels": {k: dict(v) for k, v in kernels.items()}})
     return tuple(out)
-
-
-def _plain(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -9,15 +9,7 @@ import pytest
 
 import perfmodel
 from perfmodel.checks import CheckReport
-from perfmodel.kernel_api import Preloaded, Streaming
-from perfmodel.ops.centralize_w_rm.kernels import (
-    CB_CENTRALIZED,
-    CB_IN_RM,
-    CB_IN_TILED,
-    CB_MEAN_TILED,
-    CB_OUT_RM,
-    CB_SCALER,
-)
+from perfmodel.known_hangs import preloaded_streaming_compute as hanging_compute
 from perfmodel.result import RunResult
 from perfmodel.service.client import _deadlock, _target
 from perfmodel.service.work import plain
@@ -40,16 +32,6 @@ def test_check_report_round_trip() -> None:
     report = perfmodel.check(OP.build_program((1, 1, 32, 8192), device="wormhole_b0_n150"))
     assert not report.ok
     assert CheckReport.from_dict(_through_json(report.to_dict())) == report
-
-
-def hanging_compute(k, *, Ht, Wt):
-    for _ in range(Ht):
-        yield from k.tilize(CB_IN_RM, Wt, CB_IN_TILED, num_blocks=1)
-        yield from k.reduce(CB_IN_TILED, CB_SCALER, CB_MEAN_TILED, Wt, input_mode="persistent")
-        yield from k.sub(
-            CB_IN_TILED, CB_MEAN_TILED, CB_CENTRALIZED, Wt, broadcast="col", a_policy=Preloaded, b_policy=Streaming
-        )
-        yield from k.untilize(CB_CENTRALIZED, CB_OUT_RM, Wt)
 
 
 def test_deadlock_round_trip_and_custom_kernels_stay_local() -> None:
