@@ -295,13 +295,16 @@ class Client:
         return [Job.from_dict(j) for j in self._request("GET", "/v1/jobs", params=params).json()]
 
     def wait(self, job_id: str, *, timeout_s: float = 3600.0, poll_s: float = 0.5) -> Job:
-        """Poll until the job ends (finished, failed, cancelled, interrupted) or `timeout_s` passes."""
+        """Poll until the job ends (finished, failed, cancelled, interrupted) or `timeout_s` passes; the interval
+        starts short (a quick job is answered quickly) and doubles up to `poll_s`."""
         deadline = time.monotonic() + timeout_s
+        delay = min(0.05, poll_s)
         while True:
             job = self.job(job_id)
             if job.state in FINAL_STATES or time.monotonic() > deadline:
                 return job
-            time.sleep(poll_s)
+            time.sleep(delay)
+            delay = min(2 * delay, poll_s)
 
     def cancel(self, job_id: str) -> Job:
         return Job.from_dict(self._request("DELETE", f"/v1/jobs/{job_id}").json())

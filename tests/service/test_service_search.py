@@ -115,7 +115,7 @@ def _poll(http, job_ids: list[str], limit_s: float = 120.0) -> dict[str, list[tu
 
 
 def test_sweep_and_tune_jobs_whole_life(server, tmp_path: Path) -> None:
-    tune_body = {"op": OP, "shape": list(TUNE_SHAPE), "n_trials": 15, "seed": 3}
+    tune_body = {"op": OP, "shape": list(TUNE_SHAPE), "n_trials": 10, "seed": 3}
     with server.http() as http:
         sweep = http.post("/v1/jobs/sweep", json={"spec": SWEEP_TOML})
         assert sweep.status_code == 202 and sweep.json()["state"] == "queued"
@@ -128,18 +128,18 @@ def test_sweep_and_tune_jobs_whole_life(server, tmp_path: Path) -> None:
 
     # One job worker: the tune job waited for the sweep; both ran with progress, then finished.
     assert seen[tune_id][0][0] == "queued"
-    for job_id, total in ((sweep_id, 32.0), (tune_id, 15.0)):
+    for job_id, total in ((sweep_id, 32.0), (tune_id, 10.0)):
         states = [s for s, _, _ in seen[job_id]]
         assert states[-1] == "finished", seen[job_id]
         assert any(s == "running" and 0 < done < total and t == total for s, done, t in seen[job_id]), seen[job_id]
-    assert tune_job["progress"] == {"done": 15.0, "total": 15.0, "unit": "trials", "fraction": 1.0}
+    assert tune_job["progress"] == {"done": 10.0, "total": 10.0, "unit": "trials", "fraction": 1.0}
     assert sweep_job["progress"]["unit"] == "points" and sweep_job["progress"]["done"] == 32.0
 
     # The same study as the library's with the same seed (in memory there, SQLite in the job folder here).
     result = tune_job["result"]
     assert result["study_name"] == f"job-{tune_id}"
     assert result["storage"] == f"sqlite:///jobs/{tune_id}/study.sqlite3"
-    _same_study(result, perfmodel.tune(OP, TUNE_SHAPE, n_trials=15, seed=3))
+    _same_study(result, perfmodel.tune(OP, TUNE_SHAPE, n_trials=10, seed=3))
 
     # The same table as the library's run of the same spec.
     assert sweep_job["artifact"]["media_type"] == "application/vnd.apache.parquet"
@@ -151,17 +151,17 @@ def test_sweep_and_tune_jobs_whole_life(server, tmp_path: Path) -> None:
 
 
 def test_a_cancelled_study_resumes(server) -> None:
-    body = {"op": OP, "shape": list(TUNE_SHAPE), "n_trials": 12, "seed": 5}
+    body = {"op": OP, "shape": list(TUNE_SHAPE), "n_trials": 8, "seed": 5}
     with server.http() as http:
         job_id = http.post("/v1/jobs/tune", json=body).json()["id"]
         deadline = time.monotonic() + 120
-        while http.get(f"/v1/jobs/{job_id}").json()["progress"]["done"] < 3:
+        while http.get(f"/v1/jobs/{job_id}").json()["progress"]["done"] < 2:
             assert time.monotonic() < deadline, "the study never progressed"
             time.sleep(0.03)
         cancelled = http.delete(f"/v1/jobs/{job_id}").json()
         assert cancelled["state"] == "cancelled"
         kept = cancelled["progress"]["done"]
-        assert 3 <= kept < 12
+        assert 2 <= kept < 8
         assert http.post(f"/v1/jobs/{job_id}/resume").json()["state"] == "queued"
     with Client(server.url) as client:
         job = client.wait(job_id, timeout_s=120)
@@ -169,8 +169,8 @@ def test_a_cancelled_study_resumes(server) -> None:
     assert job.raw["attempts"] == 2
     result = TuneResult.from_dict(job.result)
     # The resumed run added only the trials missing from the study it continued.
-    assert result.trial_counts["COMPLETE"] == 12
-    assert len(result.trials_run) <= 12 - kept
+    assert result.trial_counts["COMPLETE"] == 8
+    assert len(result.trials_run) <= 8 - kept
     assert [t.number for t in result.trials if t.state == "COMPLETE"][: int(kept)] == list(range(int(kept)))
 
 
