@@ -1,17 +1,11 @@
 """The FastAPI app of `perfmodel serve`: routes, error bodies, auth, body limits, metrics.
 
-Short answers (check, estimate, simulate) are looked up in the result cache first and otherwise computed in
+Short answers (check, estimate, simulate, recommend) are looked up in the result cache first and otherwise computed in
 the worker pool; long work runs as jobs (`jobs`). Every error is `{"detail": ..., "field": ...}` with a 4xx
 or 5xx status, never a traceback.
 
-A synchronous endpoint is a body model, a worker function returning `work.Outcome`, and a route; e.g. the
-recommender, once `perfmodel.recommend` exists (a `recommend(spec)` beside `work.estimate`)::
-
-    @router.post("/v1/recommend", responses=_ERRORS)
-    async def recommend(body: RecommendRequest, request: Request) -> Response:
-        svc = _svc(request)
-        spec = work.spec_of(body, svc.settings.data_dir)
-        return await svc.compute("recommend", svc.run_key("recommend", body, spec, "analytic"), work.recommend, spec)
+A synchronous endpoint is a body model, a worker function returning `work.Outcome`, and a route (see
+`recommend` below: the body, `work.recommend`, and a cache key of the problem and `top_k`).
 """
 
 from __future__ import annotations
@@ -76,7 +70,7 @@ class Service:
             await asyncio.to_thread(self.pool.shutdown)
             self.store.close()
 
-    def profile_hash(self, body: models.RunTarget) -> str:
+    def profile_hash(self, body: models.Problem) -> str:
         if body.profile:
             try:
                 return keys.profile_text_hash(body.profile)
@@ -90,7 +84,7 @@ class Service:
             raise FieldError("device", str(exc)) from None
         return keys.board_hash(body.device)
 
-    def run_key(self, endpoint: str, body: models.RunTarget, spec: work.RunSpec, backend: str, **extra: Any) -> str:
+    def run_key(self, endpoint: str, body: models.Problem, spec: work.RunSpec, backend: str, **extra: Any) -> str:
         return keys.run_key(
             endpoint=endpoint,
             op=spec.op,
@@ -312,6 +306,17 @@ async def simulate(body: models.SimulateRequest, request: Request) -> Response:
     )
 
 
+@router.post("/v1/recommend", tags=["library"], response_model=models.RecommendPayload, responses=_ERRORS)
+async def recommend(body: models.RecommendRequest, request: Request) -> Response:
+    """The configuration to build: `perfmodel recommend --json` (the analytic ranking of the op's search space,
+    its top `top_k` confirmed by the simulator and the static checks). When nothing fits, the answer is still
+    200, with `ok` false and the `reasons`."""
+    svc = _svc(request)
+    spec = work.spec_of(body, svc.settings.data_dir)
+    key = svc.run_key("recommend", body, spec, "des", top_k=body.top_k)
+    return await svc.compute("recommend", key, work.recommend, spec, body.top_k)
+
+
 @router.post("/v1/estimate_many", tags=["library"], response_model=models.TablePayload, responses=_ERRORS)
 async def estimate_many(body: models.EstimateManyRequest, request: Request) -> Response:
     """The analytic model over rows in the op's table columns (`perfmodel.estimate_many`); at most
@@ -507,7 +512,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="perfmodel",
         version=keys.tool_version(),
-        summary="Performance models of Tenstorrent Tensix ops over HTTP: check, estimate, simulate, jobs.",
+        summary="Performance models of Tenstorrent Tensix ops over HTTP: check, estimate, simulate, recommend, jobs.",
         lifespan=service.lifespan,
     )
     app.state.service = service

@@ -11,7 +11,10 @@ message, which is the library's), so a notebook moves between local and remote b
     perfmodel.estimate("centralize_w_rm", (1, 1, 2048, 1024), device="wormhole_b0_n150")
 
 `check`, `estimate` and `simulate` also accept a `Program` built by an op's factory (its op, shape, board,
-dtype and config are sent; a board loaded from a local profile file is sent as that file's text). Jobs:
+dtype and config are sent; a board loaded from a local profile file is sent as that file's text).
+`recommend` returns a `Recommendation`; `tune` and `sweep` run as jobs on the server and wait for them:
+`tune` returns a `TuneResult`, `sweep` a `SweepSummary` (with `out` given, the table is downloaded there, as
+`run_sweep` writes it; `read_table(summary.out)` gives it as a DataFrame either way). Jobs:
 `submit(kind, **params)`, `job(id)`, `wait(id)`, `cancel(id)`, `resume(id)`, `download(artifact, path)`.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ipaddress
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -181,6 +185,101 @@ class Client:
                 out[column] = out[column].astype(dtype)
         return out
 
+    def recommend(
+        self,
+        op: Any,
+        shape: Sequence[int],
+        *,
+        device: Any = DEFAULT_DEVICE,
+        dtype: str = "bfloat16",
+        top_k: int = 5,
+    ) -> Any:
+        """The configuration to build: a `Recommendation` (as `perfmodel.recommend`); `ok` False when nothing fits."""
+        from perfmodel.tune import Recommendation
+
+        body = {**_problem(op, shape, device=device, dtype=dtype), "top_k": top_k}
+        return Recommendation.from_dict(self._request("POST", "/v1/recommend", json=body).json())
+
+    def tune(
+        self,
+        op: Any,
+        shape: Sequence[int],
+        *,
+        device: Any = DEFAULT_DEVICE,
+        dtype: str = "bfloat16",
+        backend: str = "analytic",
+        n_trials: int,
+        objectives: Sequence[str] = ("time",),
+        seed: int = 0,
+        timeout: float | None = None,
+        timeout_s: float = 3600.0,
+    ) -> Any:
+        """An optuna study run as a job on the server (its storage and study name are the server's): a
+        `TuneResult` (as `perfmodel.tune`). `timeout_s` bounds the wait for the job."""
+        from perfmodel.tune import TuneResult
+
+        if isinstance(objectives, str):
+            objectives = [o.strip() for o in objectives.split(",")]
+        params = {
+            **_problem(op, shape, device=device, dtype=dtype),
+            "backend": backend,
+            "n_trials": n_trials,
+            "objectives": list(objectives),
+            "seed": seed,
+            "timeout": timeout,
+        }
+        job = self._finished(self.wait(self.submit("tune", **params).id, timeout_s=timeout_s))
+        return TuneResult.from_dict(job.result)
+
+    def sweep(
+        self,
+        spec: Any,
+        out: str | Path | None = None,
+        *,
+        format: str | None = None,
+        timeout_s: float = 3600.0,
+    ) -> Any:
+        """A sweep spec (a TOML file's path, its text, a dict or a `SweepSpec`) run as a job on the server: a
+        `SweepSummary` (as `perfmodel.run_sweep`). With `out`, the table is downloaded there (CSV when it ends
+        in `.csv`) and `summary.out` is that path; without, `summary.out` is the table's download URL. Either
+        way `read_table(summary.out)` gives the table as a DataFrame."""
+        from perfmodel.sweep import SweepSpec, SweepSummary
+
+        if isinstance(spec, SweepSpec):
+            spec = spec.to_dict()
+        elif isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and spec.endswith(".toml")):
+            spec = Path(spec).read_text()
+        if format is None:
+            format = "csv" if out is not None and str(out).lower().endswith(".csv") else "parquet"
+        job = self._finished(self.wait(self.submit("sweep", spec=spec, format=format).id, timeout_s=timeout_s))
+        assert job.artifact is not None
+        where = str(self.download(job.artifact, out)) if out is not None else str(job.artifact["url"])
+        fields = {f.name for f in dataclasses.fields(SweepSummary)}
+        values = {k: v for k, v in job.result.items() if k in fields}
+        return SweepSummary(**{**values, "backends": tuple(values["backends"]), "out": where, "checkpoint": ""})
+
+    def read_table(self, source: str | Path) -> Any:
+        """A sweep's table as a DataFrame: from a local file, or from the server (a `/v1/artifacts/...` URL)."""
+        from perfmodel.sweep import read_table
+
+        text = str(source)
+        if not text.startswith("/v1/artifacts/"):
+            return read_table(source)
+        with tempfile.TemporaryDirectory() as folder:
+            response = self._request("GET", text)
+            media = response.headers.get("content-type", "")
+            path = Path(folder) / ("table.csv" if media.startswith("text/csv") else "table.parquet")
+            path.write_bytes(response.content)
+            return read_table(path)
+
+    def _finished(self, job: Job) -> Job:
+        """A finished job; a failed one raises `InputError` with its message, any other end `ServiceError`."""
+        if job.state == "finished":
+            return job
+        if job.state == "failed":
+            raise InputError(job.message)
+        raise ServiceError(409, f"job {job.id} is {job.state}: {job.message}".rstrip(": "))
+
     # -- jobs ----------------------------------------------------------------------------------------------
 
     def submit(self, kind: str, **params: Any) -> Job:
@@ -196,13 +295,16 @@ class Client:
         return [Job.from_dict(j) for j in self._request("GET", "/v1/jobs", params=params).json()]
 
     def wait(self, job_id: str, *, timeout_s: float = 3600.0, poll_s: float = 0.5) -> Job:
-        """Poll until the job ends (finished, failed, cancelled, interrupted) or `timeout_s` passes."""
+        """Poll until the job ends (finished, failed, cancelled, interrupted) or `timeout_s` passes; the interval
+        starts short (a quick job is answered quickly) and doubles up to `poll_s`."""
         deadline = time.monotonic() + timeout_s
+        delay = min(0.05, poll_s)
         while True:
             job = self.job(job_id)
             if job.state in FINAL_STATES or time.monotonic() > deadline:
                 return job
-            time.sleep(poll_s)
+            time.sleep(delay)
+            delay = min(2 * delay, poll_s)
 
     def cancel(self, job_id: str) -> Job:
         return Job.from_dict(self._request("DELETE", f"/v1/jobs/{job_id}").json())
@@ -285,6 +387,13 @@ def _target(
         **_board(device),
         "config": _jsonable(config) if config is not None else None,
     }
+
+
+def _problem(op: Any, shape: Sequence[int], *, device: Any, dtype: str) -> dict[str, Any]:
+    """The request body of a problem (op, shape, board, dtype) without a configuration: recommend and tune."""
+    body = _target(op, shape, device=device, dtype=dtype)
+    body.pop("config")
+    return body
 
 
 def _deadlock(data: Mapping[str, Any]) -> Exception:

@@ -1,4 +1,4 @@
-"""Jobs: long work (simulations now; tuning studies and sweeps as they come) run in processes of their own.
+"""Jobs: long work (simulations, tuning studies, sweeps) run in processes of their own.
 
 A *job kind* is a name, a pydantic model of its parameters and a function `run(params, ctx) -> JobOutput`
 that runs in a fresh worker process. `ctx` (a `JobContext`) gives the job its working folder inside the
@@ -13,36 +13,13 @@ is ended); a job that was running when the server stopped (even by kill -9) is `
 `POST /v1/jobs/{id}/resume` queues it again: `run` is called again with the same folder, so a kind that
 checkpoints there (`ctx.resumed` is True) continues where it stopped.
 
-Adding the tuner (in `perfmodel/service/kinds.py`, once `perfmodel.tune` exists)::
-
-    class TuneParams(RunTarget):                      # op, shape, device, profile, dtype (models.py)
-        backend: str = "analytic"
-        n_trials: int = Field(100, ge=1, le=100_000)
-        objectives: list[str] | None = None
-        seed: int | None = None
-        timeout: float | None = Field(None, gt=0)
-
-    def run_tune(params: TuneParams, ctx: JobContext) -> JobOutput:
-        import perfmodel
-        result = perfmodel.tune(
-            params.op, params.shape, device=ctx.device(params), dtype=params.dtype, backend=params.backend,
-            n_trials=params.n_trials, objectives=params.objectives, seed=params.seed, timeout=params.timeout,
-            storage=ctx.storage_url("study.sqlite3"),   # optuna RDB storage in the job folder:
-            study_name=f"job-{ctx.job_id}",             # a resumed job continues the same study
-        )
-        return JobOutput(result=result.to_dict())
-
-    register(JobKind("tune", TuneParams, run_tune, "an optuna study over the op's search space",
-                     validate=validate_target))
-
-Adding sweeps the same way: `SweepParams(BaseModel)` with `spec: str | dict[str, Any]` (TOML text, or the
-same content as a JSON object), a `validate` that parses the spec and passes every board it names through
-`work.board_name` (a spec must not make the server read a file the client names), and a `run_sweep` that
-writes the sweep's checkpoint and output into `ctx.folder` (so a resumed job skips the finished points),
-reports `ctx.progress(points_done, points_total, "points", force=True)` after each checkpoint, and returns
-`JobOutput(result={"rows": n}, artifact=ctx.folder / "sweep.parquet", media_type="application/vnd.apache.parquet")`;
-`GET /v1/jobs/{id}` then links the table for download. `Client.tune(...)` / `Client.sweep(...)` are then
-`self.wait(self.submit("tune", ...).id)` with the library's argument names.
+The shipped kinds (`kinds`): `simulate`; `tune`, whose optuna study lives in an RDB storage in the job
+folder (`ctx.storage_url("study.sqlite3")`, study `job-<id>`), so a resumed job continues the same study; and
+`sweep` (`sweeps`), whose checkpoint and table live in the job folder, with `ctx.progress(..., force=True)`
+after each checkpoint commit and the table as the artifact (`JobOutput(..., artifact=...)`). A kind whose
+parameters name boards passes every one through `work.board_name`, so no request makes the server read a
+file the client names. `Client.tune(...)` / `Client.sweep(...)` are `wait(submit(kind, ...).id)` with the
+library's argument names.
 """
 
 from __future__ import annotations

@@ -4,6 +4,12 @@
 is appended to `results.jsonl` in the job folder, so a resumed job runs only the ones left. Progress is in
 simulations, with the running one counted by its simulated cycles against the analytic estimate. The
 result holds the CLI's JSON of every run; the artifact is a CSV with one row per configuration.
+
+`tune`: `perfmodel.tune` with the study in an optuna RDB storage (SQLite) in the job folder under the name
+`job-<id>`, so a resumed job continues the same study (trials already complete count toward `n_trials`).
+Progress is in finished trials; the result is `TuneResult.to_dict()`.
+
+`sweep`: `perfmodel.run_sweep` on a spec sent as TOML text or JSON (see `sweeps`); the table is the artifact.
 """
 
 from __future__ import annotations
@@ -13,15 +19,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+from perfmodel.errors import InputError
 from perfmodel.service import work
 from perfmodel.service.errors import FieldError
 from perfmodel.service.jobs import JobContext, JobKind, JobOutput, register
-from perfmodel.service.models import RunTarget, SimulateJobParams
+from perfmodel.service.models import Problem, SimulateJobParams, SweepParams, TuneParams
+from perfmodel.service.sweeps import run_sweep_job, validate_sweep
 
 
-def validate_target(params: RunTarget, data_dir: Path, config: dict[str, Any] | None = None) -> None:
+def validate_target(params: Problem, data_dir: Path, config: dict[str, Any] | None = None) -> None:
     """Build the target's program once (cheap), so a bad op, board, shape, dtype or config is a 422 at
-    submission rather than a failed job; for any kind whose params extend `RunTarget`."""
+    submission rather than a failed job; for any kind whose params extend `Problem` (without a config: the
+    op's default one)."""
     work.build(work.spec_of(params, data_dir, config))
 
 
@@ -100,5 +109,78 @@ register(
         run_simulate,
         "discrete-event simulations of one problem, one per configuration, checkpointed and resumable",
         validate=validate_simulate,
+    )
+)
+
+
+def _objectives(params: TuneParams) -> tuple[str, ...]:
+    return tuple(params.objectives) if params.objectives is not None else ("time",)
+
+
+def validate_tune(params: TuneParams, data_dir: Path) -> None:
+    """The problem builds, the backend and objectives are known, and the op declares a search space for it."""
+    from perfmodel.space import search_space
+    from perfmodel.tune import BACKENDS
+    from perfmodel.tune.study import _check_objectives
+
+    spec = work.spec_of(params, data_dir)
+    work.build(spec)
+    if params.backend not in BACKENDS:
+        # The library's own wording (perfmodel.tune).
+        raise FieldError("backend", f"unknown backend {params.backend!r} (known: {', '.join(BACKENDS)})")
+    try:
+        _check_objectives(_objectives(params))
+    except InputError as exc:
+        raise FieldError("objectives", str(exc)) from None
+    try:
+        search_space(spec.op, spec.shape, device=work.board_arg(spec), dtype=spec.dtype)
+    except InputError as exc:
+        raise FieldError(work.problem_field(str(exc)), work.clean(str(exc), spec)) from None
+
+
+def run_tune(params: TuneParams, ctx: JobContext) -> JobOutput:
+    import perfmodel
+
+    spec = work.spec_of(params, ctx.data_dir)
+
+    def tick(done: int, total: int) -> None:
+        ctx.progress(done, total, "trials")
+
+    result = perfmodel.tune(
+        spec.op,
+        spec.shape,
+        device=work.board_arg(spec),
+        dtype=spec.dtype,
+        backend=params.backend,
+        n_trials=params.n_trials,
+        objectives=_objectives(params),
+        seed=params.seed,
+        timeout=params.timeout,
+        storage=ctx.storage_url("study.sqlite3"),  # optuna RDB storage in the job folder:
+        study_name=f"job-{ctx.job_id}",  # a resumed job continues the same study
+        on_progress=tick,
+    )
+    payload = work.named_board(work.plain(result.to_dict()), spec)
+    # The storage as a path relative to the data dir: the server's own paths stay on the server.
+    payload["storage"] = str(payload["storage"]).replace(f"{ctx.data_dir}/", "")
+    return JobOutput(result=payload)
+
+
+register(
+    JobKind(
+        "tune",
+        TuneParams,
+        run_tune,
+        "an optuna study over the op's search space (perfmodel.tune), resumable",
+        validate=validate_tune,
+    )
+)
+register(
+    JobKind(
+        "sweep",
+        SweepParams,
+        run_sweep_job,
+        "a sweep spec (TOML text or JSON) into one Parquet or CSV table (perfmodel.run_sweep), resumable",
+        validate=validate_sweep,
     )
 )

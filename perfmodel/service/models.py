@@ -14,14 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_DEVICE = "wormhole_b0_n150"
 MAX_PROFILE_CHARS = 1_000_000
 MAX_JOB_CONFIGS = 1_000
+MAX_TOP_K = 64
+MAX_TRIALS = 100_000
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RunTarget(_Body):
-    """One program: op, tensor shape, board, dtype and the op's factory configuration."""
+class Problem(_Body):
+    """One problem: op, tensor shape, board and dtype (what recommend and tune search configurations for)."""
 
     op: str = Field(description="op name, e.g. centralize_w_rm (GET /v1/ops lists them)")
     shape: list[int] | str | None = Field(
@@ -34,6 +36,11 @@ class RunTarget(_Body):
         description="a board profile as TOML text, used instead of `device` (parsed by the server, never a path)",
     )
     dtype: str = Field("bfloat16", description="bfloat16 or float32")
+
+
+class RunTarget(Problem):
+    """One program: a problem and the op's factory configuration."""
+
     config: dict[str, Any] | None = Field(
         None, description="the op's config fields (GET /v1/ops); missing fields take their defaults"
     )
@@ -51,6 +58,12 @@ class SimulateRequest(RunTarget):
     """Body of POST /v1/simulate; `trace` asks for a Perfetto timeline, returned as a download link."""
 
     trace: bool = False
+
+
+class RecommendRequest(Problem):
+    """Body of POST /v1/recommend: the arguments of `perfmodel.recommend`."""
+
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="candidates of the analytic ranking to confirm by simulation")
 
 
 class EstimateManyRequest(_Body):
@@ -71,6 +84,27 @@ class SimulateJobParams(RunTarget):
     configs: list[dict[str, Any]] | None = Field(
         None, max_length=MAX_JOB_CONFIGS, description="several configurations of the same problem, run in order"
     )
+
+
+class TuneParams(Problem):
+    """Body of POST /v1/jobs/tune: the arguments of `perfmodel.tune` (the server chooses study name and storage)."""
+
+    backend: str = Field("analytic", description="objective engine: analytic or des (the simulator)")
+    n_trials: int = Field(100, ge=1, le=MAX_TRIALS, description="trials the study should reach")
+    objectives: list[str] | None = Field(
+        None, description="minimised objectives: time (default), cores, l1_bytes; more than one gives a Pareto front"
+    )
+    seed: int = Field(0, description="the sampler's seed: the same seed gives the same study")
+    timeout: float | None = Field(None, gt=0, description="stop sampling after this many seconds")
+
+
+class SweepParams(_Body):
+    """Body of POST /v1/jobs/sweep: a sweep spec (`perfmodel sweep`'s TOML) as text or as the same JSON object."""
+
+    spec: str | dict[str, Any] = Field(
+        description="the spec's TOML text, or the same content as an object: op, backend, axes; boards by name"
+    )
+    format: Literal["parquet", "csv"] = Field("parquet", description="the table's file format")
 
 
 class ArtifactLink(BaseModel):
@@ -102,6 +136,20 @@ class RunPayload(BaseModel):
     bound: str | None = None
     deadlock: dict[str, Any] | None = None
     trace: ArtifactLink | None = None
+
+
+class RecommendPayload(BaseModel):
+    """The JSON of `perfmodel recommend --json` (`Recommendation.to_dict()`); `ok` false with `reasons` when
+    nothing fits."""
+
+    model_config = ConfigDict(extra="allow")
+    op: str
+    ok: bool
+    config: dict[str, Any] | None
+    kernel_duration_ns: float | None = None
+    des_kernel_duration_ns: float | None = None
+    speedup: float | None = None
+    reasons: list[str] = []
 
 
 class TablePayload(BaseModel):

@@ -1,4 +1,4 @@
-"""What the worker processes run: check, estimate, simulate and estimate_many on one request's inputs.
+"""What the worker processes run: check, estimate, simulate, estimate_many and recommend on one request's inputs.
 
 Each function takes plain picklable values, calls the library (the same functions the command line calls)
 and returns an `Outcome`: the JSON-ready payload the CLI prints with `--json`, or the request field at fault
@@ -220,6 +220,42 @@ def simulate_program(
     return plain(run_payload(result, stall_summary(result), report))
 
 
+def recommend(spec: RunSpec, top_k: int) -> Outcome:
+    """`perfmodel recommend --json`: a nothing-fits verdict is an answer too (`ok` false, with `reasons`)."""
+
+    def run() -> Any:
+        from perfmodel.tune import recommend as run_recommend
+
+        build(spec)  # the problem with the op's default config: a bad shape, dtype or board names its field
+        try:
+            result = run_recommend(spec.op, spec.shape, device=board_arg(spec), dtype=spec.dtype, top_k=top_k)
+        except InputError as exc:
+            raise FieldError(problem_field(str(exc)), clean(str(exc), spec)) from None
+        return named_board(plain(result.to_dict()), spec)
+
+    return _guard(run)
+
+
+def board_arg(spec: RunSpec) -> str:
+    """What the library takes as `device`: the shipped name, or the file the server wrote for an uploaded profile."""
+    return spec.profile_path or spec.device
+
+
+def named_board(payload: dict[str, Any], spec: RunSpec) -> dict[str, Any]:
+    """A result naming an uploaded profile's board by its name rather than by the server's file for it."""
+    if spec.profile_path is not None and payload.get("device") == spec.profile_path:
+        payload["device"] = load_board(spec).name
+    return payload
+
+
+def problem_field(message: str) -> str:
+    """The field a search's InputError is about, once the problem itself built (the op, or the search's own knobs)."""
+    for name in ("top_k", "objective", "backend", "n_trials", "timeout"):
+        if name in message:
+            return "objectives" if name == "objective" else name
+    return "op" if "search space" in message else "shape"
+
+
 def estimate_many(op: str, rows: Sequence[Mapping[str, Any]], profile_path: str | None = None) -> Outcome:
     """`perfmodel.estimate_many(op, table)` on a list of rows. With an uploaded profile (`profile_path`, a file
     the server wrote), rows whose `device` is that board's name use it; the answer keeps the name."""
@@ -348,10 +384,11 @@ def full_config(op_name: str, config: Mapping[str, Any] | None) -> dict[str, Any
 
 
 def spec_of(target: Any, data_dir: Any, config: Mapping[str, Any] | None = None) -> RunSpec:
-    """The RunSpec of a request body (`RunTarget`): shape parsed, board checked, profile text written."""
+    """The RunSpec of a request body (`Problem` or `RunTarget`): shape parsed, board checked, profile text written;
+    a body without a config (recommend, tune) gets the op's defaults."""
     shape = shape_of(target.shape)
     device = board_name(target.device)
-    cfg = full_config(target.op, target.config if config is None else config)
+    cfg = full_config(target.op, getattr(target, "config", None) if config is None else config)
     profile_path = profile_file(data_dir, target.profile) if target.profile else None
     return RunSpec(target.op, shape, device, target.dtype, cfg, profile_path)
 

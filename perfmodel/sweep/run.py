@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ def run_sweep(
     scheduler: str | None = None,
     overwrite: bool = False,
     progress: bool | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> SweepSummary:
     """Run the sweep `spec` (a TOML path, a dict or a SweepSpec) into `out` (Parquet, or CSV for `.csv`).
 
@@ -72,7 +73,8 @@ def run_sweep(
     scheduler is at `scheduler` (e.g. 'tcp://host:8786'). Finished rows are kept in `<out>.checkpoint.sqlite`:
     rerunning the same call after an interruption computes only what is missing. A checkpoint or output made
     by another sweep is refused unless `overwrite`. `progress`: a progress bar on stderr (default: when
-    stderr is a terminal).
+    stderr is a terminal). `on_progress(done, total)`, when given, is called with the (point, backend) rows
+    in the checkpoint and the rows of the table: once before any work and after each commit to the checkpoint.
     """
     wall0 = time.perf_counter()
     if workers is not None and workers < 1:
@@ -104,15 +106,14 @@ def run_sweep(
             if todo.get("des") and runner is None:
                 # Before the progress bar, so that the pool's processes start from a process with no extra threads.
                 runner = open_runner(workers=workers)
-            bar = _progress_bar(remaining, progress)
+            bar = _Ticker(_progress_bar(remaining, progress), on_progress, len(done), len(points) * len(spec.backends))
             try:
                 if todo.get("analytic"):
                     _run_analytic(spec.op, points, todo["analytic"], store, bar)
                 if todo.get("des"):
                     _run_des(spec.op, points, todo["des"], store, runner, bar)
             finally:
-                if bar is not None:
-                    bar.close()
+                bar.close()
             rows = store.frame()
     except BaseException:
         if runner is not None:
@@ -167,7 +168,30 @@ def _progress_bar(total: int, progress: bool | None) -> Any:
     return tqdm(total=total, unit="row", desc="sweep", file=sys.stderr, dynamic_ncols=True)
 
 
-def _run_analytic(op: str, points: pd.DataFrame, todo: list[int], store: Checkpoint, bar: Any) -> None:
+class _Ticker:
+    """Counts rows committed to the checkpoint: advances the progress bar (if any) and calls `on_progress`."""
+
+    def __init__(self, bar: Any, on_progress: Callable[[int, int], None] | None, done: int, total: int) -> None:
+        self.bar = bar
+        self.on_progress = on_progress
+        self.done = done
+        self.total = total
+        if on_progress is not None:
+            on_progress(done, total)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_analytic(op: str, points: pd.DataFrame, todo: list[int], store: Checkpoint, bar: _Ticker) -> None:
     missing = set(todo)
     for start in range(0, len(points), ANALYTIC_CHUNK_ROWS):
         stop = min(start + ANALYTIC_CHUNK_ROWS, len(points))
@@ -176,17 +200,15 @@ def _run_analytic(op: str, points: pd.DataFrame, todo: list[int], store: Checkpo
             continue
         results = analytic_rows(op, points.iloc[start:stop].reset_index(drop=True))
         store.add("analytic", wanted, (results[i - start] for i in wanted))
-        if bar is not None:
-            bar.update(len(wanted))
+        bar.update(len(wanted))
 
 
-def _run_des(op: str, points: pd.DataFrame, todo: list[int], store: Checkpoint, runner: Any, bar: Any) -> None:
+def _run_des(op: str, points: pd.DataFrame, todo: list[int], store: Checkpoint, runner: Any, bar: _Ticker) -> None:
     records = points.to_dict("records")
     tasks = ((i, (op, {k: _plain(v) for k, v in records[i].items()})) for i in todo)
     for i, result in run_tasks(runner, des_point, tasks):
         store.add("des", [i], [as_values(result)])
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
 
 
 def _plain(value: Any) -> Any:

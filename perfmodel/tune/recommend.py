@@ -60,6 +60,19 @@ class Candidate:
             "reason": self.reason,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
+        """The candidate `to_dict` wrote."""
+        return cls(
+            config=data["config"],
+            kernel_duration_ns=data.get("kernel_duration_ns"),
+            des_kernel_duration_ns=data.get("des_kernel_duration_ns"),
+            l1_bytes_per_core=data.get("l1_bytes_per_core"),
+            bound=data.get("bound"),
+            confirmed=bool(data["confirmed"]),
+            reason=str(data.get("reason", "")),
+        )
+
 
 @dataclass(frozen=True)
 class Recommendation:
@@ -126,6 +139,38 @@ class Recommendation:
             "reasons": list(self.reasons),
             "wall_seconds": self.wall_seconds,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recommendation:
+        """The recommendation `to_dict` wrote (e.g. answered by a server); `to_dict` gives `data` back."""
+        return cls(
+            op_name=str(data["op"]),
+            shape=tuple(int(d) for d in data["shape"]),
+            device=str(data["device"]),
+            dtype=str(data["dtype"]),
+            ok=bool(data["ok"]),
+            config=data.get("config"),
+            cb_table=tuple(data.get("cb_table", ())),
+            core_groups=tuple(data.get("core_groups", ())),
+            compile_time_args=tuple(data.get("compile_time_args", ())),
+            runtime_args=tuple(data.get("runtime_args", ())),
+            l1_bytes_per_core=data.get("l1_bytes_per_core"),
+            l1_budget_bytes=data.get("l1_budget_bytes"),
+            kernel_duration_ns=data.get("kernel_duration_ns"),
+            des_kernel_duration_ns=data.get("des_kernel_duration_ns"),
+            bound=data.get("bound"),
+            dram_roofline_ns=data.get("dram_roofline_ns"),
+            alternatives=tuple(Candidate.from_dict(c) for c in data.get("alternatives", ())),
+            rejected=tuple(Candidate.from_dict(c) for c in data.get("rejected", ())),
+            baseline=Candidate.from_dict(data["baseline"]),
+            speedup=data.get("speedup"),
+            space_size=int(data["space_size"]),
+            ranking=str(data["ranking"]),
+            feasible_points=int(data["feasible_points"]),
+            infeasible_reasons=data.get("infeasible_reasons", {}),
+            reasons=tuple(data.get("reasons", ())),
+            wall_seconds=float(data.get("wall_seconds", 0.0)),
+        )
 
 
 def recommend(

@@ -45,6 +45,22 @@ class TrialRecord:
             "metrics": dict(self.metrics),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrialRecord:
+        """The record `to_dict` wrote (e.g. read back from JSON)."""
+        values = data.get("values")
+        return cls(
+            number=int(data["number"]),
+            state=str(data["state"]),
+            config=_frozen(data.get("config")),
+            values=None if values is None else tuple(float(v) for v in values),
+            feasible=data.get("feasible"),
+            reason=str(data.get("reason", "")),
+            cached=bool(data.get("cached", False)),
+            enqueued=bool(data.get("enqueued", False)),
+            metrics=_frozen(data.get("metrics")),
+        )
+
 
 @dataclass(frozen=True)
 class ParetoEntry:
@@ -57,6 +73,16 @@ class ParetoEntry:
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": dict(self.config), "values": list(self.values), "trial": self.trial, **_metrics(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ParetoEntry:
+        """The entry `to_dict` wrote."""
+        return cls(
+            config=_frozen(data["config"]),
+            values=tuple(float(v) for v in data["values"]),
+            trial=int(data["trial"]),
+            metrics=_frozen(data.get("metrics")),
+        )
 
 
 def _metrics(entry: ParetoEntry) -> dict[str, Any]:
@@ -135,6 +161,32 @@ class TuneResult:
         if trials:
             out["trials"] = [t.to_dict() for t in self.trials]
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TuneResult:
+        """The result `to_dict` wrote (e.g. by a server); `trials` is empty when it was written without them."""
+        return cls(
+            op_name=str(data["op"]),
+            shape=tuple(int(d) for d in data["shape"]),
+            device=str(data["device"]),
+            dtype=str(data["dtype"]),
+            backend=str(data["backend"]),
+            objectives=tuple(str(o) for o in data["objectives"]),
+            study_name=str(data["study_name"]),
+            storage=str(data["storage"]),
+            n_trials=int(data["n_trials"]),
+            pareto_front=tuple(ParetoEntry.from_dict(e) for e in data["pareto_front"]),
+            trial_counts={str(k): int(v) for k, v in data["trial_counts"].items()},
+            feasible_trials=int(data["feasible_trials"]),
+            infeasible_trials=int(data["infeasible_trials"]),
+            infeasible_reasons={str(k): int(v) for k, v in data["infeasible_reasons"].items()},
+            evaluations={str(k): int(v) for k, v in data["evaluations"].items()},
+            cache_hits=int(data["cache_hits"]),
+            trials_run=tuple(int(n) for n in data["trials_run"]),
+            trials=tuple(TrialRecord.from_dict(t) for t in data.get("trials", ())),
+            space_size=int(data["space_size"]),
+            wall_seconds=float(data["wall_seconds"]),
+        )
 
 
 def pareto_front(records: Sequence[TrialRecord]) -> tuple[ParetoEntry, ...]:

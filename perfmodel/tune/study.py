@@ -30,7 +30,7 @@ import json
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from perfmodel.errors import InputError
@@ -70,6 +70,7 @@ def tune(
     timeout: float | None = None,
     space: SearchSpace | None = None,
     warm_start: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> TuneResult:
     """Search `op`'s configurations for `shape` on `device`; see the module docstring for the choices made.
 
@@ -77,7 +78,9 @@ def tune(
     `warm_start` is the number of analytic candidates enqueued for the 'des' backend (default
     min(10, max(1, n_trials // 4))). A `sampler` given is used as is (`seed` then only seeds the analytic
     ranking); it sees the constraints through `Trial.set_constraint` on optuna >= 5, and through
-    `perfmodel.tune.objective.constraints` passed as its `constraints_func` before.
+    `perfmodel.tune.objective.constraints` passed as its `constraints_func` before. `on_progress(done, n_trials)`,
+    when given, is called with the finished trials (those that count toward `n_trials`) before sampling and after
+    each trial.
     """
     import optuna
 
@@ -122,12 +125,16 @@ def tune(
             _enqueue_analytic(study, space, objectives, count, seed)
         ran: list[int] = []
         finished = sum(t.state.name in FINISHED for t in study.get_trials(deepcopy=False))
+        callbacks: list[Any] = [optuna.study.MaxTrialsCallback(n_trials, states=_states(FINISHED))]
+        if on_progress is not None:
+            on_progress(min(finished, n_trials), n_trials)
+            callbacks.append(_ProgressCallback(on_progress, finished, n_trials))
         if finished < n_trials:
             study.optimize(
                 _Objective(space, evaluator, objectives, ran),
                 n_trials=n_trials - finished,
                 timeout=timeout,
-                callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=_states(FINISHED))],
+                callbacks=callbacks,
                 catch=(),
             )
         trials = tuple(_record(t) for t in study.get_trials(deepcopy=False))
@@ -182,6 +189,20 @@ class _Objective:
             trial.set_constraint("feasible", 0.0 if evaluation.feasible else 1.0)
         values = evaluation.values(self.objectives)
         return values[0] if len(values) == 1 else values
+
+
+class _ProgressCallback:
+    """An optuna callback counting the finished trials of this run on top of those the study had."""
+
+    def __init__(self, on_progress: Callable[[int, int], None], finished: int, n_trials: int) -> None:
+        self.on_progress = on_progress
+        self.finished = finished
+        self.n_trials = n_trials
+
+    def __call__(self, _study: Any, trial: Any) -> None:
+        if trial.state.name in FINISHED:
+            self.finished += 1
+        self.on_progress(min(self.finished, self.n_trials), self.n_trials)
 
 
 def _check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
-"""Load on `perfmodel serve` over loopback: N concurrent clients send a fixed number of mixed estimate and
-simulate requests (some repeated, so part of them are cache hits) while simulate jobs run, then wait for the
-jobs. Prints throughput, p50 / p99 latency per kind and overall, the error count and lost jobs; bounded in
-count (REQUESTS) and time (TIME_LIMIT_S), it stops by itself. Run with
+"""Load on `perfmodel serve` over loopback: N concurrent clients send a fixed number of mixed estimate,
+recommend and simulate requests (some repeated, so part of them are cache hits) while simulate, tune and
+sweep jobs run, then wait for the jobs. Prints throughput, p50 / p99 latency per kind and overall, the error
+count and lost jobs; bounded in count (REQUESTS) and time (TIME_LIMIT_S), it stops by itself. Run with
 `pytest -m benchmark -s tests/benchmarks/test_bench_service.py`.
 """
 
@@ -20,10 +20,25 @@ REQUESTS = 400
 JOBS = 3
 TIME_LIMIT_S = 180.0
 OP = "centralize_w_rm"
+PROBLEM = {"op": OP, "shape": [1, 1, 1024, 1024]}
+SWEEP = {
+    "op": OP,
+    "backend": ["analytic", "des"],
+    "axes": {
+        "N": [1],
+        "C": [1],
+        "H": [256, 1024],
+        "W": [256, 1024],
+        "dtype": ["bfloat16"],
+        "device": ["wormhole_b0_n150", "blackhole_p150a"],
+        "in_buffering": [1, 2],
+    },
+}
 
 
 def _requests(seed: int = 0) -> list[tuple[str, dict]]:
-    """70 % estimates over 96 distinct problems, 30 % simulations over 24: repeats hit the cache."""
+    """60 % estimates over 96 distinct problems, 15 % recommendations over 12, 25 % simulations over 24:
+    repeats hit the cache."""
     rng = random.Random(seed)
     estimates = [
         {"op": OP, "shape": [1, 1, h, w], "config": {"grid": [gx, 8], "in_buffering": b}}
@@ -38,10 +53,19 @@ def _requests(seed: int = 0) -> list[tuple[str, dict]]:
         for w in (64, 128, 256, 512)
         for g in (1, 2)
     ]
+    recommendations = [
+        {"op": OP, "shape": [1, 1, h, w], "device": device, "top_k": 3}
+        for h in (64, 256, 1024)
+        for w in (256, 1024)
+        for device in ("wormhole_b0_n150", "blackhole_p150a")
+    ]
     out = []
     for _ in range(REQUESTS):
-        if rng.random() < 0.7:
+        draw = rng.random()
+        if draw < 0.6:
             out.append(("estimate", rng.choice(estimates)))
+        elif draw < 0.75:
+            out.append(("recommend", rng.choice(recommendations)))
         else:
             out.append(("simulate", rng.choice(simulations)))
     return out
@@ -52,7 +76,8 @@ def test_service_load(tmp_path, launch_server) -> None:
     server = launch_server(tmp_path / "data", "--workers", "2", "--job-workers", "1")
     work = _requests()
     lock = threading.Lock()
-    latencies: dict[str, list[float]] = {"estimate": [], "estimate hit": [], "simulate": [], "simulate hit": []}
+    kinds = ("estimate", "recommend", "simulate")
+    latencies: dict[str, list[float]] = {f"{k}{hit}": [] for k in kinds for hit in ("", " hit")}
     errors: list[str] = []
     hits = [0]
     deadline = time.monotonic() + TIME_LIMIT_S
@@ -88,6 +113,8 @@ def test_service_load(tmp_path, launch_server) -> None:
                 ).json()["id"]
                 for _ in range(JOBS)
             ]
+            job_ids.append(http.post("/v1/jobs/tune", json={**PROBLEM, "n_trials": 20}).json()["id"])
+            job_ids.append(http.post("/v1/jobs/sweep", json={"spec": SWEEP}).json()["id"])
             started = time.perf_counter()
             threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
             for t in threads:

@@ -48,7 +48,16 @@ def test_healthz_devices_docs(server) -> None:
         assert http.get("/v1/devices").json() == device_rows()
         assert http.get("/docs").status_code == 200
         paths = http.get("/openapi.json").json()["paths"]
-        for path in ("/v1/check", "/v1/estimate", "/v1/simulate", "/v1/estimate_many", "/v1/jobs/simulate"):
+        for path in (
+            "/v1/check",
+            "/v1/estimate",
+            "/v1/simulate",
+            "/v1/estimate_many",
+            "/v1/recommend",
+            "/v1/jobs/simulate",
+            "/v1/jobs/tune",
+            "/v1/jobs/sweep",
+        ):
             assert path in paths
 
 

@@ -23,6 +23,8 @@ ROW = {
     "out_buffering": 2,
 }
 BAD_TOML = "name = 'x'\nclock_ghz = [1"
+PROBLEM = {"op": OP, "shape": [1, 1, 64, 96]}
+AXES = {"N": [1], "C": [1], "H": [64], "W": [96], "dtype": ["bfloat16"], "device": ["wormhole_b0_n150"]}
 INCOMPLETE_PROFILE = "name = 'x'\narch = 'wormhole_b0'\n"
 
 # (case, method, path, json body or raw bytes, status, field, words the message contains)
@@ -114,6 +116,70 @@ CASES = [
     ("unknown artifact", "GET", "/v1/artifacts/nope", None, 404, "id", "no artifact"),
     ("bad job state filter", "GET", "/v1/jobs?state=bogus", None, 422, "state", "queued"),
     ("unknown route", "GET", "/v1/nothing", None, 404, None, "Not Found"),
+    ("recommend unknown op", "POST", "/v1/recommend", {**PROBLEM, "op": "nope"}, 422, "op", "unknown op 'nope'"),
+    ("recommend bad shape", "POST", "/v1/recommend", {**PROBLEM, "shape": [1, 1, 65, 96]}, 422, "shape", "H = 65"),
+    ("recommend top_k 0", "POST", "/v1/recommend", {**PROBLEM, "top_k": 0}, 422, "top_k", "greater than or equal"),
+    ("recommend with a config", "POST", "/v1/recommend", {**PROBLEM, "config": {}}, 422, "config", "unknown field"),
+    (
+        "tune unknown objective",
+        "POST",
+        "/v1/jobs/tune",
+        {**PROBLEM, "objectives": ["time", "power"]},
+        422,
+        "objectives",
+        "unknown objective 'power' (known: time, cores, l1_bytes)",
+    ),
+    ("tune no objective", "POST", "/v1/jobs/tune", {**PROBLEM, "objectives": []}, 422, "objectives", "at least one"),
+    (
+        "tune unknown backend",
+        "POST",
+        "/v1/jobs/tune",
+        {**PROBLEM, "backend": "gpu"},
+        422,
+        "backend",
+        "unknown backend 'gpu' (known: analytic, des)",
+    ),
+    ("tune zero trials", "POST", "/v1/jobs/tune", {**PROBLEM, "n_trials": 0}, 422, "n_trials", "greater than"),
+    ("tune board as a path", "POST", "/v1/jobs/tune", {**PROBLEM, "device": "a.toml"}, 422, "device", "shipped board"),
+    ("sweep without a spec", "POST", "/v1/jobs/sweep", {}, 422, "spec", "Field required"),
+    ("sweep spec not TOML", "POST", "/v1/jobs/sweep", {"spec": "op = [1"}, 422, "spec", "spec is not valid TOML"),
+    (
+        "sweep empty axis",
+        "POST",
+        "/v1/jobs/sweep",
+        {"spec": {"op": OP, "axes": {**AXES, "H": []}}},
+        422,
+        "spec.axes.H",
+        "spec: axis 'H' is empty",
+    ),
+    (
+        "sweep unknown axis",
+        "POST",
+        "/v1/jobs/sweep",
+        {"spec": {"op": OP, "axes": {**AXES, "colour": [1]}}},
+        422,
+        "spec.axes.colour",
+        "unknown axis 'colour'",
+    ),
+    (
+        "sweep unknown backend",
+        "POST",
+        "/v1/jobs/sweep",
+        {"spec": {"op": OP, "backend": "gpu", "axes": AXES}},
+        422,
+        "spec.backend",
+        "unknown backend 'gpu'",
+    ),
+    (
+        "sweep spec names a profile path",
+        "POST",
+        "/v1/jobs/sweep",
+        {"spec": 'op = "centralize_w_rm"\n[axes]\ndevice = ["wormhole_b0_n150", "/etc/boards/mine.toml"]\n'},
+        422,
+        "spec.axes.device",
+        "shipped board",
+    ),
+    ("sweep unknown format", "POST", "/v1/jobs/sweep", {"spec": {"op": OP}, "format": "xlsx"}, 422, "format", "csv"),
 ]
 
 
