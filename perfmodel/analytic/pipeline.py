@@ -170,6 +170,22 @@ def pipeline_times(
     )
 
 
+def _release(cb: int, nodes: list[int], pages: list[np.ndarray], x: np.ndarray) -> tuple[int, np.ndarray]:
+    """The push (or pop) that releases a call needing `x` pages beyond the start of its own unit, and how many
+    units back it is: with U pages per unit over the pushes P_1..P_m of a unit (cumulative), the call of
+    unit k waits for push j of unit k + q, q = ceil(x / U) - 1, j the first with P_j >= x - q U; the shift
+    is -q = 1 - ceil(x / U). One push per unit is the usual case (j = that push)."""
+    cumulative = np.cumsum(np.stack([pages[j] for j in nodes]), axis=0)
+    per_unit = cumulative[-1]
+    q = np.ceil(x / per_unit) - 1
+    rest = x - q * per_unit
+    first = np.argmax(cumulative >= rest[None, :] - 1e-9, axis=0)
+    if first.size and np.any(first != first[0]):
+        raise NotImplementedError(f"c_{cb}: rows of one structure released by different CB calls")
+    index = int(first[0]) if first.size else len(nodes) - 1
+    return nodes[index], (-q).astype(np.int64)
+
+
 def _history(
     workspace: dict[tuple[int, tuple[int, int]], np.ndarray] | None, i: int, shape: tuple[int, int]
 ) -> np.ndarray:
@@ -236,8 +252,6 @@ def _pipeline_times(
         pushes = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "push"]
         pops = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "pop"]
         pro_push = [j for j, p in enumerate(pro) if p[2] == cb and p[1] == "push"]
-        if len(pushes) > 1 or len(pops) > 1:
-            raise NotImplementedError(f"c_{cb}: more than one push or pop per unit is not modelled")
         pro_total = sum((pro_pages[j] for j in pro_push), np.zeros(rows))
         dep: tuple[int, np.ndarray] | None = None
         pro_dep: int | None = None
@@ -245,18 +259,15 @@ def _pipeline_times(
             popped = sum((pages[j] for j in before if body[j][1] == "pop"), np.zeros(rows))
             need = popped + pages[i]
             if pushes:
-                per_unit = pages[pushes[0]]
-                shift = 1 - np.ceil(np.maximum(need - pro_total, 0) / per_unit)
-                dep = (pushes[0], shift.astype(np.int64))
+                dep = _release(cb, pushes, pages, np.maximum(need - pro_total, 0))
             if pro_push:
                 pro_dep = pro_push[-1]
         elif call == "reserve" and pops:
             pushed = sum((pages[j] for j in before if body[j][1] == "push"), np.zeros(rows))
             cap = caps[cb]
-            per_unit = pages[pops[0]]
-            shift = 1 - np.ceil((pro_total + pushed + pages[i] - cap) / per_unit).astype(np.int64)
+            j, shift = _release(cb, pops, pages, pro_total + pushed + pages[i] - cap)
             deadlock |= (pages[i] > cap) | (shift <= 0)
-            dep = (pops[0], np.maximum(shift, 1))
+            dep = (j, np.maximum(shift, 1))
         deps.append(dep)
         pro_deps.append(pro_dep)
 
