@@ -143,17 +143,24 @@ def grid_of(config: Config, device: DeviceProfile) -> tuple[int, int]:
 
 
 def choose_factory(
-    geo: Geometry, grid_cores: int, fmt_in: DataFormat, fmt_out: DataFormat, device: DeviceProfile
+    geo: Geometry,
+    grid_cores: int,
+    fmt_in: DataFormat,
+    fmt_out: DataFormat,
+    device: DeviceProfile,
+    with_val_padding: bool | None = None,
 ) -> Choice:
-    """tt-metal's factory selection for an interleaved DRAM input (§1 tilize, §9 tilize_with_val_padding)."""
-    interleaved, block = (PAD_INTERLEAVED, PAD_BLOCK) if geo.padded else (INTERLEAVED, BLOCK)
+    """tt-metal's factory selection for an interleaved DRAM input (§1 tilize, §9 tilize_with_val_padding);
+    `with_val_padding` None: the op is tilize_with_val_padding when the output is padded."""
+    padding_op = geo.padded if with_val_padding is None else with_val_padding
+    interleaved, block = (PAD_INTERLEAVED, PAD_BLOCK) if padding_op else (INTERLEAVED, BLOCK)
     tile_in, tile_out = fmt_in.tile_bytes, fmt_out.tile_bytes
     max_l1 = device.core.l1_free_bytes
     row_bytes = geo.wt * (tile_in + tile_out)
     if row_bytes >= max_l1:
         return Choice(block, f"L1 short: a tile row needs Wt*(tile_in+tile_out) = {row_bytes} B >= {max_l1} B free")
     # tilize_with_val_padding sizes the 2-D blocks from the input's padded volume in tiles.
-    tiles = geo.in_dims[-2] * geo.in_dims[-1] // (TILE_HEIGHT * TILE_WIDTH) if geo.padded else None
+    tiles = geo.in_dims[-2] * geo.in_dims[-1] // (TILE_HEIGHT * TILE_WIDTH) if padding_op else None
     two_d, cores_1d, cores_2d = prefers_block_split(geo.wt, geo.ht, geo.tile_rows, grid_cores, tiles)
     if two_d:
         return Choice(block, f"2-D split uses {cores_2d} cores, the 1-D split of {geo.tile_rows} tile rows {cores_1d}")
@@ -225,7 +232,9 @@ def build_program(
     fmt_in = get_format(dtype)
     fmt_out = get_format(config.output_dtype or fmt_in.name)
     grid = grid_of(config, device)
-    choice = choose_factory(geo, grid[0] * grid[1], fmt_in, fmt_out, device)
+    if geo.padded and config.with_val_padding is False:
+        raise InputError(f"shape {list(geo.in_dims)} padded to {list(geo.out_dims)} needs with_val_padding")
+    choice = choose_factory(geo, grid[0] * grid[1], fmt_in, fmt_out, device, config.with_val_padding)
     return build_with(geo, device, fmt_in, fmt_out, config, grid, choice, kernels)
 
 
@@ -431,7 +440,7 @@ def _program(
             {
                 "factory": choice.factory,
                 "factory_reason": choice.reason,
-                "op_code": "TilizeWithValPadding" if geo.padded else "Tilize",
+                "op_code": "TilizeWithValPadding" if choice.factory in (PAD_INTERLEAVED, PAD_BLOCK) else "Tilize",
                 "padded_shape": geo.out_dims,
                 "output_dtype": fmt_out.name,
                 "Wt": geo.wt,

@@ -28,8 +28,9 @@ from perfmodel.split import block_side_for_tilize
 OP_NAME = factory.OP_NAME
 SHAPE_COLUMNS = ("N", "C", "H", "W", "H_out", "W_out")
 CONFIG_COLUMNS = ("grid_x", "grid_y", "row_wise")
-INPUT_COLUMNS = (*SHAPE_COLUMNS, "dtype", "device", *CONFIG_COLUMNS)
-KEY_COLUMNS = (*SHAPE_COLUMNS, "dtype", "device", "grid_x", "grid_y")
+# with_val_padding: the op is tilize_with_val_padding (its factories) even where the output is not padded.
+INPUT_COLUMNS = (*SHAPE_COLUMNS, "with_val_padding", "dtype", "device", *CONFIG_COLUMNS)
+KEY_COLUMNS = (*SHAPE_COLUMNS, "with_val_padding", "dtype", "device", "grid_x", "grid_y")
 BUFFER_COLUMNS: tuple[str, ...] = ()
 
 
@@ -42,20 +43,24 @@ def padded_of(row: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 def program_for_row(row: Mapping[str, Any]) -> Program:
-    config = Config(grid=(int(row["grid_x"]), int(row["grid_y"])), padded_shape=padded_of(row))
+    config = Config(
+        grid=(int(row["grid_x"]), int(row["grid_y"])),
+        padded_shape=padded_of(row),
+        with_val_padding=bool(row["with_val_padding"]) or None,
+    )
     return factory.build_program(shape_of(row), device=str(row["device"]), dtype=str(row["dtype"]), config=config)
 
 
 @functools.lru_cache(maxsize=65536)
 def plan(key: tuple[Hashable, ...]) -> tuple[factory.Geometry, factory.Choice, int, int, int, int]:
     """(geometry, factory choice, block width in tiles, cores, units in all, units of the slowest core)."""
-    n, c, h, w, h_out, w_out, dtype, device, gx, gy = key
+    n, c, h, w, h_out, w_out, with_val_padding, dtype, device, gx, gy = key
     device = load_device(str(device))
     geo = factory.geometry((int(n), int(c), int(h), int(w)), (int(n), int(c), int(h_out), int(w_out)))
     fmt = get_format(str(dtype))
     grid = factory.grid_of(Config(grid=(int(gx), int(gy))), device)
     cores_in_grid = grid[0] * grid[1]
-    choice = factory.choose_factory(geo, cores_in_grid, fmt, fmt, device)
+    choice = factory.choose_factory(geo, cores_in_grid, fmt, fmt, device, bool(with_val_padding) or geo.padded)
     if choice.factory in factory.BLOCK_FACTORIES:
         side = block_side_for_tilize(geo.wt, geo.ht, cores_in_grid)
         cols, rows = -(-geo.wt // side), -(-geo.ht // side)
@@ -67,7 +72,10 @@ def plan(key: tuple[Hashable, ...]) -> tuple[factory.Geometry, factory.Choice, i
 
 
 def _key(row: Mapping[str, Any]) -> tuple[Hashable, ...]:
-    return tuple(row[c] if c in ("dtype", "device") else int(row[c]) for c in KEY_COLUMNS)
+    return tuple(
+        str(row[c]) if c in ("dtype", "device") else bool(row[c]) if c == "with_val_padding" else int(row[c])
+        for c in KEY_COLUMNS
+    )
 
 
 def shape_key(program: Program) -> tuple[Hashable, ...]:
@@ -76,13 +84,14 @@ def shape_key(program: Program) -> tuple[Hashable, ...]:
     n = int(np.prod(dims[:-3])) if len(dims) > 3 else 1
     gx, gy = program.split.grid
     device = program.device.path or program.device.name
-    return (n, c, dims[-2], dims[-1], out[-2], out[-1], program.dtype, device, gx, gy)
+    padding_op = program.attributes["factory"] in (factory.PAD_INTERLEAVED, factory.PAD_BLOCK)
+    return (n, c, dims[-2], dims[-1], out[-2], out[-1], padding_op, program.dtype, device, gx, gy)
 
 
 def unit_programs(device: DeviceProfile, key: tuple[Hashable, ...]) -> tuple[Program, Program]:
     """Single-core programs of one and two full tile rows of the block width, built with the chosen factory."""
     geo, choice, width, *_ = plan(key)
-    fmt = get_format(str(key[6]))
+    fmt = get_format(str(key[7]))
     config = Config()
     # A unit is a tile row of the slowest core: 32 real rows, or all the input's rows when H < 32 (decode
     # inputs); two units are two such tile rows (two slices when H < 32, so each keeps its real rows).
@@ -102,7 +111,7 @@ def unit_programs(device: DeviceProfile, key: tuple[Hashable, ...]) -> tuple[Pro
 @functools.lru_cache(maxsize=4096)
 def _cb_table(key: tuple[Hashable, ...]) -> tuple[CircularBuffer, ...]:
     _, _, width, *_ = plan(key)
-    fmt = get_format(str(key[6]))
+    fmt = get_format(str(key[7]))
     return factory.cb_table(width, fmt, fmt)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -131,6 +132,19 @@ def pipeline_times(
     """
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
+    shapes = [structure(sig) for sig in sigs]
+    if len(set(shapes)) > 1:
+        return _by_structure(
+            sigs,
+            shapes,
+            np.asarray(which, dtype=np.int64),
+            units,
+            capacities,
+            share_bytes_per_cycle=share_bytes_per_cycle,
+            rate_cycles=rate_cycles,
+            lockstep_units=lockstep_units,
+            max_explicit_units=max_explicit_units,
+        )
     table = _sig_table(sigs)
     if rows <= _CHUNK_ROWS:
         return _pipeline_times(
@@ -184,6 +198,48 @@ def _release(cb: int, nodes: list[int], pages: list[np.ndarray], x: np.ndarray) 
         raise NotImplementedError(f"c_{cb}: rows of one structure released by different CB calls")
     index = int(first[0]) if first.size else len(nodes) - 1
     return nodes[index], (-q).astype(np.int64)
+
+
+def _by_structure(
+    sigs: Sequence[StageSignature],
+    shapes: list[tuple],
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    **kwargs: Any,
+) -> PipelineTimes:
+    """Rows whose signatures differ in structure (an op whose CB calls per unit depend on the shape or the
+    factory, like a per-tile writer) are evaluated group by group and put back in row order."""
+    rows = units.shape[0]
+    total, period, deadlock = np.zeros(rows), np.zeros(rows), np.zeros(rows, dtype=bool)
+    ends: dict[str, np.ndarray] = {}
+    for shape in dict.fromkeys(shapes):
+        members = [i for i, s in enumerate(shapes) if s == shape]
+        remap = np.full(len(sigs), -1, dtype=np.int64)
+        remap[members] = np.arange(len(members))
+        rows_g = np.flatnonzero(np.isin(which, members))
+        if not rows_g.size:
+            continue
+        part = pipeline_times(
+            [sigs[i] for i in members],
+            remap[which[rows_g]],
+            units[rows_g],
+            {cb: np.broadcast_to(np.asarray(v), (rows,))[rows_g] for cb, v in capacities.items()},
+            share_bytes_per_cycle=None
+            if kwargs["share_bytes_per_cycle"] is None
+            else {
+                k: np.broadcast_to(np.asarray(v), (rows,))[rows_g] for k, v in kwargs["share_bytes_per_cycle"].items()
+            },
+            rate_cycles=None
+            if kwargs["rate_cycles"] is None
+            else {k: np.asarray(v)[rows_g] for k, v in kwargs["rate_cycles"].items()},
+            lockstep_units=kwargs["lockstep_units"],
+            max_explicit_units=kwargs["max_explicit_units"],
+        )
+        total[rows_g], period[rows_g], deadlock[rows_g] = part.total_cycles, part.period_cycles, part.deadlock
+        for name, v in part.kernel_end_cycles.items():
+            ends.setdefault(name, np.zeros(rows))[rows_g] = v
+    return PipelineTimes(total, period, ends, deadlock)
 
 
 def _history(

@@ -108,3 +108,19 @@ def grid_for(cores: int, grid_x: int, grid_y: int) -> tuple[int, int]:
     if not fits:
         raise InputError(f"{cores} worker cores do not form a rectangle inside the {grid_x}x{grid_y} grid")
     return min(fits, key=lambda xy: (abs(xy[0] - xy[1]), -xy[0]))
+
+
+_ATTRIBUTE = re.compile(r"'([^']+)'\s*:\s*'([^']*)'")
+
+
+def attributes(row: Mapping[str, str]) -> dict[str, str]:
+    """The op's `ATTRIBUTES` cell (`{'name': 'value'; ...}`) as a dict of strings; {} when absent."""
+    return dict(_ATTRIBUTE.findall(str(row.get("ATTRIBUTES", ""))))
+
+
+def number(cell: str, what: str) -> float:
+    """A numeric cell as a float; InputError naming the cell otherwise."""
+    try:
+        return float(str(cell).strip())
+    except ValueError:
+        raise InputError(f"{what} {cell!r} is not a number") from None
