@@ -117,6 +117,7 @@ def writer(k: Any, *, tile_bytes: int) -> Iterator[Any]:
         yield from k.cb_wait_front(CB_OUT, 1)
         l1_read_addr = k.get_read_ptr(CB_OUT)
         yield from k.noc_async_write(l1_read_addr, dst.get_noc_addr(i), tile_bytes)
+        yield from k.noc_async_writes_flushed()
         yield from k.cb_pop_front(CB_OUT, 1)
     yield from k.noc_async_write_barrier()
 
@@ -134,5 +135,6 @@ def writer_block(k: Any, *, tile_bytes: int, tiles_per_slice: int, third_dim: in
                 yield from k.cb_wait_front(CB_OUT, 1)
                 l1_read_addr = k.get_read_ptr(CB_OUT)
                 yield from k.noc_async_write(l1_read_addr, dst.get_noc_addr(tile_id), tile_bytes)
+                yield from k.noc_async_writes_flushed()
                 yield from k.cb_pop_front(CB_OUT, 1)
     yield from k.noc_async_write_barrier()

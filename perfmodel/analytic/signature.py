@@ -127,6 +127,7 @@ class _Segment(NamedTuple):
     first_direction: str | None  # of its first NoC transfer (None: it has none)
     last_direction: str | None
     has_compute: bool
+    awaited: bool = False  # a barrier follows its last transfer (else its writes complete in the background)
 
 
 def _segment(
@@ -151,8 +152,10 @@ def _segment(
     read_packets = write_packets = 0
     first = last = None
     has_compute = False
+    awaited = False
     for event in events:
         if isinstance(event, NocTransfer):
+            awaited = False
             d = event.direction
             bank = bank_of(event.bank)
             if first is None:
@@ -176,11 +179,21 @@ def _segment(
                     write_bytes += nbytes
                     write_packets += 1
         elif isinstance(event, Barrier):
-            now = max(now, outstanding[event.direction])
+            if event.direction == "flush":
+                # noc_async_writes_flushed: the writes have left L1 (the core's interface is free).
+                now = max(now, core_free.get("write", 0.0))
+            elif last is None or all(e.direction != event.direction for e in events if isinstance(e, NocTransfer)):
+                # A barrier with no transfer of its own before it waits for those earlier segments left in
+                # flight: at least one latency.
+                now += prices.cost(event.direction, 1).latency_cycles
+            else:
+                now = max(now, outstanding[event.direction])
+                awaited = awaited or event.direction == last
         elif isinstance(event, ComputeCall):
             now += cycles_of(event.cycles)
             has_compute = True
-    return _Segment(now, Traffic(read_bytes, write_bytes, read_packets, write_packets), first, last, has_compute)
+    traffic = Traffic(read_bytes, write_bytes, read_packets, write_packets)
+    return _Segment(now, traffic, first, last, has_compute, awaited)
 
 
 _NO_WORK = _Segment(0.0, Traffic(), None, None, False)
@@ -310,7 +323,9 @@ def _price(
         if seg.first_direction is not None:
             first = prices.cost(seg.first_direction, 1)
             last = prices.cost(seg.last_direction, 1)
-            fixed = first.issue_cycles + last.latency_cycles
+            # The latency is fixed time only for a segment that waits for its transfers (a barrier after the
+            # last one); transfers left in flight (a per-tile writer's flushes) overlap the next segments.
+            fixed = first.issue_cycles + (last.latency_cycles if seg.awaited else 0.0)
             noc_time += cycles
         elif seg.has_compute:
             compute_time += cycles

@@ -47,7 +47,8 @@ class NocTransfer(NamedTuple):
 
 
 class Barrier(NamedTuple):
-    """noc_async_read_barrier / noc_async_write_barrier: wait for this RISC-V's outstanding transfers."""
+    """noc_async_read_barrier / noc_async_write_barrier: wait for this RISC-V's outstanding transfers;
+    direction "flush" is noc_async_writes_flushed: wait until its writes have left L1."""
 
     direction: costs.Direction
 
@@ -68,6 +69,7 @@ _EMPTY: tuple[()] = ()
 _new = tuple.__new__
 _READ_BARRIER = Barrier("read")
 _WRITE_BARRIER = Barrier("write")
+_WRITES_FLUSHED = Barrier("flush")
 
 
 class PageRef(NamedTuple):
@@ -348,6 +350,10 @@ class RecordingContext(KernelContextBase):
 
     def noc_async_write_barrier(self) -> Iterator[Any]:
         self._append(_WRITE_BARRIER)
+        return _EMPTY
+
+    def noc_async_writes_flushed(self) -> Iterator[Any]:
+        self._append(_WRITES_FLUSHED)
         return _EMPTY
 
     # compute: the helper has already priced the step

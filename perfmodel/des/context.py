@@ -189,6 +189,10 @@ class DesContext(KernelContextBase):
     def noc_async_write_barrier(self) -> Gen:
         return self._barrier("noc_async_write_barrier", self.write_done)
 
+    def noc_async_writes_flushed(self) -> Gen:
+        sent = self.sim.noc.sent.get(("core", self.core, self._noc()), 0.0)
+        return self._barrier("noc_async_writes_flushed", min(sent, self.write_done))
+
     # ---- compute and data ------------------------------------------------------------------------------
     def _compute(self, name: str, cycles: float) -> Gen:
         if cycles > 0:

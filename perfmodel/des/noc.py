@@ -89,6 +89,8 @@ class NocModel:
         self.device = device
         self.calendars: dict[Resource, Calendar] = {}
         self.busy: defaultdict[Resource, float] = defaultdict(float)
+        # Per core interface ("core", core, noc): when its latest packet has left L1 (what a flush waits for).
+        self.sent: dict[Resource, float] = {}
         self.bytes_moved = 0
         self.packets = 0
         self._routes: dict[tuple[int, tuple[int, int], tuple[int, int]], tuple[Resource, ...]] = {}
@@ -176,6 +178,8 @@ class NocModel:
                 busy[key] += occ
                 if t + occ > tail:
                     tail = t + occ
+                if key is core_key and t + occ > self.sent.get(core_key, 0.0):
+                    self.sent[core_key] = t + occ
             # Without contention every hop starts at `issued` and this is issued + service + latency.
             finish = max(tail, issued + c.service_cycles) + c.latency_cycles
             if finish > done:
