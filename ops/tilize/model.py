@@ -93,9 +93,10 @@ def unit_programs(device: DeviceProfile, key: tuple[Hashable, ...]) -> tuple[Pro
     geo, choice, width, *_ = plan(key)
     fmt = get_format(str(key[7]))
     config = Config()
-    # A unit is a tile row of the slowest core: 32 real rows, or all the input's rows when H < 32 (decode
-    # inputs); two units are two such tile rows (two slices when H < 32, so each keeps its real rows).
-    h_in = geo.h_in if geo.ht == 1 else TILE_HEIGHT
+    # A unit is a tile row with the mean number of real rows of the input's tile rows (all 32 for aligned
+    # inputs, H for decode inputs); two units are two such tile rows (two slices when it is under 32, so each
+    # keeps its real rows).
+    h_in = min(max(round(geo.h_in / geo.ht), 1), TILE_HEIGHT)
     w_in = min(geo.w_in, width * 32) if choice.factory in factory.BLOCK_FACTORIES else geo.w_in
     w_out = width * 32 if choice.factory in factory.BLOCK_FACTORIES else geo.wt * 32
     programs = []

@@ -74,10 +74,11 @@ def shape_key(program: Program) -> tuple[Hashable, ...]:
 
 
 def unit_programs(device: DeviceProfile, key: tuple[Hashable, ...]) -> tuple[Program, Program]:
-    """Single-core programs of one and two tile rows with the slowest core's real rows, by the real factory."""
+    """Single-core programs of one and two tile rows with the mean real rows of a tile row, by the real factory."""
     geo, choice, *_ = plan(key)
     fmt = get_format(str(key[6]))
-    h_out = geo.out_dims[-2] if geo.ht == 1 else TILE_HEIGHT
+    # The mean number of real (written) rows per tile row: 32 unless the output drops padding rows.
+    h_out = min(max(round(geo.out_dims[-2] / geo.ht), 1), TILE_HEIGHT)
     programs = []
     for rows in (1, 2):
         unit = factory.Geometry((1, rows, TILE_HEIGHT, geo.in_dims[-1]), (1, rows, h_out, geo.out_dims[-1]))
