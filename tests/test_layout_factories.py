@@ -108,3 +108,20 @@ def test_untilize_block_factory_is_named_not_built() -> None:
 def test_bad_input_names_the_value(op: str, shape: tuple[int, ...], config: dict | None, match: str) -> None:
     with pytest.raises(InputError, match=match):
         perfmodel.get_op(op).build_program(shape, device="blackhole_p150a", config=config)
+
+
+@pytest.mark.parametrize(
+    ("op", "shape", "config"),
+    [
+        ("tilize", (1, 64, 128, 256), None),
+        ("tilize", (1, 1, 2048, 5120), None),
+        ("tilize", (1, 1, 1, 6656), None),
+        ("tilize", (2, 3, 40, 50), {"grid": (2, 3), "pad_value": 1.0}),
+        ("untilize", (1, 64, 128, 256), None),
+        ("untilize", (1, 24, 96, 256), {"output_shape": (1, 24, 80, 256)}),
+    ],
+)
+def test_static_and_kernel_checks_pass(op: str, shape: tuple[int, ...], config: dict | None) -> None:
+    report = check(perfmodel.get_op(op).build_program(shape, device="blackhole_p150a", config=config))
+    assert report.ok, report.violations
+    assert report.factory is not None and report.factory_reason
