@@ -45,7 +45,7 @@ def test_tilize_choice_reasons_in_check_report() -> None:
     assert report.ok and report.factory == tf.BLOCK
     assert "2-D split uses 90 cores" in report.to_dict()["factory_reason"]
     narrow = check(TILIZE.build_program((1, 1, 7680, 256), device="blackhole_p150a", config={"grid": (5, 4)}))
-    assert narrow.factory == tf.INTERLEAVED and "Wt = 8 <= 32" in narrow.factory_reason
+    assert narrow.factory == tf.INTERLEAVED and "Wt = 8, Ht = 240: no 2-D split" in narrow.factory_reason
     # Ops without a factory choice keep the report as it was.
     plain = check(perfmodel.get_op("centralize_w_rm").build_program((1, 1, 64, 64), device="wormhole_b0_n150"))
     assert plain.factory is None and "factory" not in plain.to_dict()

@@ -167,9 +167,8 @@ def choose_factory(
     if cores_2d:
         why = f"the 1-D split of {geo.tile_rows} tile rows uses {cores_1d} cores, the 2-D split {cores_2d}"
     else:
-        why = f"Wt = {geo.wt} <= 32 and Ht = {geo.ht} <= 32" if geo.wt > geo.ht else f"Wt = {geo.wt}: no 2-D split"
-        if geo.wt <= 32:
-            why = f"Wt = {geo.wt} <= 32: the 1-D split over {geo.tile_rows} tile rows ({cores_1d} cores)"
+        why = f"Wt = {geo.wt}, Ht = {geo.ht}: no 2-D split (it needs Wt > 32 and Ht > 32 or Wt > Ht)"
+        why += f"; the 1-D split of {geo.tile_rows} tile rows uses {cores_1d} cores"
     return Choice(interleaved, why)
 
 
