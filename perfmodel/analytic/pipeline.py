@@ -14,14 +14,17 @@ after it), and the dependency is the CB call of another kernel that releases the
   d = 1 - ceil((pages pushed before in the unit + n - capacity) / pages per unit): with buffering 1 the
   reader cannot refill c_0 before tilize pops it (d = 1), with 2 it runs one unit ahead (d = 2).
 
+A CB pushed or popped several times per unit (a per-tile writer, sub-block waits) releases each call at the
+push or pop that completes the pages it needs (`_release`).
+
 For deterministic stage times this recursion *is* the timed event graph of the pipeline, so it gives fill,
 steady state and drain exactly. It is evaluated for K units; beyond K the recursion is periodic (the
 max-plus eigenvalue, the critical circuit's cycle mean, repeats with a cyclicity dividing the tokens of the
 critical circuit), so T(n) = T(m) + (n - m) / c * (T(K) - T(K - c)) with c the lcm of the buffer depths,
 K = max(24, 3c + 8) per row and m = n mod c counted back from K.
 
-Every configuration (row) has its own stage times and capacities; rows must share the node *structure*
-(the same kernels and CB calls), which holds for all shapes of one op.
+Every configuration (row) has its own stage times and capacities; rows of different node *structure* (an op
+whose CB calls per unit depend on the shape or the factory) are evaluated group by group.
 """
 
 from __future__ import annotations
