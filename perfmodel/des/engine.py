@@ -11,6 +11,7 @@ unfinished, the blocked waits become a `DeadlockError`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -28,7 +29,7 @@ from perfmodel.des.noc import NocModel
 from perfmodel.des.trace import Tracer
 from perfmodel.errors import InputError
 from perfmodel.io.files import check_output_path
-from perfmodel.program import CoreProgram, KernelSpec, Program
+from perfmodel.program import CircularBuffer, CoreProgram, KernelSpec, Program
 from perfmodel.result import RunResult
 
 # The event bound of a run is its expected work (`expected_events`) times this margin, and never below the
@@ -74,7 +75,10 @@ class Simulation:
         self.core_cbs: dict[tuple[int, int], dict[int, CbState]] = {}
         self.contexts: list[DesContext] = []
         for core_program in program.cores:
-            cbs = {spec.index: CbState(spec, self._cb_base[spec.index], record_occupancy=trace) for spec in program.cbs}
+            cbs = {
+                spec.index: CbState(_on_core(spec, core_program), self._cb_base[spec.index], record_occupancy=trace)
+                for spec in program.cbs
+            }
             self.core_cbs[core_program.core] = cbs
             for spec in program.kernels:
                 ctx = DesContext(self, program, core_program, spec, cbs)
@@ -151,6 +155,12 @@ class Simulation:
             if ctx.stats.end is not None:
                 finished.setdefault(ctx.core, []).append(ctx.kernel_name)
         return DeadlockError(report, counters, time_cycles=float(self.env.now), finished=finished)
+
+
+def _on_core(spec: CircularBuffer, core_program: CoreProgram) -> CircularBuffer:
+    """The CB as this core configures it (its core group may configure fewer pages than the program's table)."""
+    pages = core_program.cb_pages.get(spec.index)
+    return spec if pages is None else dataclasses.replace(spec, num_pages=pages)
 
 
 def simulate(

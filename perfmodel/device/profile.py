@@ -24,6 +24,7 @@ COMPUTE_CALLS = (
     "untilize",
     "copy_tile",
     "relu_tile",
+    "pack_untilize_block",
 )
 
 
