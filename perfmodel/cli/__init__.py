@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from perfmodel.errors import PerfModelError
 
-COMMANDS = ("devices", "validate", "check", "estimate", "calibrate", "simulate")
+COMMANDS = ("devices", "validate", "check", "estimate", "calibrate", "simulate", "compare")
 
 
 class _Parser(argparse.ArgumentParser):
