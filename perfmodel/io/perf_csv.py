@@ -145,7 +145,8 @@ def worker_grid(count: int, grid_x: int, grid_y: int) -> tuple[int, int] | None:
 _GRIDS: dict[tuple[int, int, int], tuple[DeviceProfile, DeviceProfile]] = {}
 
 
-def _with_grid(board: DeviceProfile, gx: int, gy: int) -> DeviceProfile:
+def with_grid(board: DeviceProfile, gx: int, gy: int) -> DeviceProfile:
+    """`board` restricted to its first gx x gy workers (one profile object per board and grid)."""
     key = (id(board), gx, gy)
     hit = _GRIDS.get(key)
     if hit is not None and hit[0] is board:
@@ -178,7 +179,7 @@ def device_for_row(row: Mapping[str, str], board: DeviceProfile, file: str) -> D
     if grid is None or count < 1:
         grid_text = f"{board.core.grid_x}x{board.core.grid_y}"
         return Skip(f"{AVAILABLE_CORES} {count} is no rectangle of {board.name}'s {grid_text} grid")
-    return _with_grid(board, *grid)
+    return with_grid(board, *grid)
 
 
 _ATTRIBUTE = re.compile(r"'([^']+)'\s*:\s*'([^']*)'")

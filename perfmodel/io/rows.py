@@ -71,12 +71,19 @@ class Group:
         """The Program of this problem on the board and grid the rows ran on."""
         return build(self.op_name, self.problem, self.device)
 
+    def label(self) -> str:
+        """'centralize_w_rm 1x1x64x64 bfloat16 on wormhole_b0_n150, config grid 1x1' (or its worker grid)."""
+        grid = self.problem.config.get("grid") or self.grid
+        shape = "x".join(str(d) for d in self.problem.shape)
+        return f"{self.op_code} {shape} {self.problem.dtype} on {self.device.name} {grid[0]}x{grid[1]}"
+
     def describe(self) -> dict[str, Any]:
         return {
+            "label": self.label(),
             "op_code": self.op_code,
             "op": self.op_name,
             "device": self.device.name,
-            "grid": list(self.grid),
+            "worker_grid": list(self.grid),
             "shape": list(self.problem.shape),
             "dtype": self.problem.dtype,
             "config": {k: list(v) if isinstance(v, tuple) else v for k, v in self.problem.config.items()},
