@@ -134,13 +134,14 @@ def test_repeats_are_grouped_and_skips_have_reasons(tmp_path: Path) -> None:
     rows.append({**base, "INPUT_0_MEMORY": "DEV_0_L1_INTERLEAVED"})
     rows.append({**base, "INPUT_0_Y_PAD[LOGICAL]": "256[250]"})
     rows.append({**base, "OP CODE": "SoftmaxDeviceOperation"})
+    rows.append({**base, "DEVICE KERNEL DURATION [ns]": "0"})
     out = write_perf_csv(tmp_path / "rows.csv", rows)
     result = compare(out, engines=("analytic",))
     assert len(result.rows) == 1
     assert result.rows[0].group.measured_ns == (1000.0, 3000.0, 2000.0)
     assert result.rows[0].group.median_ns == 2000.0
     reasons = " | ".join(result.skipped)
-    assert "DEV_0_L1_INTERLEAVED" in reasons and "padded" in reasons
+    assert "DEV_0_L1_INTERLEAVED" in reasons and "padded" in reasons and "not positive" in reasons
     assert result.unmodelled == {"SoftmaxDeviceOperation": 1}
     assert result.summaries[0].kendall_tau is None  # one problem: no ranking to judge
 

@@ -136,6 +136,8 @@ def select(path: str | Path | PerfFile, *, device: str | DeviceProfile | None = 
         outcome: Problem | Skip | DeviceProfile
         if measured is None:
             outcome = Skip("no device kernel duration")
+        elif measured <= 0:
+            outcome = Skip("device kernel duration not positive")
         else:
             outcome = board_for_row(row, board_override, file.name)
             if isinstance(outcome, DeviceProfile):
