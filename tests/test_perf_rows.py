@@ -21,7 +21,7 @@ MODULES = (tilize_perf, untilize_perf)
 # file -> (board, worker cores when the file does not record them, rows per op, skip reasons and counts)
 FILES = {
     "bh20_oft.csv": ("blackhole_p150a", None, {"tilize": 29, "untilize": 23}, {"in L1": 4, "sharded": 234}),
-    "bh_p100_dlv3.csv": ("blackhole_p100a", None, {"tilize": 4}, {"BFLOAT8_B": 8, "in L1": 2}),
+    "bh_p100_dlv3.csv": ("blackhole_p100a", None, {"tilize": 7, "untilize": 5}, {"in L1": 2}),
     "bh_64_clip_encoder_1.csv": ("blackhole_p150a", None, {"tilize": 4}, {}),
     "wh_clip_encoder_2.csv": ("wormhole_b0_n150", None, {"tilize": 4}, {}),
     "wh_seg_encoder_ttnn_visualizer.csv": ("wormhole_b0_n150", None, {}, {"in L1": 20}),

@@ -55,7 +55,8 @@ class Simulation:
         self.program = program
         self.device = program.device
         self.env = simpy.Environment()
-        self.noc = NocModel(program.device)
+        # Every core of the program reads and writes interleaved DRAM: the banks see num_cores streams.
+        self.noc = NocModel(program.device, streams=program.num_cores)
         self.max_calls = max_events
         self.timeout_s = timeout_s
         self.calls = 0

@@ -361,6 +361,7 @@ class KernelContextBase:
             return self._dst[idst]
         except KeyError:
             raise InputError(f"Dst tile {idst} is read before anything was copied into it") from None
+
     def tilize_init(self, icb: int) -> Gen:
         yield from self._compute("tilize", self._setup(icb, "tilize"))
 
