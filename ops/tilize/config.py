@@ -15,13 +15,17 @@ class Config:
     `padded_shape`: the output's padded shape (None: H and W rounded up to 32); when it differs from the
     input shape the op is tilize_with_val_padding and fills the new rows and columns with `pad_value`.
     `output_dtype`: the output tiles' data format (None: the input's). `with_val_padding`: run
-    tilize_with_val_padding's factories (None: when the output is padded; True also for an aligned shape)."""
+    tilize_with_val_padding's factories (None: when the output is padded; True also for an aligned shape).
+    `row_wise`: the order the Interleaved factory hands tile rows to cores: False (None), column by column as
+    tt-metal's G1/G2 factories walk `corerange_to_cores(row_wise=false)`; True, row by row as older factories.
+    Only which cores run which blocks changes (NoC routes), never how many."""
 
     grid: tuple[int, int] | None = None
     pad_value: float = 0.0
     padded_shape: tuple[int, ...] | None = None
     output_dtype: str | None = None
     with_val_padding: bool | None = None
+    row_wise: bool | None = None
 
     @classmethod
     def coerce(cls, config: Config | Mapping[str, Any] | None) -> Config:

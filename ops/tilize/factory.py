@@ -137,8 +137,6 @@ def grid_of(config: Config, device: DeviceProfile) -> tuple[int, int]:
         raise InputError(
             f"grid {gx}x{gy} is larger than {device.name}'s worker grid {device.core.grid_x}x{device.core.grid_y}"
         )
-    if gx * gy < 2:
-        raise InputError(f"grid {gx}x{gy}: tt-metal runs the single-core factory on one core, which is not modelled")
     return gx, gy
 
 
@@ -154,6 +152,14 @@ def choose_factory(
     `with_val_padding` None: the op is tilize_with_val_padding when the output is padded."""
     padding_op = geo.padded if with_val_padding is None else with_val_padding
     interleaved, block = (PAD_INTERLEAVED, PAD_BLOCK) if padding_op else (INTERLEAVED, BLOCK)
+    if grid_cores < 2:
+        # §1 step 1: a core grid of fewer than 2 cores runs tt-metal's single-core factory, whose reader,
+        # tilize and writer loop over all tile rows of one core as the Interleaved factory's do on one core.
+        return Choice(
+            interleaved,
+            "one core: tt-metal runs its single-core factory (sub_core_grids < 2 cores), "
+            "modelled as this factory's reader, tilize and writer on that core",
+        )
     tile_in, tile_out = fmt_in.tile_bytes, fmt_out.tile_bytes
     max_l1 = device.core.l1_free_bytes
     row_bytes = geo.wt * (tile_in + tile_out)
@@ -253,7 +259,7 @@ def build_with(
     if choice.factory in BLOCK_FACTORIES:
         split2d = split_blocks_for_tilize_wh(grid, geo.wt, geo.ht)
         return _block_program(geo, device, fmt_in, fmt_out, config, split2d, choice, buffers, packed, kernels)
-    split = split_blocks_for_tilize(grid, geo.tile_rows, row_wise=False)
+    split = split_blocks_for_tilize(grid, geo.tile_rows, row_wise=bool(config.row_wise))
     padded = choice.factory == PAD_INTERLEAVED
     chosen = {"reader": tk.reader_pad if padded else tk.reader, "compute": tk.compute, "writer": tk.writer}
     chosen.update(_checked(kernels, chosen))
@@ -441,6 +447,7 @@ def _program(
                 "factory_reason": choice.reason,
                 "op_code": "TilizeWithValPadding" if choice.factory in (PAD_INTERLEAVED, PAD_BLOCK) else "Tilize",
                 "padded_shape": geo.out_dims,
+                "output_layout": "TILE",
                 "output_dtype": fmt_out.name,
                 "Wt": geo.wt,
                 "Ht": geo.ht,

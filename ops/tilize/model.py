@@ -47,6 +47,7 @@ def program_for_row(row: Mapping[str, Any]) -> Program:
         grid=(int(row["grid_x"]), int(row["grid_y"])),
         padded_shape=padded_of(row),
         with_val_padding=bool(row["with_val_padding"]) or None,
+        row_wise=bool(row["row_wise"]),
     )
     return factory.build_program(shape_of(row), device=str(row["device"]), dtype=str(row["dtype"]), config=config)
 

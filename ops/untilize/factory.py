@@ -175,7 +175,8 @@ def build_with(
 ) -> Program:
     """The Program of a given factory choice (the model builds single-core unit programs through this)."""
     buffers = dram_buffers(geo, fmt_in, fmt_out, device)
-    split = split_blocks_for_tilize(grid, geo.tile_rows, row_wise=True)
+    row_wise = True if config is None or config.row_wise is None else bool(config.row_wise)
+    split = split_blocks_for_tilize(grid, geo.tile_rows, row_wise=row_wise)
     unpadding = choice.factory == UNPAD_INTERLEAVED
     chosen = {"reader": uk.reader, "compute": uk.compute, "writer": uk.writer_unpad if unpadding else uk.writer}
     for name, fn in (kernels or {}).items():
@@ -235,6 +236,7 @@ def build_with(
                 "factory": choice.factory,
                 "factory_reason": choice.reason,
                 "op_code": "UntilizeWithUnpadding" if geo.unpadding else "Untilize",
+                "input_layout": "TILE",
                 "output_shape": geo.out_dims,
                 "output_dtype": fmt_out.name,
                 "Wt": geo.wt,

@@ -41,7 +41,9 @@ def output_of(row: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 def program_for_row(row: Mapping[str, Any]) -> Program:
-    config = Config(grid=(int(row["grid_x"]), int(row["grid_y"])), output_shape=output_of(row))
+    config = Config(
+        grid=(int(row["grid_x"]), int(row["grid_y"])), output_shape=output_of(row), row_wise=bool(row["row_wise"])
+    )
     return factory.build_program(shape_of(row), device=str(row["device"]), dtype=str(row["dtype"]), config=config)
 
 

@@ -1,10 +1,10 @@
-"""The search space of untilize: the core grid the op may use (tt-metal's sub_core_grids), x and y.
+"""The search space of untilize: the core grid the op may use (tt-metal's sub_core_grids), x and y, and the order
+tile rows go to cores.
 
-tt-metal's untilize exposes `use_multicore` and `sub_core_grids` (tilize also `use_low_perf`); `use_multicore=False`
-and `use_low_perf` force the single-core factory, which is not modelled, so the grid is the knob: 1..worker grid
-in x and in y (a 1x1 grid is the single-core factory: such points are marked invalid by the models). The
-program factory itself is not a knob: tt-metal derives it from the shape and the grid (the check report says
-which and why).
+tt-metal's untilize exposes `use_multicore` and `sub_core_grids`; `use_multicore=False` forces the single-core
+factory, which is not a knob here. The grid is: 1..worker grid in x and in y. `row_wise` is the core order
+(tt-metal's versions differ: the default is the modelled version's). The program factory itself is not a knob:
+tt-metal derives it from the shape and the grid (the check report says which and why).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ def search_space(shape: Sequence[int], *, device: Any, dtype: str = "bfloat16") 
         "W_out": out[-1],
         "dtype": fmt.name,
         "device": device_column(device),
-        "row_wise": True,  # untilize assigns its cores row by row,
     }
     knobs = (
         Knob("grid_x", tuple(range(1, board.core.grid_x + 1)), "columns of the core grid the op may use"),
         Knob("grid_y", tuple(range(1, board.core.grid_y + 1)), "rows of the core grid the op may use"),
+        Knob("row_wise", (False, True), "the order tile rows go to cores (which cores, never how many)"),
     )
-    defaults = {"grid_x": board.core.grid_x, "grid_y": board.core.grid_y}
+    defaults = {"grid_x": board.core.grid_x, "grid_y": board.core.grid_y, "row_wise": True}
     return SearchSpace(factory.OP_NAME, fixed, knobs, defaults)
