@@ -2,9 +2,10 @@
 tile rows go to cores.
 
 tt-metal's tilize exposes `use_multicore` and `sub_core_grids`; `use_multicore=False` forces the single-core
-factory, which is not a knob here. The grid is: 1..worker grid in x and in y (a 1x1 grid is tt-metal's single-core factory, modelled with the Interleaved kernels on that core). `row_wise` is the core order
-(tt-metal's versions differ: the default is the modelled version's). The program factory itself is not a knob:
-tt-metal derives it from the shape and the grid (the check report says which and why).
+factory, which is not a knob here. The grid is 1..worker grid in x and in y (a 1x1 grid is tt-metal's
+single-core factory, modelled with the Interleaved kernels on that core). `row_wise` is the core order
+(tt-metal's versions differ: the default is the modelled version's). The program factory itself is not a
+knob: tt-metal derives it from the shape and the grid (the check report says which and why).
 """
 
 from __future__ import annotations
