@@ -86,3 +86,64 @@ def test_untilize_inverts_tilize() -> None:
     program = perfmodel.get_op("untilize").build_program(x.shape, device=DEVICE, config={"grid": (2, 2)})
     out = perfmodel.simulate(program, inputs=tiles).output
     assert np.array_equal(_bits(np.asarray(out).reshape(x.shape)), _bits(tn.device_input(x, "bfloat16")))
+
+
+# bfloat8_b as the real rows use it: tilize bfloat16 -> bfloat8_b (the packer's rounding, shared exponents per
+# face row), untilize bfloat8_b -> bfloat16 (exact: every bfloat8_b value is a bfloat16).
+BF8_TILIZE_CASES = [
+    ((1, 1, 64, 96), None, (2, 2)),
+    ((1, 1, 1, 256), (1, 1, 32, 256), None),
+    ((1, 2, 40, 70), None, (2, 3)),
+]
+
+
+@pytest.mark.parametrize(("shape", "padded", "grid"), BF8_TILIZE_CASES)
+def test_tilize_to_bfloat8_b_bit_exact(shape: tuple, padded: tuple | None, grid: tuple | None) -> None:
+    from perfmodel.numerics import blockfloat
+
+    x = _data(shape, seed=shape[-1])
+    bf16_tiles = tn.reference(x, dtype="bfloat16", padded_shape=padded).astype(np.float32)
+    # Independent of the op's helpers: the packer's encoding of the bfloat16 tiles, decoded.
+    want = blockfloat.decode(blockfloat.encode(bf16_tiles, rounding="packer")).reshape(bf16_tiles.shape)
+    ref = tn.reference(x, dtype="bfloat16", padded_shape=padded, output_dtype="bfloat8_b")
+    assert np.array_equal(_bits(ref), _bits(want))
+    got = tn.functional(x, dtype="bfloat16", padded_shape=padded, output_dtype="bfloat8_b")
+    assert np.array_equal(_bits(got), _bits(want))
+    config = {
+        "output_dtype": "bfloat8_b",
+        **({"grid": grid} if grid else {}),
+        **({"padded_shape": padded} if padded else {}),
+    }
+    program = perfmodel.get_op("tilize").build_program(shape, device=DEVICE, dtype="bfloat16", config=config)
+    assert program.buffer("output").page_size_bytes == 1088
+    out = np.asarray(perfmodel.simulate(program, inputs=x).output).reshape(want.shape)
+    assert np.array_equal(_bits(out.astype(np.float32)), _bits(want))
+
+
+@pytest.mark.parametrize(
+    ("shape", "out_shape", "grid"), [((1, 1, 64, 96), None, (2, 2)), ((1, 1, 32, 256), (1, 1, 1, 256), None)]
+)
+def test_untilize_from_bfloat8_b_bit_exact(shape: tuple, out_shape: tuple | None, grid: tuple | None) -> None:
+    import ml_dtypes
+
+    from perfmodel.numerics import blockfloat
+    from perfmodel.numerics.tiles import tilize_block, untilize_block
+
+    x = _data(shape, seed=3 + shape[-1])
+    # Independent reference: host-encode each tile to bfloat8_b, decode, untilize, crop, cast to bfloat16.
+    tiles = tilize_block(x.reshape(-1, 32, shape[-1])).reshape(-1, 1024)
+    values = blockfloat.decode(blockfloat.encode(tiles, rounding="host")).reshape(-1, shape[-1] // 32, 1024)
+    rows = untilize_block(values).reshape(shape)
+    want = rows[tuple(slice(0, d) for d in (out_shape or shape))].astype(ml_dtypes.bfloat16)
+    ref = un.reference(x, dtype="bfloat8_b", output_shape=out_shape, output_dtype="bfloat16")
+    got = un.functional(x, dtype="bfloat8_b", output_shape=out_shape, output_dtype="bfloat16")
+    assert np.array_equal(_bits(ref), _bits(want)) and np.array_equal(_bits(got), _bits(want))
+    config = {
+        "output_dtype": "bfloat16",
+        **({"grid": grid} if grid else {}),
+        **({"output_shape": out_shape} if out_shape else {}),
+    }
+    program = perfmodel.get_op("untilize").build_program(shape, device=DEVICE, dtype="bfloat8_b", config=config)
+    assert program.buffer("input").page_size_bytes == 1088
+    out = perfmodel.simulate(program, inputs=x).output
+    assert np.array_equal(_bits(np.asarray(out).reshape(want.shape)), _bits(want))

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from perfmodel.numerics import blockfloat
 from perfmodel.numerics.formats import get_format, round_to_format
+from perfmodel.numerics.sfpu import pack_from_dst
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH, tilize_block
 from perfmodel.ops.tilize.factory import geometry, packed_pad_value
 
@@ -30,8 +32,25 @@ def pad_element(pad_value: float, dtype: str) -> np.ndarray:
     return word.view(fmt.dtype)[:1].copy()
 
 
+def packed(tiles: np.ndarray, output_dtype: str | None) -> np.ndarray:
+    """Tiles as the packer writes them in `output_dtype` (None: unchanged). Dst holds the input values exactly;
+    bfloat8_b gets the packer's rounding (`blockfloat.encode(..., rounding="packer")`), returned decoded."""
+    if output_dtype is None:
+        return tiles
+    fmt = get_format(output_dtype)
+    values = np.asarray(tiles, dtype=np.float32)
+    if fmt.is_block_float:
+        return blockfloat.decode(blockfloat.encode(values, rounding="packer")).reshape(values.shape)
+    return pack_from_dst(values, fmt).reshape(values.shape)
+
+
 def reference(
-    x: np.ndarray, *, dtype: str = "bfloat16", padded_shape: Sequence[int] | None = None, pad_value: float = 0.0
+    x: np.ndarray,
+    *,
+    dtype: str = "bfloat16",
+    padded_shape: Sequence[int] | None = None,
+    pad_value: float = 0.0,
+    output_dtype: str | None = None,
 ) -> np.ndarray:
     """Pad and tilize with explicit index arithmetic: [tiles, 1024] in the output's page order."""
     data = device_input(x, dtype)
@@ -52,11 +71,16 @@ def reference(
                 tile = np.full((TILE_HEIGHT, TILE_WIDTH), pad, dtype=data.dtype)
                 tile[inside] = rows[s][np.minimum(gr, h - 1), np.minimum(gc, w - 1)][inside]
                 out[s, i, j, flat] = tile
-    return out.reshape(-1, TILE_HEIGHT * TILE_WIDTH)
+    return packed(out.reshape(-1, TILE_HEIGHT * TILE_WIDTH), output_dtype)
 
 
 def functional(
-    x: np.ndarray, *, dtype: str = "bfloat16", padded_shape: Sequence[int] | None = None, pad_value: float = 0.0
+    x: np.ndarray,
+    *,
+    dtype: str = "bfloat16",
+    padded_shape: Sequence[int] | None = None,
+    pad_value: float = 0.0,
+    output_dtype: str | None = None,
 ) -> np.ndarray:
     """The device path: pad to the output's padded shape with the packed pad value, tilize tile row by tile row."""
     data = device_input(x, dtype)
@@ -64,4 +88,4 @@ def functional(
     full = np.full((geo.third_dim, geo.ht * TILE_HEIGHT, geo.wt * TILE_WIDTH), pad_element(pad_value, dtype)[0])
     full[:, : geo.h_in, : geo.w_in] = data.reshape(geo.third_dim, geo.h_in, geo.w_in)
     sticks = full.reshape(geo.third_dim * geo.ht, TILE_HEIGHT, geo.wt * TILE_WIDTH)
-    return tilize_block(sticks).reshape(-1, TILE_HEIGHT * TILE_WIDTH)
+    return packed(tilize_block(sticks).reshape(-1, TILE_HEIGHT * TILE_WIDTH), output_dtype)

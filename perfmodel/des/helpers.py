@@ -369,12 +369,19 @@ class KernelContextBase:
         yield from self._compute("tilize", self._cost(icb, "tilize", block_w) - self._setup(icb, "tilize"))
         if self.functional:
             sticks = self._read_pages(icb, 0, block_w).reshape(32, -1)
-            self._write_pages(ocb, 0, tilize_block(sticks))
+            tiles = tilize_block(sticks).reshape(block_w, -1)
+            if get_format(self._cb_format(ocb)).is_block_float:
+                # Unpacked to Dst exactly, packed to bfloat8_b with the packer's rounding.
+                tiles = np.stack([pack_from_dst(t.astype(np.float32), self._cb_format(ocb)) for t in tiles])
+            self._write_pages(ocb, 0, tiles)
 
     def pack_untilize_block(self, icb: int, block_ct: int, ocb: int, block_index: int, full_ct: int) -> Gen:
         yield from self._compute("pack_untilize_block", self._cost(icb, "pack_untilize_block", block_ct))
         if self.functional:
-            rows = untilize_block(self._read_pages(icb, 0, block_ct))  # [32, block_ct * 32]
+            pages = self._read_pages(icb, 0, block_ct)
+            if get_format(self._cb_format(icb)).is_block_float:  # bfloat8_b unpacks to Dst exactly
+                pages = np.stack([unpack_to_dst(page, self._cb_format(icb)) for page in pages])
+            rows = untilize_block(pages)  # [32, block_ct * 32]
             fmt = get_format(self._cb_format(ocb))
             row_bytes = full_ct * 32 * fmt.element_bytes
             col_bytes = block_index * block_ct * 32 * fmt.element_bytes
