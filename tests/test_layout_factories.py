@@ -97,7 +97,7 @@ def test_untilize_block_factory_is_named_not_built() -> None:
 @pytest.mark.parametrize(
     ("op", "shape", "config", "match"),
     [
-        ("tilize", (1, 1, 64, 64), {"grid": (1, 1)}, "single-core"),
+        ("tilize", (1, 1, 64, 64), {"grid": (0, 1)}, "at least 1x1"),
         ("tilize", (1, 1, 64, 64), {"grid": (20, 1)}, "larger than"),
         ("tilize", (1, 1, 64, 0), None, "non-positive"),
         ("tilize", (1, 1, 40, 64), {"padded_shape": (1, 1, 40, 64)}, "multiples of 32"),
@@ -125,3 +125,10 @@ def test_static_and_kernel_checks_pass(op: str, shape: tuple[int, ...], config: 
     report = check(perfmodel.get_op(op).build_program(shape, device="blackhole_p150a", config=config))
     assert report.ok, report.violations
     assert report.factory is not None and report.factory_reason
+
+
+def test_one_core_tilize_is_the_single_core_factory_by_its_reason() -> None:
+    op = perfmodel.get_op("tilize")
+    program = op.build_program((1, 1, 64, 64), device="blackhole_p150a", config={"grid": (1, 1)})
+    assert program.num_cores == 1
+    assert "single-core factory" in program.attributes["factory_reason"]
