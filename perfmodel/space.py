@@ -12,6 +12,7 @@ the models, which mark each point `feasible` with a reason; a job records infeas
 from __future__ import annotations
 
 import importlib
+import inspect
 import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -183,9 +184,13 @@ def device_column(device: Any) -> str:
 
 
 def search_space(
-    op: Any, shape: Sequence[int], *, device: Any = "wormhole_b0_n150", dtype: str = "bfloat16"
+    op: Any, shape: Sequence[int], *, device: Any = "wormhole_b0_n150", dtype: str = "bfloat16", **problem: Any
 ) -> SearchSpace:
-    """The search space `op` (a name or an op object) declares for `shape` on `device` in `dtype`."""
+    """The search space `op` (a name or an op object) declares for `shape` on `device` in `dtype`.
+
+    `problem` holds the op's other fixed columns, those that are part of the problem rather than knobs (the
+    unary op's `fn`, say); an op that has none refuses them. Pass the result to `tune(..., space=...)`.
+    """
     from perfmodel.op import get_op
 
     name = op if isinstance(op, str) else str(op.name)
@@ -196,4 +201,9 @@ def search_space(
         if exc.name != f"perfmodel.ops.{name}.space":
             raise
         raise InputError(f"op {name!r} declares no search space (ops/{name}/space.py)") from None
-    return module.search_space(shape, device=device, dtype=dtype)
+    accepted = set(inspect.signature(module.search_space).parameters) - {"shape", "device", "dtype"}
+    unknown = sorted(set(problem) - accepted)
+    if unknown:
+        known = ", ".join(sorted(accepted)) or "none"
+        raise InputError(f"{name} has no problem column {unknown[0]!r} (its problem columns: {known})")
+    return module.search_space(shape, device=device, dtype=dtype, **problem)

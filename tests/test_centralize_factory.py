@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -179,3 +180,20 @@ def test_dram_capacity_limit_is_the_boards() -> None:
 
 def load_capacity(name: str) -> int:
     return perfmodel.load_device(name).dram.capacity_bytes
+
+
+def test_block_float_formats_are_refused_everywhere() -> None:
+    """Row-major sticks cannot hold a block-float format: the factory, the numerics, the space and the
+    table engine all refuse bfloat8_b by name instead of pricing it as one byte per element."""
+    op = perfmodel.get_op("centralize_w_rm")
+    with pytest.raises(perfmodel.InputError, match="bfloat8_b"):
+        op.build_program((1, 1, 64, 64), device="wormhole_b0_n150", dtype="bfloat8_b")
+    with pytest.raises(perfmodel.InputError, match="bfloat8_b"):
+        op.functional(np.zeros((1, 1, 32, 32)), dtype="bfloat8_b")
+    with pytest.raises(perfmodel.InputError, match="bfloat8_b"):
+        perfmodel.search_space("centralize_w_rm", (1, 1, 64, 64), dtype="bfloat8_b")
+    table = perfmodel.search_space("centralize_w_rm", (1, 1, 64, 64)).table().head(3)
+    out = perfmodel.estimate_many("centralize_w_rm", table.assign(dtype="bfloat8_b"))
+    assert not out["feasible"].any()
+    assert out["infeasible_reason"].str.contains("bfloat8_b").all()
+    assert out["kernel_duration_ns"].isna().all()

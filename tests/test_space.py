@@ -70,3 +70,14 @@ def test_restrict_point_of_and_program() -> None:
         space.restrict(grid_x=(99,))
     with pytest.raises(perfmodel.InputError, match="in_buffering"):
         space.point_of({**table.iloc[0].to_dict(), "in_buffering": 7})
+
+
+def test_problem_columns_reach_the_op_space() -> None:
+    """A fixed column that is part of the problem (the unary op's function) passes through search_space."""
+    relu = search_space("unary", (1, 1, 64, 64), device="wormhole_b0_n150")
+    copy = search_space("unary", (1, 1, 64, 64), device="wormhole_b0_n150", fn="copy")
+    assert dict(relu.fixed)["fn"] == "relu" and dict(copy.fixed)["fn"] == "copy"
+    with pytest.raises(perfmodel.InputError, match="'fn'"):
+        search_space("centralize_w_rm", (1, 1, 64, 64), fn="copy")
+    with pytest.raises(perfmodel.InputError, match="gelu"):
+        search_space("unary", (1, 1, 64, 64), fn="gelu")

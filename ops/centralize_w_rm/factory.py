@@ -31,6 +31,17 @@ from perfmodel.split import split_work_to_cores
 
 OP_NAME = "centralize_w_rm"
 SCALER_FORMAT = "bfloat16"  # cb_scaler is always a Float16_b tile
+# Row-major sticks are whole elements: the block-float formats (a shared exponent per 16 values of a tile's
+# face row) exist only in TILE layout, so the op takes the formats a row-major tensor can hold.
+DTYPES = ("bfloat16", "float32")
+
+
+def data_format(dtype: Any) -> DataFormat:
+    """The format of `dtype` if a row-major centralize_w_rm tensor can hold it, else an InputError naming it."""
+    fmt = get_format(dtype)
+    if fmt.name not in DTYPES:
+        raise InputError(f"dtype {fmt.name!r}: centralize_w_rm is row-major in and out and takes {', '.join(DTYPES)}")
+    return fmt
 
 
 def validate_shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -130,7 +141,7 @@ def build_program(
     """The Program of centralize_w_rm for `shape` on `device` with `config`; `kernels` swaps in mirrors."""
     device = load_device(device)
     dims = validate_shape(shape)
-    fmt = get_format(dtype)
+    fmt = data_format(dtype)
     config = Config.coerce(config)
     grid = validate_config(config, device)
     wt = dims[-1] // TILE_WIDTH

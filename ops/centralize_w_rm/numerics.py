@@ -52,9 +52,11 @@ _U_FP32 = 2.0**-24  # unit roundoff of one fp32 operation (round to nearest)
 
 
 def _format(dtype: str | DataFormat) -> DataFormat:
-    if isinstance(dtype, DataFormat) or dtype in FORMATS:
+    from perfmodel.ops.centralize_w_rm.factory import DTYPES
+
+    if (isinstance(dtype, DataFormat) or dtype in FORMATS) and get_format(dtype).name in DTYPES:
         return get_format(dtype)
-    raise InputError(f"dtype {dtype!r} is not supported by centralize_w_rm; expected bfloat16 or float32")
+    raise InputError(f"dtype {dtype!r} is not supported by centralize_w_rm; expected {' or '.join(DTYPES)}")
 
 
 def _dst_fp32(fmt: DataFormat, fp32_dest_acc_en: bool | None) -> bool:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfmodel.device import load_device
-from perfmodel.numerics.formats import get_format
 from perfmodel.ops.centralize_w_rm import factory
 from perfmodel.ops.centralize_w_rm.config import Config
 from perfmodel.space import Knob, SearchSpace, device_column
@@ -22,7 +21,7 @@ MAX_BUFFERING = 4
 def search_space(shape: Sequence[int], *, device: Any, dtype: str = "bfloat16") -> SearchSpace:
     dims = factory.validate_shape(shape)
     board = load_device(device)
-    fmt = get_format(dtype)
+    fmt = factory.data_format(dtype)
     # The table describes the problem by N, C, H, W; outer dims beyond 4-D fold into N (units are N*C*Ht).
     outer = dims[:-2]
     c = outer[-1] if outer else 1
