@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.cli.common import emit_json
+from perfmodel.cli.common import emit_json, positive_int
 from perfmodel.io.compare import ENGINES, compare
 
 
@@ -17,6 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--engine", choices=(*ENGINES, "both"), default="both", help="which engine(s) predict (default: both)"
     )
+    parser.add_argument(
+        "--worker-cores",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="worker cores the op could use, for a file without AVAILABLE WORKER CORE COUNT",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(run=run)
 
@@ -27,7 +34,7 @@ def _pct(value: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     engines = ENGINES if args.engine == "both" else (args.engine,)
-    result = compare(args.perf_csv, device=args.device, engines=engines)
+    result = compare(args.perf_csv, device=args.device, engines=engines, worker_cores=args.worker_cores)
     if args.json:
         emit_json(result.to_dict())
         return 0

@@ -109,12 +109,13 @@ def compare(
     *,
     device: str | DeviceProfile | None = None,
     engines: Sequence[str] = ENGINES,
+    worker_cores: int | None = None,
 ) -> Comparison:
     """Compare every modelled row of the profiler CSV `path` with the engines' predictions."""
     unknown = [e for e in engines if e not in ENGINES]
     if unknown or not engines:
         raise InputError(f"unknown engine {unknown[0] if unknown else ''!r} (known: {', '.join(ENGINES)})")
-    selection = select(path, device=device)
+    selection = select(path, device=device, worker_cores=worker_cores)
     skipped = {k: list(v) for k, v in selection.skipped.items()}
     rows = []
     for group in selection.groups:
