@@ -447,6 +447,7 @@ def _program(
                 "factory_reason": choice.reason,
                 "op_code": "TilizeWithValPadding" if choice.factory in (PAD_INTERLEAVED, PAD_BLOCK) else "Tilize",
                 "padded_shape": geo.out_dims,
+                "input_layout": "ROW_MAJOR",
                 "output_layout": "TILE",
                 "output_dtype": fmt_out.name,
                 "Wt": geo.wt,

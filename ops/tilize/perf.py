@@ -15,6 +15,7 @@ from perfmodel.errors import InputError
 from perfmodel.io.perf_row import (
     Problem,
     Skip,
+    attribute_grid,
     attributes,
     data_format,
     grid_for,
@@ -79,7 +80,7 @@ def problem_from_row(
         return Skip(f"{code} with a padded output {list(out_padded)} is not modelled")
     cores = worker_cores or row_worker_cores(row) or device.core.num_workers
     try:
-        grid = grid_for(cores, device.core.grid_x, device.core.grid_y)
+        grid = attribute_grid(attrs, device) or grid_for(cores, device.core.grid_x, device.core.grid_y)
         geo = factory.geometry(in_logical, out_padded)
     except InputError as exc:
         return Skip(str(exc))

@@ -237,6 +237,7 @@ def build_with(
                 "factory_reason": choice.reason,
                 "op_code": "UntilizeWithUnpadding" if geo.unpadding else "Untilize",
                 "input_layout": "TILE",
+                "output_layout": "ROW_MAJOR",
                 "output_shape": geo.out_dims,
                 "output_dtype": fmt_out.name,
                 "Wt": geo.wt,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from perfmodel.device import DeviceProfile
 from perfmodel.errors import InputError
-from perfmodel.io.perf_row import Problem, Skip, attributes, grid_for, memory_skip, tensor_dims
+from perfmodel.io.perf_row import Problem, Skip, attribute_grid, attributes, grid_for, memory_skip, tensor_dims
 from perfmodel.io.perf_row import worker_cores as row_worker_cores
 from perfmodel.numerics.formats import get_format
 from perfmodel.ops.tilize.perf import _format
@@ -54,7 +54,7 @@ def problem_from_row(
         return Skip(f"{code} of a padded input {list(in_padded)} to {list(out_logical)} is not modelled")
     cores = worker_cores or row_worker_cores(row) or device.core.num_workers
     try:
-        grid = grid_for(cores, device.core.grid_x, device.core.grid_y)
+        grid = attribute_grid(attrs, device) or grid_for(cores, device.core.grid_x, device.core.grid_y)
         geo = factory.geometry(in_padded, out_logical)
     except InputError as exc:
         return Skip(str(exc))

@@ -102,18 +102,29 @@ def _buffer_columns(prefix: str, buf: DramBuffer | None, program: Program) -> di
         fmt = get_format(buf.data_format)
     except InputError:  # a raw byte buffer (a microbenchmark) is no tensor
         return dict.fromkeys(_tensor_columns(prefix), "")
-    shape = list(program.shape)
+    # An op whose output differs from its input shape (unpadding) or whose tensors say their layout tells so in
+    # its attributes (output_shape, padded_shape, input_layout / output_layout); else the input's shape, and
+    # TILE when a page is a tile and not a stick.
+    side = "input" if prefix == "INPUT_0" else "output"
+    shape = list(program.attributes.get("output_shape") or program.shape) if side == "output" else list(program.shape)
     if len(shape) > 4:  # the profiler writes 4-D shapes: outer dims fold into W
         outer = 1
         for d in shape[:-3]:
             outer *= d
         shape = [outer, *shape[-3:]]
     shape = [1] * (4 - len(shape)) + shape
-    tiled = buf.page_size_bytes == fmt.tile_bytes and buf.page_size_bytes != shape[-1] * fmt.element_bytes
+    layout = program.attributes.get(f"{side}_layout")
+    if layout is not None:
+        tiled = layout == "TILE"
+    else:
+        tiled = buf.page_size_bytes == fmt.tile_bytes and buf.page_size_bytes != shape[-1] * fmt.element_bytes
     padded = list(shape)
     if tiled:
         padded[-2] = -(-shape[-2] // TILE_HEIGHT) * TILE_HEIGHT
         padded[-1] = -(-shape[-1] // TILE_WIDTH) * TILE_WIDTH
+        explicit = program.attributes.get("padded_shape") if side == "output" else None
+        if explicit is not None and len(explicit) == len(padded):
+            padded = list(explicit)
     cells = {dim_column(prefix, d, "v2"): f"{p}[{lg}]" for d, p, lg in zip(DIMS, padded, shape, strict=True)}
     cells[f"{prefix}_LAYOUT"] = "TILE" if tiled else "ROW_MAJOR"
     cells[f"{prefix}_DATATYPE"] = fmt.name.upper()
@@ -126,7 +137,7 @@ def result_row(result: RunResult, program: Program, *, call_count: int = 1) -> d
     device = program.device
     buffers = {b.name: b for b in program.buffers}
     row = {
-        OP_CODE: program.op_name,
+        OP_CODE: str(program.attributes.get("op_code") or program.op_name),
         "OP TYPE": "tt_dnn_device",
         "GLOBAL CALL COUNT": str(call_count),
         "DEVICE ID": "0",

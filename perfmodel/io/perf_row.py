@@ -118,6 +118,19 @@ def attributes(row: Mapping[str, str]) -> dict[str, str]:
     return dict(_ATTRIBUTE.findall(str(row.get("ATTRIBUTES", ""))))
 
 
+def attribute_grid(attrs: Mapping[str, str], device: Any) -> tuple[int, int] | None:
+    """The core grid a row written by this tool carries in its ATTRIBUTES ('grid': '5x4'), None when absent
+    or not a grid of the board (tt-metal's own rows carry no such attribute)."""
+    text = str(attrs.get("grid", "")).strip()
+    gx, sep, gy = text.partition("x")
+    if not sep or not gx.isdigit() or not gy.isdigit():
+        return None
+    grid = (int(gx), int(gy))
+    if not (1 <= grid[0] <= device.core.grid_x and 1 <= grid[1] <= device.core.grid_y):
+        return None
+    return grid
+
+
 def number(cell: str, what: str) -> float:
     """A numeric cell as a float; InputError naming the cell otherwise."""
     try:
