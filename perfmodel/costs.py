@@ -11,12 +11,20 @@ Data-movement timing, per packet (a transfer larger than the NoC's largest packe
   once, and under contention each resource queues it on its own (`perfmodel.des.noc`);
 - it completes `latency_cycles` after the later of its last hold and `service_cycles` after it entered; a
   barrier waits for the completion of every packet its RISC-V issued.
+
+DRAM under many cores: when n cores stream interleaved pages, each bank serves n streams whose pages sit
+in different rows, and it pays row switches and read/write turnarounds between them. A packet's own
+timing is unchanged, but the bank stays busy after it for `dram_bank_recovery_cycles` (its hold stretched
+from the best-placement rate to `dram_bank_bytes_per_cycle(device, n)`), so the banks together deliver
+`dram_bank_fraction` of the peak: the best-placement figure for one core, the many-core figure for many.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
 
 from perfmodel.device.profile import DeviceProfile
 
@@ -44,6 +52,30 @@ def packet_sizes(nbytes: int, max_packet_bytes: int) -> list[int]:
         return []
     full, rest = divmod(nbytes, max_packet_bytes)
     return [max_packet_bytes] * full + ([rest] if rest else [])
+
+
+def dram_bank_fraction(sustained: Any, interleaved: Any, streams: Any) -> Any:
+    """Share of its peak a DRAM bank delivers to `streams` concurrent interleaved streams (floats or arrays).
+
+    One stream keeps the bank's row buffer open and gets the best-placement `sustained` fraction; every
+    further stream's pages land in other rows of the same bank, so the bank tends to the `interleaved`
+    fraction as 1 / streams: sustained at 1, interleaved + (sustained - interleaved) / n at n.
+    """
+    n = np.maximum(np.asarray(streams, dtype=float), 1.0)
+    fraction = interleaved + (np.asarray(sustained, dtype=float) - interleaved) / n
+    return float(fraction) if np.ndim(fraction) == 0 else fraction
+
+
+def dram_bank_recovery_cycles(device: DeviceProfile, nbytes: float, streams: int) -> float:
+    """Cycles a bank stays busy after serving `nbytes` when `streams` cores share it (0 for one stream)."""
+    return nbytes / dram_bank_bytes_per_cycle(device, streams) - nbytes / device.dram_bank_bytes_per_cycle
+
+
+def dram_bank_bytes_per_cycle(device: DeviceProfile, streams: int = 1) -> float:
+    """What one bank sustains when `streams` cores stream interleaved pages at once (1: the best placement)."""
+    dram = device.dram
+    fraction = dram_bank_fraction(dram.sustained_fraction, dram.interleaved_fraction, streams)
+    return dram.peak_bandwidth_gbps * fraction / dram.num_banks / device.clock_ghz
 
 
 def packet_cost(device: DeviceProfile, direction: Direction, nbytes: int) -> PacketCost:

@@ -111,6 +111,9 @@ class CoreProgram:
     num_units: int
     compile_time_args: Mapping[str, Mapping[str, Any]]
     runtime_args: Mapping[str, Mapping[str, Any]]
+    # Pages of a CB on this core where its core group configures fewer than the program's table (the regions
+    # of a 2-D split); CBs not named here have the table's pages.
+    cb_pages: Mapping[int, int] = field(default_factory=frozen_mapping)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ merge them), so a model can be compared with a real program line by line.
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -204,3 +205,124 @@ def _check_grid(grid: object) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise InputError(f"grid must be a pair (x, y) of integers >= 1, got {grid!r}") from None
     return (_check_count("grid x", num_cores_x, 1), _check_count("grid y", num_cores_y, 1))
+
+
+def split_blocks_for_tilize(grid: tuple[int, int], nblocks: int, row_wise: bool = False) -> WorkSplit:
+    """tt-metal's `split_blocks_for_tilize(grid, nblocks)` (work_split_tilize.hpp), as a `WorkSplit`.
+
+    Unlike `split_work_to_cores` it gives every core `per = ceil(nblocks / cores in grid)` blocks and the
+    remainder to one short *cliff* core, so it can leave cores of the grid idle: `ncores = ceil(nblocks /
+    per)`, `cliff = nblocks mod per`. Group 1 holds the full cores, group 2 the cliff core (if any), in
+    fill order (column-major, or row-major if `row_wise`).
+    """
+    grid_xy = _check_grid(grid)
+    nblocks = _check_count("nblocks", nblocks)
+    if nblocks == 0:
+        return WorkSplit(0, (), (), (), 0, 0, grid_xy, bool(row_wise), 0)
+    grid_cores = grid_xy[0] * grid_xy[1]
+    per = -(-nblocks // grid_cores)
+    ncores = -(-nblocks // per)
+    cliff = nblocks % per
+    full = ncores - (1 if cliff else 0)
+    all_cores = _num_cores_to_ranges((0, 0), ncores, grid_xy, row_wise)
+    core_group_1 = _num_cores_to_ranges((0, 0), full, grid_xy, row_wise)
+    core_group_2 = (
+        _num_cores_to_ranges(_fill_order(grid_xy, row_wise, ncores)[-1], 1, grid_xy, row_wise) if cliff else ()
+    )
+    return WorkSplit(
+        num_cores=ncores,
+        all_cores=all_cores,
+        core_group_1=core_group_1,
+        core_group_2=core_group_2,
+        units_per_core_group_1=per,
+        units_per_core_group_2=cliff,
+        grid=grid_xy,
+        row_wise=bool(row_wise),
+        units=nblocks,
+    )
+
+
+@dataclass(frozen=True)
+class Block2D:
+    """One core's block of the 2-D split: tiles [row, row + height) x [col, col + width) of the Wt x Ht grid."""
+
+    core: Core
+    row: int
+    col: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class BlockSplit2D:
+    """`split_blocks_for_tilize_wh`: square blocks of `side` x `side` tiles over a Wt x Ht tile grid.
+
+    `blocks` are in core order: per block-row its full blocks, then its cliff-row block (`Wt mod side` wide),
+    the cliff-col row (`Ht mod side` high) last.
+    """
+
+    grid: tuple[int, int]
+    wt: int
+    ht: int
+    side: int
+    blocks: tuple[Block2D, ...]
+
+    @property
+    def num_cores(self) -> int:
+        return len(self.blocks)
+
+
+def block_side_for_tilize(wt: int, ht: int, grid_cores: int, tiles: int | None = None) -> int:
+    """The block side of `split_blocks_for_tilize_wh`: b = ceil(tiles / cores) (tiles = Wt*Ht unless given);
+    s = sqrt(b) if b is a perfect square and ceil(Wt/s)*ceil(Ht/s) < cores, else the smallest s > floor(sqrt(b))
+    with ceil(Wt/s)*ceil(Ht/s) < cores (strict). Side max(Wt, Ht) always fits: one block covers a side."""
+    wt = _check_count("Wt", wt, 1)
+    ht = _check_count("Ht", ht, 1)
+    grid_cores = _check_count("grid cores", grid_cores, 1)
+    total = wt * ht if tiles is None else max(int(tiles), 1)
+    b = -(-total // grid_cores)
+    root = math.isqrt(b)
+
+    def blocks(s: int) -> int:
+        return -(-wt // s) * -(-ht // s)
+
+    if root * root == b and blocks(root) < grid_cores:
+        return root
+    s = root + 1
+    limit = max(wt, ht)
+    while s < limit and blocks(s) >= grid_cores:
+        s += 1
+    return s
+
+
+def split_blocks_for_tilize_wh(grid: tuple[int, int], wt: int, ht: int, row_wise: bool = False) -> BlockSplit2D:
+    """tt-metal's 2-D `split_blocks_for_tilize_wh(grid, Wt*Ht, Wt, Ht)`; core i is the i-th core in fill order."""
+    grid_xy = _check_grid(grid)
+    side = block_side_for_tilize(wt, ht, grid_xy[0] * grid_xy[1])
+    cores = _fill_order(grid_xy, row_wise, grid_xy[0] * grid_xy[1])
+    rows = [(r, min(side, ht - r)) for r in range(0, ht, side)]
+    cols = [(c, min(side, wt - c)) for c in range(0, wt, side)]
+    # Full-height block-rows first (each: full blocks, then its cliff-row block); the cliff-col row last.
+    ordered = [(r, h, c, w) for r, h in rows for c, w in cols]
+    if len(ordered) > len(cores):
+        raise InputError(f"2-D tilize split of {wt} x {ht} tiles needs {len(ordered)} cores, grid has {len(cores)}")
+    blocks = tuple(Block2D(cores[i], r, c, w, h) for i, (r, h, c, w) in enumerate(ordered))
+    return BlockSplit2D(grid_xy, wt, ht, side, blocks)
+
+
+def prefers_block_split(
+    wt: int, ht: int, nblocks: int, grid_cores: int, tiles: int | None = None
+) -> tuple[bool, int, int]:
+    """tt-metal's 2-D heuristic of the layout ops: (use the Block factory, 1-D cores, 2-D cores).
+
+    Only when Wt > 32 and (Ht > 32 or Wt > Ht): the block side of `block_side_for_tilize` (b from `tiles`,
+    default Wt*Ht) gives ceil(Wt/s)*ceil(Ht/s) cores; the Block factory wins when the 1-D
+    `split_blocks_for_tilize` over `nblocks` tile rows uses fewer. Otherwise (False, 1-D cores, 0).
+    """
+    per = -(-nblocks // grid_cores) if nblocks else 0
+    cores_1d = -(-nblocks // per) if per else 0
+    if not (wt > 32 and (ht > 32 or wt > ht)):
+        return False, cores_1d, 0
+    side = block_side_for_tilize(wt, ht, grid_cores, tiles)
+    cores_2d = -(-wt // side) * -(-ht // side)
+    return cores_1d < cores_2d, cores_1d, cores_2d

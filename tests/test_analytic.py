@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -152,7 +151,8 @@ def test_more_cores_never_push_the_dram_floor_below_the_roofline(wt, units, dtyp
         assert r.stages["dram_floor_cycles"] >= r.stages["dram_roofline_cycles"]
         assert r.cycles >= r.stages["dram_roofline_cycles"]
         floors.append(r.stages["dram_floor_cycles"])
-    assert len(set(np.round(floors, 6))) == 1  # the floor is shared: the same whatever the grid
+    # The floor is shared, and more cores' interleaved streams never make the banks faster.
+    assert all(later >= earlier - 1e-6 for earlier, later in itertools.pairwise(floors))
 
 
 def test_more_buffering_never_slows_a_pipeline_with_free_l1() -> None:

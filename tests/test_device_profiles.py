@@ -156,6 +156,11 @@ def _replace_value(text: str, key: str, new: str) -> str:
         (lambda t: _replace_value(t, "peak_bandwidth_gbps", "-288.0"), "dram.peak_bandwidth_gbps", "must be > 0"),
         (lambda t: _replace_value(t, "clock_ghz", "0.0"), "clock_ghz", "must be > 0"),
         (lambda t: _replace_value(t, "sustained_fraction", "1.2"), "dram.sustained_fraction", "fraction in (0, 1]"),
+        (
+            lambda t: _replace_value(t, "interleaved_fraction", "0.95"),
+            "dram.interleaved_fraction",
+            "exceeds dram.sustained_fraction",
+        ),
         (lambda t: _replace_value(t, "num_cbs", '"32"'), "core.num_cbs", "expected an integer"),
         (lambda t: _replace_value(t, "num_cbs", "32.5"), "core.num_cbs", "expected an integer"),
         (lambda t: _replace_value(t, "link_bytes_per_cycle", "true"), "noc.link_bytes_per_cycle", "expected a number"),

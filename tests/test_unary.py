@@ -163,7 +163,9 @@ def test_engines_agree_on_a_few_cores() -> None:
     for device in (WH, "blackhole_p150a"):
         for block, buffering in [(1, 2), (1, 1), (4, 2), (8, 1)]:
             p = _program((1, 1, 512, 1024), device=device, grid=(2, 3), block_tiles=block, buffering=buffering)
-            assert estimate(p).cycles == pytest.approx(simulate(p).cycles, rel=0.025)
+            # 3.5 %: with six cores sharing banks at the interleaved DRAM rate (dram.interleaved_fraction), the
+            # simulator's packets queue at a bank out of step by up to about 3 % more than the analytic bound.
+            assert estimate(p).cycles == pytest.approx(simulate(p).cycles, rel=0.035)
 
 
 def test_engines_on_the_whole_grid() -> None:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from perfmodel import costs
 from perfmodel.analytic.noc_load import max_link_load
 from perfmodel.analytic.pipeline import pipeline_times
 from perfmodel.analytic.signature import StageSignature, build_signature
@@ -169,6 +170,7 @@ class RowDevices:
     """Per row: the device figures and the busiest-link loads (cores' worth) the shared limits need."""
 
     bank_bytes_per_cycle: np.ndarray
+    interleaved_bank_bytes_per_cycle: np.ndarray
     banks: np.ndarray
     peak_bytes_per_cycle: np.ndarray
     link_bytes_per_cycle: np.ndarray
@@ -210,6 +212,9 @@ class RowDevices:
                 loads[(noc, direction)][rows] = m[np.clip(cores[rows], 0, len(m) - 1)]
         return cls(
             bank_bytes_per_cycle=pick([x.dram_bank_bytes_per_cycle for x in devices]),
+            interleaved_bank_bytes_per_cycle=pick(
+                [x.dram_bank_bytes_per_cycle * x.dram.interleaved_fraction / x.dram.sustained_fraction for x in devices]
+            ),
             banks=pick([x.dram.num_banks for x in devices]),
             peak_bytes_per_cycle=pick([x.dram_peak_bytes_per_cycle for x in devices]),
             link_bytes_per_cycle=pick([x.noc.link_bytes_per_cycle for x in devices]),
@@ -229,10 +234,11 @@ def noc_pairs(sigs: Sequence[StageSignature]) -> list[tuple[int, str]]:
     return sorted(pairs)
 
 
-def _share(dev: RowDevices, noc: int | None, direction: str, active: np.ndarray) -> np.ndarray:
+def _share(dev: RowDevices, noc: int | None, direction: str, active: np.ndarray, dram_rate: np.ndarray) -> np.ndarray:
     """Bytes per cycle one of `active` cores streaming in step gets from the DRAM and its busiest link."""
-    # Cycles per byte: the DRAM is shared by all active cores, the busiest link by `load` cores' worth.
-    per_byte = active / dev.peak_bytes_per_cycle
+    # Cycles per byte: the DRAM (`dram_rate` for all banks) is shared by all active cores, the busiest link
+    # by `load` cores' worth.
+    per_byte = active / dram_rate
     load = dev.link_load.get((noc, direction)) if noc is not None else None
     if load is not None:
         per_byte = np.maximum(per_byte, load / dev.link_bytes_per_cycle)
@@ -261,10 +267,14 @@ def evaluate(
     units_total = np.asarray(units_total, dtype=np.int64)
     units_slowest = np.asarray(units_slowest, dtype=np.int64)
     cores = np.maximum(np.asarray(num_cores, dtype=float), 1.0)
+    # Every active core streams interleaved pages: each bank serves `cores` streams (`costs.dram_bank_fraction`,
+    # linear in the two rates), and all banks together deliver `dram_rate`.
+    bank_rate = costs.dram_bank_fraction(dev.bank_bytes_per_cycle, dev.interleaved_bank_bytes_per_cycle, cores)
+    dram_rate = bank_rate * dev.banks
     shares = {}
     for k in sigs[0].kernels:
         for direction in ("read", "write"):
-            shares[(k.name, direction)] = _share(dev, k.noc, direction, cores)
+            shares[(k.name, direction)] = _share(dev, k.noc, direction, cores, dram_rate)
     # After the first unit the cores drift out of step; from then on the shared DRAM and links bound the
     # period instead: every kernel that moves data starts a unit at most once per
     # max(N x all DRAM bytes per unit / dram_bw, L x its bytes on its NoC / link_bw).
@@ -289,7 +299,7 @@ def evaluate(
             load = dev.link_load.get((kernel.noc, direction)) if kernel.noc is not None else None
             if load is not None:
                 rate = np.maximum(rate, nbytes * load / dev.link_bytes_per_cycle)
-        rates[kernel.name] = np.where(moves, np.maximum(rate, total_bytes * cores / dev.peak_bytes_per_cycle), 0.0)
+        rates[kernel.name] = np.where(moves, np.maximum(rate, total_bytes * cores / dram_rate), 0.0)
     pipe = pipeline_times(
         sigs,
         which,
@@ -312,7 +322,7 @@ def evaluate(
     )
     # Pages are interleaved round-robin over the banks: the busiest bank serves ceil(packets / banks).
     busiest_bank_bytes = np.ceil(units_total * packets_per_unit / dev.banks) * bytes_per_packet
-    bank_cycles = busiest_bank_bytes / dev.bank_bytes_per_cycle
+    bank_cycles = busiest_bank_bytes / bank_rate
     roofline = bytes_per_unit * units_total / dev.peak_bytes_per_cycle
     dram_floor = setup + fill + np.maximum(bank_cycles, roofline)
     cycles = np.maximum(pipe.total_cycles, dram_floor)
@@ -339,7 +349,7 @@ def evaluate(
             fixed = per_row([sum(x.dram_fixed_cycles for x in k[n].body) for k in by_name])
             # The DRAM serves every kernel's bytes of the unit (the rate edge), the link only this NoC's.
             moved = np.where(nbytes > 0, total_bytes, 0.0)
-            dram_t[n] = np.maximum(dram_t[n], fixed + moved * cores / dev.peak_bytes_per_cycle)
+            dram_t[n] = np.maximum(dram_t[n], fixed + moved * cores / dram_rate)
             load = dev.link_load.get((kernel.noc, direction)) if kernel.noc is not None else None
             if load is not None:
                 link_t[n] = np.maximum(link_t[n], fixed + nbytes * load / dev.link_bytes_per_cycle)

@@ -128,7 +128,9 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     reason[((gx > grid_x_max) | (gy > grid_y_max)) & (reason == "")] = "grid larger than the board's worker grid"
     valid = reason == ""
 
-    num_cores, slowest = slowest_core_units(units, gx * gy)
+    # An op whose factory does not split with split_work_to_cores says how it splits (cores, slowest core's units).
+    split_counts = getattr(model, "split_counts", None)
+    num_cores, slowest = split_counts(table) if split_counts else slowest_core_units(units, gx * gy)
 
     # Signatures per distinct (device, shape key).
     sig_codes, sig_first = group_codes([*(table[c].to_numpy() for c in model.KEY_COLUMNS), dev_codes])

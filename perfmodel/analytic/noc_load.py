@@ -17,18 +17,33 @@ from perfmodel.des.noc import NocModel
 from perfmodel.device.profile import DeviceProfile
 from perfmodel.split import split_work_to_cores
 
-# (id(device), grid, row_wise, noc, direction) -> (device, max link load of the first n cores, n = 0..)
-_CACHE: dict[tuple, tuple[DeviceProfile, np.ndarray]] = {}
-# (id(device), noc, direction) -> (device, (grid_x * grid_y, links) matrix of each core's traffic fractions)
-_INCIDENCE: dict[tuple, tuple[DeviceProfile, np.ndarray]] = {}
+# Loads depend on the chip's layout only, not on its costs: boards that differ in a cost (what-if studies,
+# calibration trials) share them. (layout, grid, row_wise, noc, direction) -> max link load of the first n cores.
+_CACHE: dict[tuple, np.ndarray] = {}
+# (layout, noc, direction) -> (grid_x * grid_y, links) matrix of each core's traffic fractions
+_INCIDENCE: dict[tuple, np.ndarray] = {}
+
+
+def _layout(device: DeviceProfile) -> tuple:
+    """What the routes depend on: the NoC size, the worker and bank coordinates, the worker grid."""
+    noc = device.noc
+    return (
+        noc.size_x,
+        noc.size_y,
+        noc.worker_noc_x,
+        noc.worker_noc_y,
+        device.dram.bank_noc_xy,
+        device.core.grid_x,
+        device.core.grid_y,
+    )
 
 
 def _incidence(device: DeviceProfile, noc: int, direction: str) -> np.ndarray:
     """Row x * grid_y + y: the fraction of logical core (x, y)'s DRAM traffic that crosses each link."""
-    key = (id(device), noc, direction)
+    key = (_layout(device), noc, direction)
     hit = _INCIDENCE.get(key)
-    if hit is not None and hit[0] is device:
-        return hit[1]
+    if hit is not None:
+        return hit
     model = NocModel(device)
     banks = [tuple(xy) for xy in device.dram.bank_noc_xy]
     share = 1.0 / len(banks)
@@ -44,7 +59,9 @@ def _incidence(device: DeviceProfile, noc: int, direction: str) -> np.ndarray:
     matrix = np.zeros((device.core.grid_x * device.core.grid_y, max(len(columns), 1)))
     for row, col, value in entries:
         matrix[row, col] += value
-    _INCIDENCE[key] = (device, matrix)
+    if len(_INCIDENCE) > 256:
+        _INCIDENCE.clear()
+    _INCIDENCE[key] = matrix
     return matrix
 
 
@@ -56,12 +73,14 @@ def _fill_order(grid: tuple[int, int], row_wise: bool) -> tuple[tuple[int, int],
 
 def max_link_load(device: DeviceProfile, grid: tuple[int, int], row_wise: bool, noc: int, direction: str) -> np.ndarray:
     """M[n]: the busiest link's load, in cores' worth of traffic, when the first n cores of `grid` stream."""
-    key = (id(device), tuple(grid), bool(row_wise), noc, direction)
+    key = (_layout(device), tuple(grid), bool(row_wise), noc, direction)
     hit = _CACHE.get(key)
-    if hit is not None and hit[0] is device:
-        return hit[1]
+    if hit is not None:
+        return hit
     matrix = _incidence(device, noc, direction)
     rows = [x * device.core.grid_y + y for x, y in _fill_order(tuple(grid), bool(row_wise))]
     loads = np.concatenate([[0.0], np.cumsum(matrix[rows], axis=0).max(axis=1)])
-    _CACHE[key] = (device, loads)
+    if len(_CACHE) > 4096:
+        _CACHE.clear()
+    _CACHE[key] = loads
     return loads

@@ -124,7 +124,7 @@ def _core_label(core_program: CoreProgram) -> str:
 
 def check_core(program: Program, core_program: CoreProgram) -> list[Violation]:
     recorded, found = dry_run(program, core_program)
-    caps = {cb.index: cb.num_pages for cb in program.cbs}
+    caps = {cb.index: core_program.cb_pages.get(cb.index, cb.num_pages) for cb in program.cbs}
     label = _core_label(core_program)
     seen: set[tuple[str, int, str]] = set()
 

@@ -27,6 +27,9 @@ class CheckReport:
     num_cores: int
     core_groups: tuple[tuple[tuple[Any, ...], int], ...]
     device: str
+    # The program factory tt-metal picks for the op and why, for ops that choose between several.
+    factory: str | None = None
+    factory_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, field names as in the CLI."""
@@ -55,6 +58,7 @@ class CheckReport:
                 {"cores": [[list(r[0]), list(r[1])] for r in ranges], "units_per_core": units}
                 for ranges, units in self.core_groups
             ],
+            **({"factory": self.factory, "factory_reason": self.factory_reason} if self.factory else {}),
         }
 
     @classmethod

@@ -80,4 +80,6 @@ def check(program: Program) -> CheckReport:
         num_cores=program.num_cores,
         core_groups=program.core_groups,
         device=program.device.name,
+        factory=program.attributes.get("factory"),
+        factory_reason=program.attributes.get("factory_reason"),
     )

@@ -27,6 +27,7 @@ COMMANDS = (
     "sweep",
     "calibrate",
     "microbench",
+    "compare",
     "serve",
 )
 

@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{verdict}: {report.l1_bytes_per_core} of {report.l1_budget_bytes} bytes of L1 per core on {report.device}"
         )
+        if report.factory:
+            print(f"  factory: {report.factory} ({report.factory_reason})")
         for cb in report.cbs:
             pages = f"{cb.num_pages:>5} pages x {cb.page_size_bytes:>5} B"
             print(f"  c_{cb.index:<2} {cb.name:<16} {pages} = {cb.total_bytes:>9} B")

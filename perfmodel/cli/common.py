@@ -53,7 +53,8 @@ class ConfigFlag:
 
 
 def _kind(hint: Any) -> str:
-    """The flag kind of a Config field's type: Optional is looked through, a tuple of two ints is a pair."""
+    """The flag kind of a Config field's type: Optional is looked through, a tuple of two ints is a pair, a
+    tuple of ints of any length is dims (a shape such as 1,1,32,256)."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
         hint = args[0]
@@ -61,8 +62,12 @@ def _kind(hint: Any) -> str:
         return "bool"
     if hint is int:
         return "int"
+    if hint is float:
+        return "float"
     if typing.get_origin(hint) is tuple and typing.get_args(hint) == (int, int):
         return "pair"
+    if typing.get_origin(hint) is tuple and typing.get_args(hint) == (int, Ellipsis):
+        return "dims"
     return "str"
 
 
@@ -113,8 +118,12 @@ def add_op_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(cf.flag, action=argparse.BooleanOptionalAction, default=None, help=where)
         elif cf.kind == "int":
             parser.add_argument(cf.flag, type=int, default=None, help=where)
+        elif cf.kind == "float":
+            parser.add_argument(cf.flag, type=float, default=None, help=where)
         elif cf.kind == "pair":
             parser.add_argument(cf.flag, default=None, metavar="XxY", help=where)
+        elif cf.kind == "dims":
+            parser.add_argument(cf.flag, default=None, metavar="D,D,...", help=where)
         else:
             parser.add_argument(cf.flag, default=None, help=where)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -152,8 +161,19 @@ def config_from_args(op: Any, args: argparse.Namespace) -> dict[str, Any]:
                 f"{cf.flag} is not a flag of {op.name} (it configures {', '.join(cf.ops)}); "
                 f"{op.name}'s config has {', '.join(sorted(own))}"
             )
-        config[cf.field] = _parse_pair(cf.flag, value) if cf.kind == "pair" else value
+        if cf.kind == "pair":
+            value = _parse_pair(cf.flag, value)
+        elif cf.kind == "dims":
+            value = _parse_dims(cf.flag, value)
+        config[cf.field] = value
     return config
+
+
+def _parse_dims(flag: str, text: str) -> tuple[int, ...]:
+    try:
+        return parse_shape(text)
+    except InputError:
+        raise InputError(f"malformed {flag} {text!r}: expected dims such as 1,1,32,256") from None
 
 
 def _parse_pair(flag: str, text: str) -> tuple[int, int]:

@@ -16,12 +16,16 @@ from perfmodel.cli.common import (
     verdict_code,
 )
 from perfmodel.des import DeadlockError
+from perfmodel.io.perf_out import check_target, result_row, write_perf_csv
 from perfmodel.result import RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("estimate", help="analytic estimate of the kernel duration and what bounds it")
     add_op_arguments(parser)
+    parser.add_argument(
+        "--perf-csv", default=None, metavar="PATH", help="also write the prediction as an ops_perf_results CSV row"
+    )
     parser.set_defaults(run=run)
 
 
@@ -39,6 +43,8 @@ def stall_summary(result: RunResult) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.perf_csv:
+        check_target(args.perf_csv)
     program = build_program_from_args(args)
     report = check(program)
     try:
@@ -46,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except DeadlockError as exc:
         # The same verdict and report as `simulate` gives, without a cycle (the analytic model does not time it).
         return print_deadlock(exc, program, "analytic", args.json)
+    if args.perf_csv:
+        write_perf_csv(args.perf_csv, [result_row(result, program)])
     if args.json:
         emit_json(run_payload(result, stall_summary(result), report))
         return verdict_code(report)
@@ -61,4 +69,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<{width}} {value:>14.1f}")
     for v in report.violations:
         print(f"  check: {v.kind}: {v.message}")
+    if args.perf_csv:
+        print(f"  ops_perf_results row written to {args.perf_csv}")
     return print_verdict(report)

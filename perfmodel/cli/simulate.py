@@ -21,12 +21,16 @@ from perfmodel.cli.common import (
 from perfmodel.des import DeadlockError, simulate
 from perfmodel.des.engine import default_max_events
 from perfmodel.errors import InputError
+from perfmodel.io.perf_out import check_target, result_row, write_perf_csv
 from perfmodel.result import RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("simulate", help="discrete-event simulation: kernel duration, stalls, deadlocks")
     add_op_arguments(parser)
+    parser.add_argument(
+        "--perf-csv", default=None, metavar="PATH", help="also write the prediction as an ops_perf_results CSV row"
+    )
     parser.add_argument("--trace", default=None, metavar="PATH", help="write a Perfetto (Chrome trace JSON) timeline")
     parser.add_argument(
         "--max-events",
@@ -81,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if args.trace and not Path(args.trace).resolve().parent.is_dir():
         # Say so before a long simulation, not after it.
         raise InputError(f"--trace {args.trace}: folder {Path(args.trace).resolve().parent} does not exist")
+    if args.perf_csv:
+        check_target(args.perf_csv)
     program = build_program_from_args(args)
     # The simulator times what it is given; static problems (L1 overflow, CB misuse) are reported alongside.
     report = check(program)
@@ -97,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
     if hang is not None:
         return print_deadlock(hang, program, "des", args.json)
+    if args.perf_csv:
+        write_perf_csv(args.perf_csv, [result_row(result, program)])
     if args.json:
         emit_json(run_payload(result, stall_summary(result), report))
         return verdict_code(report)
@@ -123,4 +131,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  check: {v.kind}: {v.message}")
     if args.trace:
         print(f"  timeline written to {args.trace}")
+    if args.perf_csv:
+        print(f"  ops_perf_results row written to {args.perf_csv}")
     return print_verdict(report)

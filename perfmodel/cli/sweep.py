@@ -6,7 +6,10 @@ import argparse
 import sys
 
 from perfmodel.cli.common import emit_json
+from perfmodel.io.perf_out import check_target
 from perfmodel.sweep import run_sweep
+from perfmodel.sweep.output import read_table
+from perfmodel.sweep.perf import write_sweep_perf_csv
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,11 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an output and checkpoint made by a different sweep"
     )
+    parser.add_argument(
+        "--perf-csv", default=None, metavar="PATH", help="also write the feasible rows as an ops_perf_results CSV"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable summary")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.perf_csv:
+        check_target(args.perf_csv)  # refused before the sweep, not after it
     try:
         summary = run_sweep(
             args.spec, args.out, workers=args.workers, scheduler=args.scheduler, overwrite=args.overwrite
@@ -32,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("perfmodel: interrupted; finished points are kept, rerun the same command to resume\n")
         return 130
+    if args.perf_csv:
+        write_sweep_perf_csv(summary.op, read_table(summary.out), args.perf_csv)
     if args.json:
         emit_json(summary.to_dict())
         return 0
@@ -40,4 +50,6 @@ def run(args: argparse.Namespace) -> int:
         f"in {summary.out}: {summary.computed_rows} computed, {summary.resumed_rows} from the checkpoint, "
         f"{summary.infeasible_rows} infeasible, {summary.wall_s:.1f} s"
     )
+    if args.perf_csv:
+        print(f"  ops_perf_results rows written to {args.perf_csv}")
     return 0

@@ -218,6 +218,12 @@ class DesContext(KernelContextBase):
             values = values.astype(dtype)  # the packer converts to the CB's format
         self.sim.memory.l1_write(self.core, state.wr_ptr + first * state.page_bytes, values)
 
+    def _write_l1(self, l1_addr: int, raw: np.ndarray) -> None:
+        self.sim.memory.l1_write(self.core, l1_addr, raw)
+
+    def _write_ptr(self, cb: int) -> int:
+        return self._cb(cb).wr_ptr
+
     # ---- profiler zones ----------------------------------------------------------------------------------
     def device_zone_start(self, name: str) -> Gen:
         self.sim.zone_open[(self.core, self.kernel_name, name)] = self.env.now

@@ -11,6 +11,7 @@ unfinished, the blocked waits become a `DeadlockError`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -28,7 +29,8 @@ from perfmodel.des.noc import NocModel
 from perfmodel.des.trace import Tracer
 from perfmodel.errors import InputError
 from perfmodel.io.files import check_output_path
-from perfmodel.program import CoreProgram, KernelSpec, Program
+from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH, tilize_block
+from perfmodel.program import CircularBuffer, CoreProgram, KernelSpec, Program
 from perfmodel.result import RunResult
 
 # The event bound of a run is its expected work (`expected_events`) times this margin, and never below the
@@ -39,6 +41,7 @@ MIN_MAX_EVENTS = 50_000_000
 DEFAULT_MAX_EVENTS = MIN_MAX_EVENTS  # kept for callers that name the floor
 # Progress and the wall-time limit are looked at every this many events (a few per second).
 _CHECK_EVERY = 0x3FFF
+TILE_HW = TILE_HEIGHT * TILE_WIDTH
 # A run is called DRAM-bound when its busiest bank is busy at least this fraction of the kernel duration;
 # below that, the largest of the compute / NoC / dispatch fractions names the bound (see `_bound`).
 DRAM_BOUND_FRACTION = 0.6
@@ -54,7 +57,8 @@ class Simulation:
         self.program = program
         self.device = program.device
         self.env = simpy.Environment()
-        self.noc = NocModel(program.device)
+        # Every core of the program reads and writes interleaved DRAM: the banks see num_cores streams.
+        self.noc = NocModel(program.device, streams=program.num_cores)
         self.max_calls = max_events
         self.timeout_s = timeout_s
         self.calls = 0
@@ -74,7 +78,10 @@ class Simulation:
         self.core_cbs: dict[tuple[int, int], dict[int, CbState]] = {}
         self.contexts: list[DesContext] = []
         for core_program in program.cores:
-            cbs = {spec.index: CbState(spec, self._cb_base[spec.index], record_occupancy=trace) for spec in program.cbs}
+            cbs = {
+                spec.index: CbState(_on_core(spec, core_program), self._cb_base[spec.index], record_occupancy=trace)
+                for spec in program.cbs
+            }
             self.core_cbs[core_program.core] = cbs
             for spec in program.kernels:
                 ctx = DesContext(self, program, core_program, spec, cbs)
@@ -151,6 +158,12 @@ class Simulation:
             if ctx.stats.end is not None:
                 finished.setdefault(ctx.core, []).append(ctx.kernel_name)
         return DeadlockError(report, counters, time_cycles=float(self.env.now), finished=finished)
+
+
+def _on_core(spec: CircularBuffer, core_program: CoreProgram) -> CircularBuffer:
+    """The CB as this core configures it (its core group may configure fewer pages than the program's table)."""
+    pages = core_program.cb_pages.get(spec.index)
+    return spec if pages is None else dataclasses.replace(spec, num_pages=pages)
 
 
 def simulate(
@@ -244,7 +257,12 @@ def _named_inputs(program: Program, inputs: np.ndarray | Mapping[str, np.ndarray
         except (TypeError, ValueError):
             what = f"an array of {values.dtype}" if isinstance(values, np.ndarray) else type(values).__name__
             raise InputError(f"input for buffer {name!r} is not an array of numbers (got {what})") from None
-        if name == "input" and not isinstance(inputs, Mapping) and array.shape != tuple(program.shape):
+        tiled_input = program.attributes.get("input_layout") == "TILE"
+        if name == "input" and tiled_input and array.shape == tuple(program.shape):
+            array = _tilized(array)  # the logical tensor of an op whose input is tiles: its DRAM pages
+        elif name == "input" and tiled_input and array.ndim == 2 and array.shape[1] == TILE_HW:
+            pass  # the DRAM pages themselves, [tiles, 1024]
+        elif name == "input" and not isinstance(inputs, Mapping) and array.shape != tuple(program.shape):
             # An array of the right size but another shape would be read in another order: refused.
             raise InputError(
                 f"input of shape {list(array.shape)} does not match the program's shape {list(program.shape)}"
@@ -253,11 +271,26 @@ def _named_inputs(program: Program, inputs: np.ndarray | Mapping[str, np.ndarray
     return out
 
 
+def _tilized(array: np.ndarray) -> np.ndarray:
+    """A tile-aligned row-major tensor as its tile pages [tiles, 1024] (tile rows, then tile columns)."""
+    if array.ndim < 2 or array.shape[-2] % TILE_HEIGHT or array.shape[-1] % TILE_WIDTH:
+        raise InputError(f"input of shape {list(array.shape)}: a tiled input needs H and W multiples of 32")
+    rows = array.reshape(-1, TILE_HEIGHT, array.shape[-1])
+    return tilize_block(rows).reshape(-1, TILE_HW)
+
+
 def _output(sim: Simulation) -> np.ndarray | None:
+    """The output buffer: tile pages [tiles, 1024] for an op whose output is tiles (attribute
+    output_layout "TILE"), else shaped as the op's `output_shape` attribute or its input shape when it fits."""
     program = sim.program
     if sim.memory is None or "output" not in {b.name for b in program.buffers}:
         return None
     out = sim.memory.read_buffer(program.buffer("output"))
+    if program.attributes.get("output_layout") == "TILE":
+        return out.reshape(-1, TILE_HW)
+    shape = program.attributes.get("output_shape")
+    if shape is not None and out.size == int(np.prod(shape)):
+        return out.reshape(tuple(shape))
     if out.size == int(np.prod(program.shape)):
         return out.reshape(program.shape)
     return out

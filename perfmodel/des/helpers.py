@@ -36,6 +36,13 @@ CB call; the kernel makes them. Prices come from the profile entry of the CB the
   added on the math thread after the copy (the model does not overlap the SFPU with the next unpack);
 - noc_async_writes_flushed(): on the writer, the time until its writes since the last flush have left the
   core (`costs.write_departure_cycles`), not their acknowledgement.
+- pack_untilize_block(icb, block_ct, ocb, block_index, full_ct): no CB call (the kernel waits, pops, reserves
+  and pushes around it); compute cost("pack_untilize_block", block_ct) (its setup on every call: one
+  sub-block per call); the 32 rows of the block_ct tiles land in columns [block_index * block_ct * 32, ...)
+  of the full_ct tiles wide rows at the back of ocb.
+- tilize_init(icb): compute the per-call setup of "tilize" once; tilize_block(icb, block_w, ocb): no CB call
+  (the kernel waits, reserves, pushes and pops around it), compute cost("tilize", block_w) minus its setup.
+- store_l1(l1_addr, packed_value, nbytes): a RISC-V's 4-byte pointer stores of a packed pad value (no time).
 """
 
 from __future__ import annotations
@@ -118,6 +125,10 @@ class KernelContextBase:
         """Write pages at the back of `cb` starting `first` pages after the write pointer (no wrap)."""
         raise NotImplementedError
 
+    def _write_l1(self, l1_addr: int, raw: np.ndarray) -> None:
+        """Write raw bytes into this core's L1 at `l1_addr` (functional runs)."""
+        raise NotImplementedError
+
     # ---- arguments and addressing (no time) ------------------------------------------------------------
     def get_arg(self, name: str) -> Any:
         try:
@@ -165,6 +176,13 @@ class KernelContextBase:
             tile.reshape(4, -1)[:, :16] = (packed_scaler >> 16) & 0xFFFF
             self._write_pages(cb, 0, tile.view(get_format(spec.data_format).dtype).reshape(1, -1))
         yield from self.cb_push_back(cb, 1)
+
+    def store_l1(self, l1_addr: int, packed_value: int, nbytes: int) -> Gen:
+        """`*ptr++ = packed_value` over `nbytes` of L1 from `l1_addr` (byte a holds byte a mod 4 of the value)."""
+        if self.functional and nbytes > 0:
+            pattern = np.frombuffer(int(packed_value & 0xFFFFFFFF).to_bytes(4, "little"), dtype=np.uint8)
+            self._write_l1(l1_addr, pattern[(np.arange(nbytes) + l1_addr) % 4])
+        return iter(_NOTHING)
 
     # ---- compute helper library ------------------------------------------------------------------------
     def tilize(self, icb: int, block_w: int, ocb: int, num_blocks: int = 1) -> Gen:
@@ -343,6 +361,37 @@ class KernelContextBase:
             return self._dst[idst]
         except KeyError:
             raise InputError(f"Dst tile {idst} is read before anything was copied into it") from None
+
+    def tilize_init(self, icb: int) -> Gen:
+        yield from self._compute("tilize", self._setup(icb, "tilize"))
+
+    def tilize_block(self, icb: int, block_w: int, ocb: int) -> Gen:
+        yield from self._compute("tilize", self._cost(icb, "tilize", block_w) - self._setup(icb, "tilize"))
+        if self.functional:
+            sticks = self._read_pages(icb, 0, block_w).reshape(32, -1)
+            tiles = tilize_block(sticks).reshape(block_w, -1)
+            if get_format(self._cb_format(ocb)).is_block_float:
+                # Unpacked to Dst exactly, packed to bfloat8_b with the packer's rounding.
+                tiles = np.stack([pack_from_dst(t.astype(np.float32), self._cb_format(ocb)) for t in tiles])
+            self._write_pages(ocb, 0, tiles)
+
+    def pack_untilize_block(self, icb: int, block_ct: int, ocb: int, block_index: int, full_ct: int) -> Gen:
+        yield from self._compute("pack_untilize_block", self._cost(icb, "pack_untilize_block", block_ct))
+        if self.functional:
+            pages = self._read_pages(icb, 0, block_ct)
+            if get_format(self._cb_format(icb)).is_block_float:  # bfloat8_b unpacks to Dst exactly
+                pages = np.stack([unpack_to_dst(page, self._cb_format(icb)) for page in pages])
+            rows = untilize_block(pages)  # [32, block_ct * 32]
+            fmt = get_format(self._cb_format(ocb))
+            row_bytes = full_ct * 32 * fmt.element_bytes
+            col_bytes = block_index * block_ct * 32 * fmt.element_bytes
+            values = np.ascontiguousarray(rows.astype(fmt.dtype)).view(np.uint8).reshape(32, -1)
+            base = self._write_ptr(ocb)
+            for r in range(32):
+                self._write_l1(base + r * row_bytes + col_bytes, values[r])
+
+    def _write_ptr(self, cb: int) -> int:
+        raise NotImplementedError
 
     def compute_tiles(
         self,

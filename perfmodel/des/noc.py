@@ -20,6 +20,10 @@ all free: on 64 cores the banks reached only 45-70 % busy in DRAM-bound phases. 
 each hop is now queued on its own; the banks then reach 98 % busy on the 64-core benchmark and the single-
 core timings (dram_unary) are unchanged.
 
+DRAM under many cores: a bank shared by the interleaved streams of n cores stays busy after each packet for
+its recovery (`costs.dram_bank_recovery_cycles`: row switches, read/write turnaround), which delays the
+next packet at that bank but not this one; with one core it is zero.
+
 Routes: NoC 0 and NoC 1 are unidirectional tori on the physical coordinates (`noc.worker_noc_x/y`,
 `dram.bank_noc_xy`). NoC 0 moves +x then +y, NoC 1 moves -y then -x, wrapping around. Data of a read flows
 bank -> core, data of a write core -> bank, on the NoC of the issuing kernel.
@@ -85,8 +89,12 @@ class Calendar:
 class NocModel:
     """Free times and accumulated occupancy of every NoC / DRAM resource of the chip."""
 
-    def __init__(self, device: DeviceProfile) -> None:
+    def __init__(self, device: DeviceProfile, streams: int = 1) -> None:
         self.device = device
+        # Cores streaming interleaved pages at once: each bank serves all of them (`costs.dram_bank_fraction`).
+        self.streams = max(int(streams), 1)
+        # Per byte, the time a bank stays busy after a packet (row switches between the streams' pages).
+        self._bank_recovery_per_byte = costs.dram_bank_recovery_cycles(device, 1.0, self.streams)
         self.calendars: dict[Resource, Calendar] = {}
         self.busy: defaultdict[Resource, float] = defaultdict(float)
         self.bytes_moved = 0
@@ -160,6 +168,7 @@ class NocModel:
                 cal = cals[key] = Calendar()
             resources.append(cal)
         busy = self.busy
+        recovery = self._bank_recovery_per_byte
         issued = now
         issue_total = 0.0
         done = now
@@ -171,9 +180,11 @@ class NocModel:
             tail = issued
             for key, cal in zip(path, resources, strict=True):
                 occ = c.bank_cycles if key is bank_key else c.core_cycles if key is core_key else c.link_cycles
-                t = cal.fit(t, occ)
-                cal.reserve(t, occ, now)
-                busy[key] += occ
+                # The bank's recovery after the packet delays the next packet at that bank, not this one.
+                hold = occ + recovery * size if key is bank_key else occ
+                t = cal.fit(t, hold)
+                cal.reserve(t, hold, now)
+                busy[key] += hold
                 if t + occ > tail:
                     tail = t + occ
             # Without contention every hop starts at `issued` and this is issued + service + latency.

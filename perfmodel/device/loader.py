@@ -57,7 +57,7 @@ _MAY_BE_ZERO = {
     "write_latency_cycles",
 }
 # Fractions: in (0, 1].
-_FRACTIONS = {"sustained_fraction"}
+_FRACTIONS = {"sustained_fraction", "interleaved_fraction"}
 _MAX_COUNT = 1024
 _TOP_STRINGS = ("name", "arch", "description")
 _SECTIONS: dict[str, type] = {"core": CoreSpec, "dram": DramSpec, "noc": NocSpec, "dispatch": DispatchSpec}
@@ -297,6 +297,12 @@ def _check_consistency(reader: _Reader, p: DeviceProfile) -> None:
     """Relations between numbers that no single value can violate on its own."""
     if p.core.l1_free_bytes > p.core.l1_bytes:
         raise reader.fail("core.l1_free_bytes", f"{p.core.l1_free_bytes} exceeds core.l1_bytes {p.core.l1_bytes}")
+    if p.dram.interleaved_fraction > p.dram.sustained_fraction:
+        raise reader.fail(
+            "dram.interleaved_fraction",
+            f"{p.dram.interleaved_fraction} exceeds dram.sustained_fraction {p.dram.sustained_fraction} "
+            "(many interleaved streams cannot beat one)",
+        )
     if len(p.noc.worker_noc_x) != p.core.grid_x:
         raise reader.fail("noc.worker_noc_x", f"has {len(p.noc.worker_noc_x)} entries, core.grid_x is {p.core.grid_x}")
     if len(p.noc.worker_noc_y) != p.core.grid_y:

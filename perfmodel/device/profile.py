@@ -24,6 +24,7 @@ COMPUTE_CALLS = (
     "untilize",
     "copy_tile",
     "relu_tile",
+    "pack_untilize_block",
 )
 
 
@@ -56,13 +57,17 @@ class DramSpec:
     """Interleaved DRAM: banks, capacity, bandwidth, alignment, and where each bank sits on the NoC.
 
     `sustained_fraction` is the share of the peak bandwidth a bank delivers under sustained traffic (refresh,
-    page switches): the banks' service rate. The DRAM roofline keeps the peak.
+    page switches) from one stream: the best placement. `interleaved_fraction` is the share it delivers when
+    the interleaved pages of many cores meet at every bank (row-buffer conflicts, read/write turnaround): a
+    bank shared by n streams runs at interleaved + (sustained - interleaved) / n of its peak share
+    (`perfmodel.costs.dram_bank_bytes_per_cycle`). The DRAM roofline keeps the peak.
     """
 
     num_banks: int
     capacity_bytes: int
     peak_bandwidth_gbps: float
     sustained_fraction: float
+    interleaved_fraction: float
     alignment_bytes: int
     read_latency_cycles: float
     write_latency_cycles: float
@@ -151,7 +156,7 @@ class DeviceProfile:
     # Derived quantities: computed from the numbers above, never stored twice.
     @property
     def dram_bank_bytes_per_cycle(self) -> float:
-        """What one bank sustains: its share of the peak times the sustained fraction."""
+        """What one bank sustains for one stream: its share of the peak times the sustained fraction."""
         return self.dram.peak_bandwidth_gbps * self.dram.sustained_fraction / self.dram.num_banks / self.clock_ghz
 
     @property

@@ -6,7 +6,8 @@ the op's own space, per op: the factory builds and the static checks pass; the s
 model agree (one core within 2 %, several within 10 %); the functional output matches the op's reference
 (bit for bit when the op says `bit_exact`, else within tt-metal's 1e-2 tolerance) and the simulator's data
 mode equals the functional output bit for bit; every page pushed to a CB that is read is popped; no run beats
-the DRAM roofline.
+the DRAM roofline; the ops_perf_results row `simulate --perf-csv` writes is read back by `compare` as a row
+of the op (its `ops/<name>/perf.py`), rebuilt on the cores it ran on, at the simulated time.
 """
 
 from __future__ import annotations
@@ -93,3 +94,19 @@ def test_numerics_conformance(name, dtype) -> None:
     simulated = simulate(program, inputs=x).output
     assert simulated.shape == got.shape
     assert np.array_equal(np.asarray(simulated).view(np.uint8), np.asarray(got).view(np.uint8))
+
+
+@pytest.mark.parametrize("name", SHIPPABLE)
+def test_compare_reads_the_ops_own_rows(name, tmp_path) -> None:
+    from perfmodel.io.compare import compare
+    from perfmodel.io.perf_out import result_row, write_perf_csv
+
+    program = _program(name, (1, 2, 96, 128), {"grid_x": 2, "grid_y": 3})
+    out = tmp_path / "rows.csv"
+    write_perf_csv(out, [result_row(simulate(program), program)])
+    result = compare(out)
+    assert not result.skipped, result.skipped
+    (row,) = result.rows
+    assert row.group.op_name == name
+    assert row.core_count_model == program.num_cores
+    assert abs(row.error("des")) < 1e-3  # the CSV holds whole nanoseconds
