@@ -26,6 +26,25 @@ class Op(Protocol):
     def build_program(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
+class NumericsOp:
+    """Base of an op object whose `reference` and `functional` are those of its package's `numerics` module
+    (imported on first use, so building programs never loads the numerics)."""
+
+    name: str
+
+    def _numerics(self) -> Any:
+        return importlib.import_module(f"{type(self).__module__}.numerics")
+
+    def reference(self, x: np.ndarray, **kwargs: Any) -> np.ndarray:
+        return self._numerics().reference(x, **kwargs)
+
+    def functional(self, x: np.ndarray, **kwargs: Any) -> np.ndarray:
+        return self._numerics().functional(x, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
 C = TypeVar("C")
 
 

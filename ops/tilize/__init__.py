@@ -6,16 +6,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
+from perfmodel.op import NumericsOp
 from perfmodel.ops.tilize import factory
 from perfmodel.ops.tilize.config import Config
 from perfmodel.ops.tilize.kernels import compute, reader, reader_block, reader_pad, writer, writer_block
 
 
-class Tilize:
+class Tilize(NumericsOp):
     """The op object: program factories, kernel mirrors and numerics of tilize / tilize_with_val_padding."""
 
     name = factory.OP_NAME
@@ -25,19 +22,6 @@ class Tilize:
     writer = staticmethod(writer)
 
     build_program = staticmethod(factory.build_program)
-
-    def reference(self, x: np.ndarray, **kwargs: Any) -> np.ndarray:
-        from perfmodel.ops.tilize import numerics
-
-        return numerics.reference(x, **kwargs)
-
-    def functional(self, x: np.ndarray, **kwargs: Any) -> np.ndarray:
-        from perfmodel.ops.tilize import numerics
-
-        return numerics.functional(x, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<op {self.name}>"
 
 
 OP = Tilize()

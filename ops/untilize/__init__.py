@@ -6,16 +6,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
+from perfmodel.op import NumericsOp
 from perfmodel.ops.untilize import factory
 from perfmodel.ops.untilize.config import Config
 from perfmodel.ops.untilize.kernels import compute, reader, writer, writer_unpad
 
 
-class Untilize:
+class Untilize(NumericsOp):
     """The op object: program factories, kernel mirrors and numerics of untilize / untilize_with_unpadding."""
 
     name = factory.OP_NAME
@@ -25,19 +22,6 @@ class Untilize:
     writer = staticmethod(writer)
 
     build_program = staticmethod(factory.build_program)
-
-    def reference(self, x: np.ndarray, **kwargs: Any) -> np.ndarray:
-        from perfmodel.ops.untilize import numerics
-
-        return numerics.reference(x, **kwargs)
-
-    def functional(self, x: np.ndarray, **kwargs: Any) -> np.ndarray:
-        from perfmodel.ops.untilize import numerics
-
-        return numerics.functional(x, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<op {self.name}>"
 
 
 OP = Untilize()
