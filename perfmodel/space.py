@@ -191,18 +191,59 @@ def table_shape_columns(dims: Sequence[int]) -> dict[str, int]:
     return {"N": n, "C": c, "H": dims[-2], "W": dims[-1]}
 
 
-def grid_knobs(board: Any) -> tuple[Knob, Knob, Knob]:
-    """The knobs of the split: `grid_x` 1..worker grid x, `grid_y` 1..worker grid y of `board`, and `row_wise`."""
+def grid_knobs(
+    board: Any,
+    *,
+    grid: str = "handed to the split",
+    order: str = "fill cores row by row instead of column by column",
+) -> tuple[Knob, Knob, Knob]:
+    """The knobs of the split: `grid_x` 1..worker grid x, `grid_y` 1..worker grid y of `board`, and `row_wise`.
+
+    `grid` ends the descriptions of the two grid knobs ("columns of the core grid <grid>"); `order` is the
+    description of `row_wise`.
+    """
     return (
-        Knob("grid_x", tuple(range(1, board.core.grid_x + 1)), "columns of the core grid handed to the split"),
-        Knob("grid_y", tuple(range(1, board.core.grid_y + 1)), "rows of the core grid handed to the split"),
-        Knob("row_wise", (False, True), "fill cores row by row instead of column by column"),
+        Knob("grid_x", tuple(range(1, board.core.grid_x + 1)), f"columns of the core grid {grid}"),
+        Knob("grid_y", tuple(range(1, board.core.grid_y + 1)), f"rows of the core grid {grid}"),
+        Knob("row_wise", (False, True), order),
     )
 
 
 def grid_defaults(board: Any, row_wise: bool) -> dict[str, Any]:
     """The defaults of `grid_knobs`: the whole worker grid of `board`, and the op's `row_wise`."""
     return {"grid_x": board.core.grid_x, "grid_y": board.core.grid_y, "row_wise": row_wise}
+
+
+def layout_search_space(
+    op_name: str,
+    in_dims: Sequence[int],
+    out_dims: Sequence[int],
+    *,
+    device: Any,
+    dtype: str,
+    row_wise: bool,
+    **problem: Any,
+) -> SearchSpace:
+    """The space of a layout op (tilize, untilize): the input's N, C, H, W, the output's H_out, W_out, the
+    op's other problem columns, dtype and device fixed; the core grid the op may use and the core order as
+    knobs, defaulting to the whole worker grid and `row_wise`."""
+    from perfmodel.device import load_device
+    from perfmodel.numerics.formats import get_format
+
+    board = load_device(device)
+    fmt = get_format(dtype)
+    fixed = {
+        **table_shape_columns(in_dims),
+        "H_out": out_dims[-2],
+        "W_out": out_dims[-1],
+        **problem,
+        "dtype": fmt.name,
+        "device": device_column(device),
+    }
+    knobs = grid_knobs(
+        board, grid="the op may use", order="the order tile rows go to cores (which cores, never how many)"
+    )
+    return SearchSpace(op_name, fixed, knobs, grid_defaults(board, row_wise))
 
 
 def search_space(

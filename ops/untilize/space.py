@@ -9,39 +9,20 @@ tt-metal derives it from the shape and the grid (the check report says which and
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
-from perfmodel.device import load_device
-from perfmodel.numerics.formats import get_format
 from perfmodel.ops.untilize import factory
-from perfmodel.space import Knob, SearchSpace, device_column
+from perfmodel.space import SearchSpace, layout_search_space
 
 
 def search_space(shape: Sequence[int], *, device: Any, dtype: str = "bfloat16") -> SearchSpace:
     geo = factory.geometry(shape, None)
-    board = load_device(device)
-    fmt = get_format(dtype)
-    dims = geo.in_dims
-    out = geo.out_dims
-    outer = dims[:-2]
-    c = outer[-1] if outer else 1
-    n = math.prod(outer[:-1]) if len(outer) > 1 else 1
-    fixed = {
-        "N": n,
-        "C": c,
-        "H": dims[-2],
-        "W": dims[-1],
-        "H_out": out[-2],
-        "W_out": out[-1],
-        "dtype": fmt.name,
-        "device": device_column(device),
-    }
-    knobs = (
-        Knob("grid_x", tuple(range(1, board.core.grid_x + 1)), "columns of the core grid the op may use"),
-        Knob("grid_y", tuple(range(1, board.core.grid_y + 1)), "rows of the core grid the op may use"),
-        Knob("row_wise", (False, True), "the order tile rows go to cores (which cores, never how many)"),
+    return layout_search_space(
+        factory.OP_NAME,
+        geo.in_dims,
+        geo.out_dims,
+        device=device,
+        dtype=dtype,
+        row_wise=True,
     )
-    defaults = {"grid_x": board.core.grid_x, "grid_y": board.core.grid_y, "row_wise": True}
-    return SearchSpace(factory.OP_NAME, fixed, knobs, defaults)
