@@ -88,6 +88,68 @@ def memory_skip(row: Mapping[str, str], prefix: str) -> Skip | None:
     return None
 
 
+def layout_row_code(row: Mapping[str, str], op_codes: tuple[str, ...], op: str, layouts: tuple[str, str]) -> str | Skip:
+    """The `OP CODE` of a row of a layout op (`op`), or a Skip: a code not in `op_codes`, layouts other than
+    `layouts` (input, output), or a tensor not interleaved in DRAM."""
+    code = str(row.get("OP CODE", "")).strip()
+    if code not in op_codes:
+        return Skip(f"op code {code!r} is not {op}")
+    found = (str(row.get("INPUT_0_LAYOUT", "")).strip(), str(row.get("OUTPUT_0_LAYOUT", "")).strip())
+    if found != layouts:
+        return Skip(f"layouts {found[0]} -> {found[1]} are not {layouts[0]} -> {layouts[1]}")
+    for prefix in ("INPUT_0", "OUTPUT_0"):
+        skip = memory_skip(row, prefix)
+        if skip is not None:
+            return skip
+    return code
+
+
+def sub_core_grids_skip(attrs: Mapping[str, str]) -> Skip | None:
+    """A Skip when the op's ATTRIBUTES set `sub_core_grids` (not modelled)."""
+    if attrs.get("sub_core_grids", "std::nullopt") != "std::nullopt":
+        return Skip(f"sub_core_grids {attrs['sub_core_grids']} is not modelled")
+    return None
+
+
+def row_format(row: Mapping[str, str], prefix: str, device: Any) -> str | Skip:
+    """The data format name of tensor `prefix`, or a Skip when the project or `device` does not model it."""
+    from perfmodel.numerics.formats import get_format
+
+    cell = str(row.get(f"{prefix}_DATATYPE", "")).strip()
+    name = data_format(cell)
+    try:
+        if name is None:
+            raise InputError(cell)
+        get_format(name)
+        device.compute_for(name)
+    except InputError:
+        return Skip(f"{prefix} data type {cell or 'missing'} is not modelled")
+    return name
+
+
+def row_formats(row: Mapping[str, str], device: Any) -> tuple[str, str] | Skip:
+    """(input, output) data format names of a row, or the Skip of the first one not modelled."""
+    fmt_in = row_format(row, "INPUT_0", device)
+    fmt_out = row_format(row, "OUTPUT_0", device)
+    if isinstance(fmt_in, Skip):
+        return fmt_in
+    if isinstance(fmt_out, Skip):
+        return fmt_out
+    return fmt_in, fmt_out
+
+
+def row_grid(
+    row: Mapping[str, str], attrs: Mapping[str, str], device: Any, cores: int | None = None
+) -> tuple[int, int] | Skip:
+    """The core grid of a layout op's row: the ATTRIBUTES grid, else a rectangle of `cores`, the row's
+    `AVAILABLE WORKER CORE COUNT` or the board's workers; a Skip when they form no rectangle of the board."""
+    cores = cores or worker_cores(row) or device.core.num_workers
+    try:
+        return attribute_grid(attrs, device) or grid_for(cores, device.core.grid_x, device.core.grid_y)
+    except InputError as exc:
+        return Skip(str(exc))
+
+
 def worker_cores(row: Mapping[str, str]) -> int | None:
     """`AVAILABLE WORKER CORE COUNT` of the row (the grid the op could use), None when the file lacks it."""
     cell = str(row.get("AVAILABLE WORKER CORE COUNT", "")).strip()
