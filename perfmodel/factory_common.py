@@ -1,11 +1,15 @@
 """Checks and tables an op's program factory (and its `model.py`) shares with the other ops.
 
 - `validate_tile_shape`: a shape [..., H, W] of rank >= 2, positive dims, H and W whole tiles;
+- `validate_dims`: a shape (or an output shape) of rank >= 2 with positive integer dims, any multiple;
 - `validate_grid`: the core grid to split over (the board's when None), checked against the board;
+- `swap_kernels`: a factory's kernel mirrors with the caller's `kernels` swapped in, refusing unknown slots;
 - `positive_int`: a config field that must be an integer >= 1;
 - `interleaved_in_out`: the input and output DRAM buffers of an op that reads one tensor and writes one of the
   same page count, interleaved, the output after the input in each bank;
 - `tile_shape_row_errors`: the table form of the shape and config checks, for `model.validate_rows`;
+- `planned_per_row` and `plan_row_errors`: a count of an op's cached per-row plan, and the plan's error, per row
+  of a table, for `model.split_counts` and `model.validate_rows`;
 - `split_config_of_row` and `build_row_program`: a table row's grid and split order, and its Program, for
   `model.config_of` and `model.program_for_row`.
 """
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from perfmodel.device import DeviceProfile
-from perfmodel.errors import InputError
+from perfmodel.errors import InputError, PerfModelError
 from perfmodel.numerics.formats import DataFormat
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH
 from perfmodel.program import DramBuffer, Program
@@ -48,6 +52,21 @@ def validate_tile_shape(shape: Sequence[int], op_name: str) -> tuple[int, ...]:
     return dims
 
 
+def validate_dims(shape: Sequence[int], what: str, op_name: str) -> tuple[int, ...]:
+    """`shape` (named `what` in errors) as a tuple of ints: rank >= 2, positive dims, no bools or fractions."""
+    try:
+        dims = tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a sequence of integers, got {shape!r}") from None
+    if any(isinstance(d, bool) or int(d) != d for d in shape):
+        raise InputError(f"{what} must be a sequence of integers, got {shape!r}")
+    if len(dims) < 2:
+        raise InputError(f"{what} {list(dims)} has rank {len(dims)}; {op_name} needs rank >= 2")
+    if any(d <= 0 for d in dims):
+        raise InputError(f"{what} {list(dims)} has a non-positive dim")
+    return dims
+
+
 def validate_grid(grid: Any, device: DeviceProfile) -> tuple[int, int]:
     """`grid` (x, y), or the board's worker grid when None: two integers, at least 1x1, within the board."""
     if grid is None:
@@ -66,6 +85,14 @@ def validate_grid(grid: Any, device: DeviceProfile) -> tuple[int, int]:
             f"grid {gx}x{gy} is larger than {device.name}'s worker grid {device.core.grid_x}x{device.core.grid_y}"
         )
     return gx, gy
+
+
+def swap_kernels(chosen: Mapping[str, Any], kernels: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`chosen` (slot -> kernel mirror) with the slots of `kernels` swapped in; InputError on an unknown slot."""
+    for name in kernels or {}:
+        if name not in chosen:
+            raise InputError(f"unknown kernel slot {name!r} (known: {', '.join(chosen)})")
+    return {**chosen, **(kernels or {})}
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -113,6 +140,41 @@ def tile_shape_row_errors(
     msgs[(w % TILE_WIDTH != 0) & (msgs == "")] = f"W is not a multiple of {TILE_WIDTH}"
     for col in positive_columns:
         msgs[(table[col].to_numpy(np.int64) < 1) & (msgs == "")] = f"{col} must be >= 1"
+    return msgs
+
+
+def planned_per_row(
+    table: pd.DataFrame,
+    key_columns: Sequence[str],
+    key: Callable[[Mapping[str, Any]], Any],
+    plan: Callable[[Any], Sequence[Any]],
+    index: int,
+) -> np.ndarray:
+    """Per row of the table: item `index` (a count) of `plan(key(row))` over `key_columns`, 0 where it fails."""
+    out = np.zeros(len(table), dtype=np.int64)
+    for i, row in enumerate(table[list(key_columns)].itertuples(index=False)):
+        try:
+            out[i] = plan(key(row._asdict()))[index]
+        except (PerfModelError, ValueError, TypeError):
+            out[i] = 0
+    return out
+
+
+def plan_row_errors(
+    table: pd.DataFrame,
+    key_columns: Sequence[str],
+    key: Callable[[Mapping[str, Any]], Any],
+    plan: Callable[[Any], Any],
+) -> np.ndarray:
+    """Per row of the table: the error message of `plan(key(row))` over `key_columns`, else ''."""
+    msgs = np.full(len(table), "", dtype=object)
+    for i, row in enumerate(table[list(key_columns)].itertuples(index=False)):
+        try:
+            plan(key(row._asdict()))
+        except PerfModelError as exc:
+            msgs[i] = str(exc)
+        except (ValueError, TypeError) as exc:
+            msgs[i] = f"invalid row: {exc}"
     return msgs
 
 

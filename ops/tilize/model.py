@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.device import DeviceProfile, load_device
-from perfmodel.errors import PerfModelError
+from perfmodel.factory_common import plan_row_errors, planned_per_row
 from perfmodel.numerics.formats import get_format
 from perfmodel.numerics.tiles import TILE_HEIGHT
 from perfmodel.ops.tilize import factory
@@ -122,13 +122,7 @@ def cb_table_for_row(row: Mapping[str, Any]) -> tuple[CircularBuffer, ...]:
 
 
 def _per_row(table: pd.DataFrame, index: int) -> np.ndarray:
-    out = np.zeros(len(table), dtype=np.int64)
-    for i, row in enumerate(table[list(KEY_COLUMNS)].itertuples(index=False)):
-        try:
-            out[i] = plan(_key(row._asdict()))[index]
-        except (PerfModelError, ValueError, TypeError):
-            out[i] = 0
-    return out
+    return planned_per_row(table, KEY_COLUMNS, _key, plan, index)
 
 
 def units(table: pd.DataFrame) -> np.ndarray:
@@ -143,12 +137,4 @@ def split_counts(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def validate_rows(table: pd.DataFrame) -> np.ndarray:
     """Per row: the factory's error message for an invalid shape or grid, else ''."""
-    msgs = np.full(len(table), "", dtype=object)
-    for i, row in enumerate(table[list(KEY_COLUMNS)].itertuples(index=False)):
-        try:
-            plan(_key(row._asdict()))
-        except PerfModelError as exc:
-            msgs[i] = str(exc)
-        except (ValueError, TypeError) as exc:
-            msgs[i] = f"invalid row: {exc}"
-    return msgs
+    return plan_row_errors(table, KEY_COLUMNS, _key, plan)
