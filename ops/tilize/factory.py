@@ -20,6 +20,7 @@ import numpy as np
 
 from perfmodel.device import DeviceProfile, load_device
 from perfmodel.errors import InputError
+from perfmodel.factory_common import swap_kernels, validate_dims
 from perfmodel.numerics.formats import DataFormat, get_format, to_bf16_trunc
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH
 from perfmodel.ops.tilize import kernels as tk
@@ -94,27 +95,13 @@ class Choice:
     reason: str
 
 
-def _dims(shape: Sequence[int], what: str) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a sequence of integers, got {shape!r}") from None
-    if any(isinstance(d, bool) or int(d) != d for d in shape):
-        raise InputError(f"{what} must be a sequence of integers, got {shape!r}")
-    if len(dims) < 2:
-        raise InputError(f"{what} {list(dims)} has rank {len(dims)}; tilize needs rank >= 2")
-    if any(d <= 0 for d in dims):
-        raise InputError(f"{what} {list(dims)} has a non-positive dim")
-    return dims
-
-
 def geometry(shape: Sequence[int], padded_shape: Sequence[int] | None) -> Geometry:
     """Check the input shape and the output's padded shape (default: H and W rounded up to 32)."""
-    dims = _dims(shape, "shape")
+    dims = validate_dims(shape, "shape", OP_NAME)
     if padded_shape is None:
         out = (*dims[:-2], -(-dims[-2] // TILE_HEIGHT) * TILE_HEIGHT, -(-dims[-1] // TILE_WIDTH) * TILE_WIDTH)
     else:
-        out = _dims(padded_shape, "padded_shape")
+        out = validate_dims(padded_shape, "padded_shape", OP_NAME)
         if len(out) != len(dims):
             raise InputError(f"padded_shape {list(out)} has rank {len(out)}, the input shape {list(dims)} {len(dims)}")
         if out[:-2] != dims[:-2]:
@@ -262,7 +249,7 @@ def build_with(
     split = split_blocks_for_tilize(grid, geo.tile_rows, row_wise=bool(config.row_wise))
     padded = choice.factory == PAD_INTERLEAVED
     chosen = {"reader": tk.reader_pad if padded else tk.reader, "compute": tk.compute, "writer": tk.writer}
-    chosen.update(_checked(kernels, chosen))
+    chosen = swap_kernels(chosen, kernels)
     stick_in = geo.w_in * fmt_in.element_bytes
     stick_out = geo.wt * TILE_WIDTH * fmt_in.element_bytes
     if padded:
@@ -340,7 +327,7 @@ def _block_program(
     kernels: Mapping[str, Any] | None,
 ) -> Program:
     chosen = {"reader": tk.reader_block, "compute": tk.compute, "writer": tk.writer_block}
-    chosen.update(_checked(kernels, chosen))
+    chosen = swap_kernels(chosen, kernels)
     elem = fmt_in.element_bytes
     third = geo.third_dim
     cores = []
@@ -405,13 +392,6 @@ def _block_program(
         start,
         {"block_side_tiles": split2d.side, "block_width_tiles": full_w},
     )
-
-
-def _checked(kernels: Mapping[str, Any] | None, chosen: Mapping[str, Any]) -> dict[str, Any]:
-    for name in kernels or {}:
-        if name not in chosen:
-            raise InputError(f"unknown kernel slot {name!r} (known: {', '.join(chosen)})")
-    return dict(kernels or {})
 
 
 def _program(

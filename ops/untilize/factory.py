@@ -16,6 +16,7 @@ from typing import Any
 
 from perfmodel.device import DeviceProfile, load_device
 from perfmodel.errors import InputError
+from perfmodel.factory_common import swap_kernels, validate_dims
 from perfmodel.numerics.formats import DataFormat, get_format
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH
 from perfmodel.ops.tilize.factory import Choice, grid_of
@@ -61,26 +62,12 @@ class Geometry:
         return self.in_dims != self.out_dims
 
 
-def _dims(shape: Sequence[int], what: str) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a sequence of integers, got {shape!r}") from None
-    if any(isinstance(d, bool) or int(d) != d for d in shape):
-        raise InputError(f"{what} must be a sequence of integers, got {shape!r}")
-    if len(dims) < 2:
-        raise InputError(f"{what} {list(dims)} has rank {len(dims)}; untilize needs rank >= 2")
-    if any(d <= 0 for d in dims):
-        raise InputError(f"{what} {list(dims)} has a non-positive dim")
-    return dims
-
-
 def geometry(shape: Sequence[int], output_shape: Sequence[int] | None) -> Geometry:
     """Check the tiled input (H, W multiples of 32) and the logical output (at most the input, last two dims)."""
-    dims = _dims(shape, "shape")
+    dims = validate_dims(shape, "shape", OP_NAME)
     if dims[-2] % TILE_HEIGHT or dims[-1] % TILE_WIDTH:
         raise InputError(f"shape {list(dims)}: a TILE input's last two dims must be multiples of 32")
-    out = dims if output_shape is None else _dims(output_shape, "output_shape")
+    out = dims if output_shape is None else validate_dims(output_shape, "output_shape", OP_NAME)
     if len(out) != len(dims) or out[:-2] != dims[:-2]:
         raise InputError(f"output_shape {list(out)} may differ from the shape {list(dims)} only in its last two dims")
     if out[-2] > dims[-2] or out[-1] > dims[-1]:
@@ -179,10 +166,7 @@ def build_with(
     split = split_blocks_for_tilize(grid, geo.tile_rows, row_wise=row_wise)
     unpadding = choice.factory == UNPAD_INTERLEAVED
     chosen = {"reader": uk.reader, "compute": uk.compute, "writer": uk.writer_unpad if unpadding else uk.writer}
-    for name, fn in (kernels or {}).items():
-        if name not in chosen:
-            raise InputError(f"unknown kernel slot {name!r} (known: {', '.join(chosen)})")
-        chosen[name] = fn
+    chosen = swap_kernels(chosen, kernels)
     fp32_dest = fmt_in.name == "float32"
     bct = block_ct_dim(geo.wt, fp32_dest)
     stick_in = geo.wt * TILE_WIDTH * fmt_out.element_bytes
