@@ -7,24 +7,14 @@ before it replaces anything.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import re
 from pathlib import Path
 
 from perfmodel.calibration.perf_fit import PerfFitResult
-from perfmodel.device.loader import load_profile_file
+from perfmodel.calibration.writer import SECTION_LINE, VALUE_LINE, source_path, toml_string, write_profile_text
 from perfmodel.device.profile import DeviceProfile
 from perfmodel.errors import InputError
-from perfmodel.io.files import write_text_safely
 
-_LINE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*\{.*\}\s*$")
-_SECTION = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")
 TABLE = "calibration.perf_csv"
-
-
-def _s(text: str) -> str:
-    return json.dumps(text)  # a JSON string is a valid TOML basic string
 
 
 def render_perf_fit(source_text: str, result: PerfFitResult) -> str:
@@ -46,17 +36,17 @@ def render_perf_fit(source_text: str, result: PerfFitResult) -> str:
     section = ""
     dropping = False
     for line in source_text.splitlines():
-        head = _SECTION.match(line)
+        head = SECTION_LINE.match(line)
         if head:
             section = head.group("name")
             dropping = section == TABLE  # an earlier record of this kind is replaced below
         if dropping:
             continue
-        match = _LINE.match(line)
+        match = VALUE_LINE.match(line)
         key = f"{section}.{match.group('key')}" if match and section else None
         if key in pending:
             value = repr(round(float(pending.pop(key)), 4))
-            line = f'{match.group("key")} = {{ value = {value}, tag = "fit", source = {_s(source)} }}'  # type: ignore[union-attr]
+            line = f'{match.group("key")} = {{ value = {value}, tag = "fit", source = {toml_string(source)} }}'  # type: ignore[union-attr]
         out.append(line)
     if pending:
         raise InputError(f"profile has no line for fitted key(s) {', '.join(sorted(pending))}")
@@ -67,14 +57,14 @@ def render_perf_fit(source_text: str, result: PerfFitResult) -> str:
         "",
         "# Written by `perfmodel calibrate --perf-csv`: the real rows fitted, per problem, and what was refused.",
         f"[{TABLE}]",
-        f"data_file = {_s(name)}",
-        f"date = {_s(result.date)}",
+        f"data_file = {toml_string(name)}",
+        f"date = {toml_string(result.date)}",
         'model = "analytic engine, scipy least_squares on log(predicted / measured) in log parameters"',
-        f"fitted_keys = [{', '.join(_s(k) for k in result.values)}]",
-        f"refused_keys = [{', '.join(_s(k) for k in result.refused)}]",
+        f"fitted_keys = [{', '.join(toml_string(k) for k in result.values)}]",
+        f"refused_keys = [{', '.join(toml_string(k) for k in result.refused)}]",
         f"median_abs_rel_error = {fit['median_abs_error']:.4f}",
         f"max_abs_rel_error = {fit['max_abs_error']:.4f}",
-        f"problems = [{', '.join(_s(p.description['label']) for p in problems)}]",
+        f"problems = [{', '.join(toml_string(p.description['label']) for p in problems)}]",
         f"held_out = [{', '.join('true' if p.held_out else 'false' for p in problems)}]",
         f"measured_ns = [{', '.join(f'{p.measured_ns:.0f}' for p in problems)}]",
         f"predicted_ns = [{', '.join(f'{p.after_ns:.0f}' for p in problems)}]",
@@ -85,8 +75,5 @@ def render_perf_fit(source_text: str, result: PerfFitResult) -> str:
 
 def write_perf_fit(source: DeviceProfile, result: PerfFitResult, out_path: str | Path) -> DeviceProfile:
     """Validate the fitted profile, then atomically put it at `out_path`; returns it as loaded back."""
-    if source.path is None:
-        raise InputError(f"profile {source.name} was not loaded from a file; cannot copy its provenance")
-    text = render_perf_fit(Path(source.path).read_text(), result)
-    written = write_text_safely(out_path, text, what="--out", verify=load_profile_file)
-    return dataclasses.replace(load_profile_file(written), path=str(out_path))
+    text = render_perf_fit(source_path(source).read_text(), result)
+    return write_profile_text(text, out_path, "--out")

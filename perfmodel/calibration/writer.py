@@ -20,11 +20,11 @@ from perfmodel.device.profile import DeviceProfile
 from perfmodel.errors import InputError
 from perfmodel.io.files import write_text_safely
 
-_LINE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*\{.*\}\s*$")
-_SECTION = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")
+VALUE_LINE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*\{.*\}\s*$")
+SECTION_LINE = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")
 
 
-def _toml_string(text: str) -> str:
+def toml_string(text: str) -> str:
     return json.dumps(text)  # a JSON string is a valid TOML basic string
 
 
@@ -44,12 +44,12 @@ def render(source_text: str, result: CalibrationResult) -> str:
     out_lines: list[str] = []
     section = ""
     for line in source_text.splitlines():
-        head = _SECTION.match(line)
+        head = SECTION_LINE.match(line)
         if head:
             section = head.group("name")
             if section == "calibration":
                 break  # an earlier calibration is replaced below
-        match = _LINE.match(line)
+        match = VALUE_LINE.match(line)
         if match and section and f"{section}.{match.group('key')}" in pending:
             key = f"{section}.{match.group('key')}"
             direction = "read" if "read" in key else "write"
@@ -60,7 +60,7 @@ def render(source_text: str, result: CalibrationResult) -> str:
             )
             line = (
                 f'{match.group("key")} = {{ value = {_format_value(pending.pop(key))}, tag = "fit", '
-                f"source = {_toml_string(source)} }}"
+                f"source = {toml_string(source)} }}"
             )
         out_lines.append(line)
     if pending:
@@ -72,14 +72,14 @@ def render(source_text: str, result: CalibrationResult) -> str:
         "",
         "# Written by `perfmodel calibrate`: the fit's data, date and per-row residuals (relative error).",
         "[calibration]",
-        f"data_file = {_toml_string(data_name)}",
-        f"date = {_toml_string(result.date)}",
-        f"rows = {_toml_string(f'the arch = {result.profile.arch} rows (the data does not name the board)')}",
+        f"data_file = {toml_string(data_name)}",
+        f"date = {toml_string(result.date)}",
+        f"rows = {toml_string(f'the arch = {result.profile.arch} rows (the data does not name the board)')}",
         'model = "dram_unary closed form (perfmodel.calibration.dram_unary), scipy least_squares on log ratio"',
-        f"fitted_keys = [{', '.join(_toml_string(k) for k in result.values)}]",
+        f"fitted_keys = [{', '.join(toml_string(k) for k in result.values)}]",
         f"median_abs_rel_error = {result.median_abs_error:.4f}",
         f"max_abs_rel_error = {result.max_abs_error:.4f}",
-        f"direction = [{', '.join(_toml_string(r.direction) for r in rows)}]",
+        f"direction = [{', '.join(toml_string(r.direction) for r in rows)}]",
         f"transaction_bytes = [{', '.join(str(r.transaction_bytes) for r in rows)}]",
         f"num_transactions = [{', '.join(str(r.num_transactions) for r in rows)}]",
         f"measured_cycles = [{', '.join(f'{r.measured_cycles:.0f}' for r in rows)}]",
@@ -89,11 +89,24 @@ def render(source_text: str, result: CalibrationResult) -> str:
     return "\n".join(out_lines) + "\n"
 
 
-def write_profile(source: DeviceProfile, result: CalibrationResult, out_path: str | Path) -> DeviceProfile:
-    """Write the calibrated profile safely (see `perfmodel.io.files`); returns it as loaded back from `out_path`."""
+def source_path(source: DeviceProfile) -> Path:
+    """The file `source` was loaded from (a fitted profile copies it line for line); InputError when none."""
     if source.path is None:
         raise InputError(f"profile {source.name} was not loaded from a file; cannot copy its provenance")
-    text = render(Path(source.path).read_text(encoding="utf-8"), result)
-    # Loaded back from the temporary file before the rename: an invalid profile never replaces the target.
-    written = write_text_safely(out_path, text, what="output profile", verify=load_profile_file)
+    return Path(source.path)
+
+
+def write_profile_text(text: str, out_path: str | Path, what: str) -> DeviceProfile:
+    """Write profile `text` safely to `out_path` (see `perfmodel.io.files`); returns it as loaded back.
+
+    The text is loaded back from the temporary file before the rename: an invalid profile never replaces the
+    target.
+    """
+    written = write_text_safely(out_path, text, what=what, verify=load_profile_file)
     return dataclasses.replace(load_profile_file(written), path=str(out_path))
+
+
+def write_profile(source: DeviceProfile, result: CalibrationResult, out_path: str | Path) -> DeviceProfile:
+    """Write the calibrated profile safely (see `perfmodel.io.files`); returns it as loaded back from `out_path`."""
+    text = render(source_path(source).read_text(encoding="utf-8"), result)
+    return write_profile_text(text, out_path, "output profile")
