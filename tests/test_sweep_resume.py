@@ -70,12 +70,16 @@ def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) 
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists()
+    # Read-only count: a commit whose WAL frames were written just before the kill, but whose index update
+    # was not, becomes visible only when the next writer recovers the WAL, so the resume may find one more
+    # batch than this count. Nothing committed may be lost, and every point is counted exactly once.
     kept = stored_rows(store)
     assert done <= kept < total
 
     # The same sweep again (in this process: the command's code path, without a second interpreter start).
     summary = run_sweep(spec_path, out, workers=2)
-    assert summary.resumed_rows == kept and summary.computed_rows == total - kept
+    assert kept <= summary.resumed_rows < total
+    assert summary.resumed_rows + summary.computed_rows == total
 
     reference = tmp_path / "reference.parquet"
     run_sweep(spec, reference, workers=2)
