@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from perfmodel.compute_config import ComputeConfig
 from perfmodel.device.profile import DeviceProfile
 from perfmodel.split import CoreRange, WorkSplit
 
@@ -133,6 +134,8 @@ class Program:
     cores: tuple[CoreProgram, ...]
     # Op-specific facts that checks and models may use (e.g. Wt, the unit of work); free-form but frozen.
     attributes: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    # The compute kernel's ComputeConfig (math fidelity, Dst width and sync mode), read by the helper library.
+    compute_config: ComputeConfig = field(default_factory=ComputeConfig)
 
     @property
     def num_cores(self) -> int:

@@ -1,4 +1,4 @@
-"""The factory configuration of centralize_w_rm: core grid, split order and CB buffering factors."""
+"""The factory configuration of centralize_w_rm: core grid, split order, CB buffering, compute config, design."""
 
 from __future__ import annotations
 
@@ -6,18 +6,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from perfmodel.compute_config import ComputeKnobs
 from perfmodel.op import coerce_config
+
+VARIANTS = ("single_pass", "two_pass")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ComputeKnobs):
     """`grid` (x, y) handed to split_work_to_cores (None: the board's worker grid); `row_wise` split order;
-    `in_buffering` / `out_buffering`: pages of c_0 / c_16 as a multiple of Wt (2 = double-buffered)."""
+    `in_buffering` / `out_buffering`: pages of c_0 / c_16 as a multiple of their block (2 = double-buffered);
+    `math_fidelity`, `fp32_dest_acc_en`, `dst_full_sync_en`: the compute kernel's ComputeConfig (`ComputeKnobs`);
+    `variant`: "single_pass" holds a whole tile row in L1 (the upstream design), "two_pass" streams each row
+    twice in blocks of `block_wt` tiles (None: the largest block that fits) so that any width fits L1."""
 
     grid: tuple[int, int] | None = None
     row_wise: bool = False
     in_buffering: int = 2
     out_buffering: int = 2
+    variant: str = "single_pass"
+    block_wt: int | None = None
+    math_fidelity: str = "HiFi4"
+    fp32_dest_acc_en: bool | None = None
+    dst_full_sync_en: bool = False
 
     @classmethod
     def coerce(cls, config: Config | Mapping[str, Any] | None) -> Config:

@@ -18,7 +18,7 @@ from perfmodel.factory_common import interleaved_in_out, positive_int, validate_
 from perfmodel.numerics.formats import DataFormat, get_format
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH, scaler_value
 from perfmodel.ops.centralize_w_rm import kernels as default_kernels
-from perfmodel.ops.centralize_w_rm.config import Config
+from perfmodel.ops.centralize_w_rm.config import VARIANTS, Config
 from perfmodel.program import (
     CircularBuffer,
     CoreProgram,
@@ -57,6 +57,12 @@ def validate_config(config: Config, device: DeviceProfile) -> tuple[int, int]:
         raise InputError(f"row_wise = {config.row_wise!r} must be True or False")
     for name in ("in_buffering", "out_buffering"):
         positive_int(name, getattr(config, name))
+    if config.variant not in VARIANTS:
+        raise InputError(f"variant = {config.variant!r} is not one of {', '.join(VARIANTS)}")
+    if config.variant == "single_pass" and config.block_wt is not None:
+        raise InputError(f"block_wt = {config.block_wt!r} is a knob of variant 'two_pass' (variant is 'single_pass')")
+    if config.variant == "two_pass":
+        raise InputError("variant 'two_pass' is not built yet")
     return gx, gy
 
 
@@ -101,6 +107,7 @@ def build_program(
     fmt = data_format(dtype)
     config = Config.coerce(config)
     grid = validate_config(config, device)
+    compute_config = config.compute_config(fmt.name)
     wt = dims[-1] // TILE_WIDTH
     units = math.prod(dims[:-2]) * (dims[-2] // TILE_HEIGHT)
     buffers = dram_buffers(dims, fmt, device)
@@ -144,4 +151,5 @@ def build_program(
         kernels=specs,
         cores=tuple(cores),
         attributes=frozen_mapping({"Wt": wt, "Ht_total": units, "stick_size_bytes": stick_bytes, "grid": grid}),
+        compute_config=compute_config,
     )

@@ -142,4 +142,5 @@ def build_program(
         kernels=specs,
         cores=tuple(cores),
         attributes=frozen_mapping({"num_tiles": tiles, "block_tiles": block, "fn": config.fn, "grid": grid}),
+        compute_config=config.compute_config(fmt.name),
     )

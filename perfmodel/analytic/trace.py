@@ -22,8 +22,8 @@ from collections.abc import Hashable, Iterator
 from typing import Any, NamedTuple
 
 from perfmodel import costs
-from perfmodel.des.helpers import KernelContextBase, TensorAccessor
 from perfmodel.kernel_api import NocAddress
+from perfmodel.kernel_lib import KernelContextBase, TensorAccessor
 from perfmodel.program import CoreProgram, Program
 
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from perfmodel.checks.report import Violation
 from perfmodel.des.deadlock import frame_source, kernel_frame, register_engine_file
-from perfmodel.des.helpers import KernelContextBase
 from perfmodel.errors import PerfModelError
+from perfmodel.kernel_lib import KernelContextBase
 from perfmodel.program import CoreProgram, KernelSpec, Program
 
 register_engine_file(__file__)

@@ -4,7 +4,7 @@ One `DesContext` per kernel per core. CB calls follow `cb.CbState`; a call that 
 on a simpy event and records who waits for what (for the deadlock report); push and pop never wait and take
 no time. NoC calls price their packets through `noc.NocModel` and keep the RISC-V busy for the issue cycles;
 a barrier waits until the latest completion of this RISC-V's reads (or writes). Compute helpers (see
-`helpers.py`) pay their profile cost on the math thread. In a compute kernel, wait/pop are attributed to
+`perfmodel.kernel_lib`) pay their profile cost on the math thread. In a compute kernel, wait/pop are attributed to
 the unpack thread (TRISC0), reserve/push to the pack thread (TRISC2), compute time to math (TRISC1).
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 
 from perfmodel.des.cb import CbState
 from perfmodel.des.deadlock import SimulationLimitError, kernel_frame
-from perfmodel.des.helpers import KernelContextBase
 from perfmodel.errors import InputError
+from perfmodel.kernel_lib import KernelContextBase
 from perfmodel.numerics.formats import get_format
 from perfmodel.program import CoreProgram, KernelSpec, Program
 

@@ -20,7 +20,8 @@ from perfmodel.errors import PerfModelError
 
 # Frames inside these files are engine code, not kernel mirrors: a source line skips them.
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
-_EXTRA_ENGINE_FILES: set[str] = set()
+# The helper library is engine code shared by every engine (it lives beside the kernel API).
+_EXTRA_ENGINE_FILES: set[str] = {os.path.join(os.path.dirname(_ENGINE_DIR), "kernel_lib.py")}
 
 WATCHER_CODES = {"cb_reserve_back": "CRBW", "cb_wait_front": "CWFW"}
 

@@ -66,7 +66,17 @@ def test_ops_list_config_fields_and_search_space(server) -> None:
         ops = {op["name"]: op for op in http.get("/v1/ops").json()}
         assert set(ops) == set(perfmodel.list_ops())
         cw = ops[OP]
-        assert [f["name"] for f in cw["config"]] == ["grid", "row_wise", "in_buffering", "out_buffering"]
+        assert [f["name"] for f in cw["config"]] == [
+            "grid",
+            "row_wise",
+            "in_buffering",
+            "out_buffering",
+            "variant",
+            "block_wt",
+            "math_fidelity",
+            "fp32_dest_acc_en",
+            "dst_full_sync_en",
+        ]
         space = search_space(OP, SHAPE, device="wormhole_b0_n150")
         assert [k["name"] for k in cw["knobs"]] == list(space.knob_names)
         assert cw["space"] is None

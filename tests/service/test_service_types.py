@@ -54,7 +54,17 @@ def test_a_program_becomes_a_request_body(tmp_path) -> None:
         "shape": [1, 1, 64, 96],
         "dtype": "bfloat16",
         "device": "blackhole_p150a",
-        "config": {"grid": [2, 2], "row_wise": False, "in_buffering": 3, "out_buffering": 2},
+        "config": {
+            "grid": [2, 2],
+            "row_wise": False,
+            "in_buffering": 3,
+            "out_buffering": 2,
+            "variant": "single_pass",
+            "block_wt": None,
+            "math_fidelity": "HiFi4",
+            "fp32_dest_acc_en": None,
+            "dst_full_sync_en": False,
+        },
     }
     what_if = program.device.evolve(**{"dram.peak_bandwidth_gbps": 100.0})
     with pytest.raises(perfmodel.InputError, match="save it to a TOML file"):

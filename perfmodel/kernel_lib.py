@@ -1,4 +1,4 @@
-"""The compute helper library and the dataflow helpers, written once on top of the four CB calls.
+"""The compute helper library and the dataflow helpers, shared by every engine, on top of the four CB calls.
 
 Every engine context (the simulator's, the dry-run checker's) derives from `KernelContextBase` and provides
 the CB calls, a `_compute(name, cycles)` step and, for functional runs, page access. The helpers below then
@@ -230,7 +230,10 @@ class KernelContextBase:
         yield from self.cb_reserve_back(ocb, 1)
         if self.functional:
             scaler = self._read_pages(scaler_cb, 0, 1)[0]
-            mean = reduce_row_sum(np.concatenate(tiles), scaler, data_format=self._cb_format(icb))
+            cc = self.program.compute_config
+            mean = reduce_row_sum(
+                np.concatenate(tiles), scaler, data_format=self._cb_format(icb), fp32_dest_acc_en=cc.fp32_dest_acc_en
+            )
             self._write_pages(ocb, 0, mean.reshape(1, -1))
         yield from self.cb_push_back(ocb, 1)
 
@@ -285,7 +288,12 @@ class KernelContextBase:
                 # One batched call per chunk: the primitive treats leading axes as independent tiles.
                 a_stack = np.stack([a for a, _ in pairs])
                 b_stack = np.stack([b for _, b in pairs])
-                result = sub_bcast_col(a_stack, b_stack, data_format=self._cb_format(a_cb))
+                result = sub_bcast_col(
+                    a_stack,
+                    b_stack,
+                    data_format=self._cb_format(a_cb),
+                    fp32_dest_acc_en=self.program.compute_config.fp32_dest_acc_en,
+                )
             for k, _ in enumerate(tiles):
                 yield from self.cb_reserve_back(out_cb, 1)
                 if self.functional:
