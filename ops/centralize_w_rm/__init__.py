@@ -32,18 +32,25 @@ class CentralizeWRm:
 
         return numerics.reference(x)
 
-    def functional(self, x: np.ndarray, *, dtype: str = "bfloat16") -> np.ndarray:
+    def functional(self, x: np.ndarray, *, dtype: str = "bfloat16", config: Any = None) -> np.ndarray:
+        """The device's numbers for `x` built with `config` (a Config, a dict of its fields, or None)."""
         from perfmodel.ops.centralize_w_rm import numerics
 
-        return numerics.functional(x, dtype=dtype)
+        return numerics.functional(x, dtype=dtype, config=config)
 
     def validate(
-        self, shape: Sequence[int], *, dtype: str = "bfloat16", seed: int = 0, distribution: str = "uniform"
+        self,
+        shape: Sequence[int],
+        *,
+        dtype: str = "bfloat16",
+        seed: int = 0,
+        distribution: str = "uniform",
+        config: Any = None,
     ) -> Any:
         """Functional path vs float64 reference on a generated input; see `numerics.validate`."""
         from perfmodel.ops.centralize_w_rm import numerics
 
-        return numerics.validate(shape, dtype=dtype, seed=seed, distribution=distribution)
+        return numerics.validate(shape, dtype=dtype, seed=seed, distribution=distribution, config=config)
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"

@@ -12,8 +12,9 @@ uses it to tell a format limit from a defect when the tt-metal tolerance (rtol =
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,7 @@ from perfmodel.numerics.tiles import (
     tilize_block,
     untilize_block,
 )
+from perfmodel.ops.centralize_w_rm.config import Config
 from perfmodel.ops.centralize_w_rm.factory import validate_shape
 
 DISTRIBUTIONS = ("uniform", "normal", "offset")
@@ -90,7 +92,20 @@ def process_tile_row(
     return untilize_block(centered)
 
 
-def functional(x: npt.ArrayLike, *, dtype: str = "bfloat16", fp32_dest_acc_en: bool | None = None) -> np.ndarray:
+def _fp32_acc(config: Config | Mapping[str, Any] | None, fp32_dest_acc_en: bool | None) -> bool | None:
+    """The Dst width asked for: `config`'s fp32_dest_acc_en when a config is given, else the keyword."""
+    if config is None:
+        return fp32_dest_acc_en
+    return Config.coerce(config).fp32_dest_acc_en
+
+
+def functional(
+    x: npt.ArrayLike,
+    *,
+    dtype: str = "bfloat16",
+    config: Config | Mapping[str, Any] | None = None,
+    fp32_dest_acc_en: bool | None = None,
+) -> np.ndarray:
     """The device result of centralize_w_rm(x), bit for bit under the tile-primitive model.
 
     `x` has shape [..., H, W] (rank >= 2, H and W positive multiples of 32); it is converted to `dtype`
@@ -103,7 +118,8 @@ def functional(x: npt.ArrayLike, *, dtype: str = "bfloat16", fp32_dest_acc_en: b
     shape = validate_shape(np.shape(x))
     host = to_device(x, dtype=fmt.name)
     rows = host.reshape(-1, TILE_HEIGHT, shape[-1])  # tile row k = rows 32k .. 32k+31 of the flattened tensor
-    return process_tile_row(rows, dtype=fmt.name, fp32_dest_acc_en=fp32_dest_acc_en).reshape(shape)
+    fp32 = _fp32_acc(config, fp32_dest_acc_en)
+    return process_tile_row(rows, dtype=fmt.name, fp32_dest_acc_en=fp32).reshape(shape)
 
 
 def make_input(
@@ -268,6 +284,7 @@ def validate(
     dtype: str = "bfloat16",
     seed: int = 0,
     distribution: str = "uniform",
+    config: Config | Mapping[str, Any] | None = None,
     fp32_dest_acc_en: bool | None = None,
 ) -> ValidationResult:
     """Run `functional` against `reference` on `make_input(shape, ...)` and give an honest verdict.
@@ -283,6 +300,7 @@ def validate(
             f"(2^24, about 10 s and 1.5 GB)"
         )
     x = make_input(dims, seed=seed, distribution=distribution, dtype=fmt.name)
+    fp32_dest_acc_en = _fp32_acc(config, fp32_dest_acc_en)
     got = functional(x, dtype=fmt.name, fp32_dest_acc_en=fp32_dest_acc_en)
     want = reference(x)
     cmp = compare(got, want, fmt, rtol=RTOL, atol=ATOL)

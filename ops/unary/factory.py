@@ -20,7 +20,7 @@ from typing import Any
 from perfmodel.device import DeviceProfile, load_device
 from perfmodel.errors import InputError
 from perfmodel.factory_common import interleaved_in_out, positive_int, validate_grid, validate_tile_shape
-from perfmodel.numerics.formats import FLOAT32, DataFormat, get_format
+from perfmodel.numerics.formats import DataFormat, get_format
 from perfmodel.numerics.tiles import TILE_ELEMENTS
 from perfmodel.ops.unary import kernels as default_kernels
 from perfmodel.ops.unary.config import Config
@@ -95,6 +95,7 @@ def build_program(
     fmt = validate_format(dtype)
     config = Config.coerce(config)
     grid = validate_config(config, device)
+    compute_config = config.compute_config(fmt.name)
     tiles = num_tiles_of(dims)
     block = int(config.block_tiles)
     blocks = -(-tiles // block)
@@ -117,7 +118,7 @@ def build_program(
                     "per_core_block_cnt": n,
                     "per_core_block_dim": 1,
                     "sfpu_op_chain": chain,
-                    "fp32_dest_acc_en": fmt is FLOAT32,
+                    "fp32_dest_acc_en": compute_config.fp32_dest_acc_en,
                 }
             ),
             "writer": dm_args,
@@ -142,5 +143,5 @@ def build_program(
         kernels=specs,
         cores=tuple(cores),
         attributes=frozen_mapping({"num_tiles": tiles, "block_tiles": block, "fn": config.fn, "grid": grid}),
-        compute_config=config.compute_config(fmt.name),
+        compute_config=compute_config,
     )
