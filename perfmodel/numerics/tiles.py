@@ -234,3 +234,29 @@ def sub_bcast_col(
     diff = a_faces - b_col[..., :, None, :, None]
     out = _pack(_to_dst(diff, dst_fp32), fmt)
     return out.reshape((*diff.shape[:-4], TILE_ELEMENTS))
+
+
+def add_tiles(
+    a_tile: npt.ArrayLike,
+    b_tile: npt.ArrayLike,
+    *,
+    data_format: FormatLike,
+    fp32_dest_acc_en: bool | None = None,
+) -> np.ndarray:
+    """Element-wise add of two tiles (``add_tiles``, ELWADD; no fidelity phases): out = a + b.
+
+    Args:
+        a_tile, b_tile: [..., 1024] tiles (face layout) in `data_format`; leading axes broadcast.
+        data_format: "bfloat16" or "float32": the format of both inputs and of the result.
+        fp32_dest_acc_en: as in `reduce_row_sum`.
+
+    Returns:
+        [broadcast(...), 1024] tiles in `data_format`: the sum in fp32, stored to Dst (rounded ties away to
+        bfloat16 when Dst is 16-bit) and packed (rounded ties away for bfloat16).
+    """
+    fmt = get_format(data_format)
+    a = _check_tiles(a_tile, fmt, "a_tile", min_ndim=1)
+    b = _check_tiles(b_tile, fmt, "b_tile", min_ndim=1)
+    dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
+    total = a.astype(np.float32) + b.astype(np.float32)
+    return _pack(_to_dst(total, dst_fp32), fmt)
