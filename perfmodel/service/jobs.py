@@ -260,6 +260,10 @@ class JobManager:
             )
             self.running[job.id] = proc
             await asyncio.to_thread(proc.start)
+            # A cancel that arrived while the process was starting found it not alive yet: end it now.
+            current = self.store.job_get(job.id)
+            if current is not None and current.state != "running":
+                proc.terminate()
 
     async def stop(self) -> None:
         """On shutdown: running jobs become `interrupted` (resumable) and their processes end."""
