@@ -1,11 +1,9 @@
 """centralize_w_rm numerics: functional vs float64 reference, error budget, per-tile-row equivalence.
 
-Error budget (derived in `numerics.error_bound`): with s the bf16 scaler, m the exact row mean,
-A = s * sum_w |x_w|, k = 2 Wt Dst writes, u = 2^-24, d = 2^-8 for a 16-bit Dst (else 0), p = 2^-8 for
-bfloat16 data (else 0) and g = (1 + u)(1 + d) - 1:
-    |m' - m| <= |m| |1 - sW| + (5u + k g (1 + g)^k)(1 + 5u) A  [+ p (1 + g)^k A if an fp32 Dst is packed to bf16]
-    |out - (x - m)| <= |m' - m| + ((1 + u)(1 + d)(1 + p) - 1)(|x - m| + |m' - m|)
-and, because the exact row mean of x - m is 0, |row mean of out| <= row mean of that per-element bound.
+Error budget (derived in `numerics.error_bound`): the truncated scaler's bias, the fidelity's dropped operand
+parts, float32 operands truncated to TF32 / bfloat16, the face trees and the Dst roundings of the running
+sum (one per face and live fidelity phase), the mean packed to bfloat16 and the output rounding. Because the
+exact row mean of x - m is 0, |row mean of out| <= row mean of the per-element bound.
 """
 
 from __future__ import annotations
@@ -99,7 +97,9 @@ def test_w_96_bf16_figures() -> None:
 @pytest.mark.parametrize("w", [64, 96])
 def test_constant_input_does_not_trip_pcc(dtype: str, w: int) -> None:
     x = np.full((2, 32, w), 1.5, np.float32)
-    out = cn.functional(x, dtype=dtype)
+    # fp32 Dst: with a 16-bit Dst at HiFi4 the per-phase roundings of the running sum happen to land on 1.5
+    # exactly for W = 96, which would hide the scaler bias this test looks at.
+    out = cn.functional(x, dtype=dtype, config={"fp32_dest_acc_en": True})
     want = cn.reference(x)
     assert not want.any()
     # W = 64: the mean is exact and the output all zeros; W = 96: the truncated scaler leaves a constant
@@ -127,12 +127,16 @@ def test_large_offset_bf16_fails_honestly() -> None:
     assert better.within_budget and better.max_abs_error < r.max_abs_error
 
 
-def test_large_offset_float32_passes_unless_the_scaler_is_truncated() -> None:
-    assert cn.validate((1, 1, 64, 64), dtype="float32", distribution="offset").passed
+def test_large_offset_float32_is_limited_by_tf32_operands_and_the_scaler() -> None:
+    # The source registers hold TF32 (10 fraction bits): at 1000 that is a step of 0.5, so float32 data at a
+    # large offset misses 1e-2 even with fp32 Dst; the budget names the operand truncation.
+    r = cn.validate((1, 1, 64, 64), dtype="float32", distribution="offset")
+    assert not r.passed and r.within_budget and "TF32" in r.reason
+    assert 0.1 < r.max_abs_error < 1.0
     r = cn.validate((1, 1, 64, 96), dtype="float32", distribution="offset")
     # 1/96 truncated to bf16 is 0.39% low, so a mean of 1000 comes out about 3.9 low even with fp32 data.
     assert not r.passed and r.within_budget and "scaler" in r.reason
-    assert r.max_abs_error == pytest.approx(1000 * (1 - 96 * r.scaler_bf16), rel=0.02)
+    assert r.max_abs_error == pytest.approx(1000 * (1 - 96 * r.scaler_bf16), rel=0.3)
 
 
 def test_validate_result_is_a_frozen_record() -> None:
@@ -178,13 +182,15 @@ def test_budget_is_not_vacuous() -> None:
     assert err.max() > 0.1 * cn.error_bound(x).total.max()
 
 
-def test_float32_path_is_much_closer_than_bf16() -> None:
+def test_float32_path_is_closer_than_bf16() -> None:
+    # float32 data is unpacked to TF32 (fp32 Dst, the default) for the reduce and the subtract, so it is not
+    # exact to float32 precision: about 2^-11 relative, several times better than bfloat16 end to end.
     x32 = cn.make_input((1, 1, 64, 128), seed=7, dtype="float32")
     x16 = cn.to_device(x32, dtype="bfloat16")
     err32 = max_abs_error(cn.functional(x32, dtype="float32"), cn.reference(x32))
     err16 = max_abs_error(cn.functional(x16, dtype="bfloat16"), cn.reference(x16))
-    assert err32 < 1e-6 < 1e-3 < err16
-    assert allclose(cn.functional(x32, dtype="float32"), cn.reference(x32), rtol=1e-6, atol=1e-6)
+    assert 1e-5 < err32 < err16 / 4
+    assert allclose(cn.functional(x32, dtype="float32"), cn.reference(x32), rtol=1e-3, atol=1e-3)
 
 
 def test_host_conversion_rounds_to_nearest_even() -> None:
