@@ -214,3 +214,56 @@ def test_bad_dtype_and_distribution_raise_input_error() -> None:
         cn.make_input((32, 32), distribution="bogus")
     with pytest.raises(ValueError):  # InputError is a ValueError for callers that catch that
         cn.validate((32, 33))
+
+
+FIDELITIES = ["LoFi", "HiFi2", "HiFi3", "HiFi4"]
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 32, 96), (1, 1, 32, 1024), (2, 1, 32, 64)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("distribution", cn.DISTRIBUTIONS)
+def test_every_fidelity_and_dst_width_stays_within_its_budget(
+    shape: tuple[int, ...], dtype: str, distribution: str
+) -> None:
+    for fidelity in FIDELITIES:
+        for fp32_acc in (False, True):
+            config = {"math_fidelity": fidelity, "fp32_dest_acc_en": fp32_acc}
+            r = cn.validate(shape, dtype=dtype, distribution=distribution, seed=1, config=config)
+            assert r.within_budget, (fidelity, fp32_acc, r.reason)
+            assert (r.math_fidelity, r.fp32_dest_acc_en, r.variant) == (fidelity, fp32_acc, "single_pass")
+
+
+def test_config_fidelity_reaches_the_functional_path() -> None:
+    x = cn.make_input((1, 1, 64, 96), seed=3, dtype="bfloat16")
+    outs = {f: bits(cn.functional(x, config={"math_fidelity": f})) for f in FIDELITIES}
+    assert not np.array_equal(outs["LoFi"], outs["HiFi4"])
+    assert np.array_equal(outs["HiFi4"], bits(cn.functional(x)))  # HiFi4 is the default
+    one_row = cn.process_tile_row(x[0, 0, :32], dtype="bfloat16", math_fidelity="LoFi")
+    assert np.array_equal(bits(one_row), outs["LoFi"][0, 0, :32])
+
+
+def test_reason_names_the_fidelity_when_it_dominates() -> None:
+    r = cn.validate((1, 1, 64, 1024), distribution="offset", config={"math_fidelity": "LoFi", "fp32_dest_acc_en": True})
+    assert not r.passed and r.within_budget
+    assert "math_fidelity LoFi" in r.reason
+    better = cn.validate(
+        (1, 1, 64, 1024), distribution="offset", config={"math_fidelity": "HiFi4", "fp32_dest_acc_en": True}
+    )
+    assert better.max_abs_error < r.max_abs_error and "math_fidelity" not in better.reason
+
+
+def test_lofi_fidelity_term_is_zero_for_power_of_two_scaler_in_srcb_only_when_data_is_short() -> None:
+    # Data with <= 6 fraction bits in SrcB and a power-of-two scaler in SrcA lose nothing at LoFi.
+    x = (np.random.default_rng(0).integers(-64, 64, (1, 32, 64)) / 32.0).astype(np.float32)
+    budget = cn.error_bound(x, config={"math_fidelity": "LoFi"})
+    assert budget.fidelity.max() > 0  # the bound assumes any bfloat16 data, 7 fraction bits
+    exact = cn.functional(x, config={"math_fidelity": "HiFi4"})
+    assert np.array_equal(bits(cn.functional(x, config={"math_fidelity": "LoFi"})), bits(exact))
+
+
+def test_two_pass_variant_uses_its_own_pipeline() -> None:
+    two_pass = pytest.importorskip("perfmodel.ops.centralize_w_rm.two_pass")
+    assert callable(two_pass.process_tile_row)
+    for dtype in DTYPES:
+        r = cn.validate((1, 1, 32, 1024), dtype=dtype, config={"variant": "two_pass", "block_wt": 4})
+        assert r.variant == "two_pass" and r.within_budget, r.reason
