@@ -32,6 +32,7 @@ from perfmodel.ops.centralize_w_rm import numerics as cn
 
 BF16 = ml_dtypes.bfloat16
 DTYPES = ["bfloat16", "float32"]
+FIDELITIES = ["LoFi", "HiFi2", "HiFi3", "HiFi4"]
 
 
 def bits(a: np.ndarray) -> np.ndarray:
@@ -162,14 +163,16 @@ def test_validate_result_is_a_frozen_record() -> None:
     seed=st.integers(0, 2**16),
     distribution=st.sampled_from(cn.DISTRIBUTIONS),
     dtype=st.sampled_from(DTYPES),
-    fp32_acc=st.sampled_from([None, True]),
+    fp32_acc=st.sampled_from([None, True, False]),
+    fidelity=st.sampled_from(FIDELITIES),
 )
 def test_output_row_means_are_near_zero_within_the_budget(
-    outer: int, ht: int, wt: int, seed: int, distribution: str, dtype: str, fp32_acc: bool | None
+    outer: int, ht: int, wt: int, seed: int, distribution: str, dtype: str, fp32_acc: bool | None, fidelity: str
 ) -> None:
     x = cn.make_input((outer, 32 * ht, 32 * wt), seed=seed, distribution=distribution, dtype=dtype)
-    out = cn.functional(x, dtype=dtype, fp32_dest_acc_en=fp32_acc).astype(np.float64)
-    budget = cn.error_bound(x, dtype=dtype, fp32_dest_acc_en=fp32_acc)
+    config = {"math_fidelity": fidelity, "fp32_dest_acc_en": fp32_acc}
+    out = cn.functional(x, dtype=dtype, config=config).astype(np.float64)
+    budget = cn.error_bound(x, dtype=dtype, config=config)
     assert np.all(np.abs(out - cn.reference(x)) <= budget.total)
     row_means = np.abs(out.mean(axis=-1))
     assert np.all(row_means <= budget.total.mean(axis=-1) + 1e-12 * np.abs(x.astype(np.float64)).max())
@@ -214,9 +217,6 @@ def test_bad_dtype_and_distribution_raise_input_error() -> None:
         cn.make_input((32, 32), distribution="bogus")
     with pytest.raises(ValueError):  # InputError is a ValueError for callers that catch that
         cn.validate((32, 33))
-
-
-FIDELITIES = ["LoFi", "HiFi2", "HiFi3", "HiFi4"]
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 32, 96), (1, 1, 32, 1024), (2, 1, 32, 64)])
@@ -267,3 +267,33 @@ def test_two_pass_variant_uses_its_own_pipeline() -> None:
     for dtype in DTYPES:
         r = cn.validate((1, 1, 32, 1024), dtype=dtype, config={"variant": "two_pass", "block_wt": 4})
         assert r.variant == "two_pass" and r.within_budget, r.reason
+
+
+def _centralize_with_srca(x: np.ndarray, dtype: str, fidelity: str, fp32_acc: bool, srca: str) -> np.ndarray:
+    """The single-pass pipeline from the primitives, with the REDUCE_ROW operand placement given."""
+    rows = cn.to_device(x, dtype=dtype).reshape(-1, 32, x.shape[-1])
+    tiles = tilize_block(rows)
+    mean = reduce_row_sum(
+        tiles,
+        scaler_tile(x.shape[-1]),
+        data_format=dtype,
+        fp32_dest_acc_en=fp32_acc,
+        math_fidelity=fidelity,
+        srca=srca,
+    )
+    out = sub_bcast_col(tiles, mean[..., None, :], data_format=dtype, fp32_dest_acc_en=fp32_acc)
+    return untilize_block(out).reshape(x.shape)
+
+
+@pytest.mark.parametrize("w", [96, 1024])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("distribution", ["uniform", "offset"])
+def test_budget_holds_with_the_data_in_srca_too(w: int, dtype: str, distribution: str) -> None:
+    # The older GAPOOL path: data cut to hidden + 4 bits per phase, the scaler to hidden + 6.
+    x = cn.make_input((1, 1, 32, w), seed=4, distribution=distribution, dtype=dtype)
+    for fidelity in FIDELITIES:
+        for fp32_acc in (False, True):
+            got = _centralize_with_srca(x, dtype, fidelity, fp32_acc, "data").astype(np.float64)
+            config = {"math_fidelity": fidelity, "fp32_dest_acc_en": fp32_acc}
+            budget = cn.error_bound(x, dtype=dtype, config=config, srca="data")
+            assert np.all(np.abs(got - cn.reference(x)) <= budget.total), (fidelity, fp32_acc)
