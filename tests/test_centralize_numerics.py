@@ -1,11 +1,9 @@
 """centralize_w_rm numerics: functional vs float64 reference, error budget, per-tile-row equivalence.
 
-Error budget (derived in `numerics.error_bound`): with s the bf16 scaler, m the exact row mean,
-A = s * sum_w |x_w|, k = 2 Wt Dst writes, u = 2^-24, d = 2^-8 for a 16-bit Dst (else 0), p = 2^-8 for
-bfloat16 data (else 0) and g = (1 + u)(1 + d) - 1:
-    |m' - m| <= |m| |1 - sW| + (5u + k g (1 + g)^k)(1 + 5u) A  [+ p (1 + g)^k A if an fp32 Dst is packed to bf16]
-    |out - (x - m)| <= |m' - m| + ((1 + u)(1 + d)(1 + p) - 1)(|x - m| + |m' - m|)
-and, because the exact row mean of x - m is 0, |row mean of out| <= row mean of that per-element bound.
+Error budget (derived in `numerics.error_bound`): the truncated scaler's bias, the fidelity's dropped operand
+parts, float32 operands truncated to TF32 / bfloat16, the face trees and the Dst roundings of the running
+sum (one per face and live fidelity phase), the mean packed to bfloat16 and the output rounding. Because the
+exact row mean of x - m is 0, |row mean of out| <= row mean of the per-element bound.
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ from perfmodel.ops.centralize_w_rm import numerics as cn
 
 BF16 = ml_dtypes.bfloat16
 DTYPES = ["bfloat16", "float32"]
+FIDELITIES = ["LoFi", "HiFi2", "HiFi3", "HiFi4"]
 
 
 def bits(a: np.ndarray) -> np.ndarray:
@@ -99,7 +98,9 @@ def test_w_96_bf16_figures() -> None:
 @pytest.mark.parametrize("w", [64, 96])
 def test_constant_input_does_not_trip_pcc(dtype: str, w: int) -> None:
     x = np.full((2, 32, w), 1.5, np.float32)
-    out = cn.functional(x, dtype=dtype)
+    # fp32 Dst: with a 16-bit Dst at HiFi4 the per-phase roundings of the running sum happen to land on 1.5
+    # exactly for W = 96, which would hide the scaler bias this test looks at.
+    out = cn.functional(x, dtype=dtype, config={"fp32_dest_acc_en": True})
     want = cn.reference(x)
     assert not want.any()
     # W = 64: the mean is exact and the output all zeros; W = 96: the truncated scaler leaves a constant
@@ -127,12 +128,16 @@ def test_large_offset_bf16_fails_honestly() -> None:
     assert better.within_budget and better.max_abs_error < r.max_abs_error
 
 
-def test_large_offset_float32_passes_unless_the_scaler_is_truncated() -> None:
-    assert cn.validate((1, 1, 64, 64), dtype="float32", distribution="offset").passed
+def test_large_offset_float32_is_limited_by_tf32_operands_and_the_scaler() -> None:
+    # The source registers hold TF32 (10 fraction bits): at 1000 that is a step of 0.5, so float32 data at a
+    # large offset misses 1e-2 even with fp32 Dst; the budget names the operand truncation.
+    r = cn.validate((1, 1, 64, 64), dtype="float32", distribution="offset")
+    assert not r.passed and r.within_budget and "TF32" in r.reason
+    assert 0.1 < r.max_abs_error < 1.0
     r = cn.validate((1, 1, 64, 96), dtype="float32", distribution="offset")
     # 1/96 truncated to bf16 is 0.39% low, so a mean of 1000 comes out about 3.9 low even with fp32 data.
     assert not r.passed and r.within_budget and "scaler" in r.reason
-    assert r.max_abs_error == pytest.approx(1000 * (1 - 96 * r.scaler_bf16), rel=0.02)
+    assert r.max_abs_error == pytest.approx(1000 * (1 - 96 * r.scaler_bf16), rel=0.3)
 
 
 def test_validate_result_is_a_frozen_record() -> None:
@@ -158,14 +163,16 @@ def test_validate_result_is_a_frozen_record() -> None:
     seed=st.integers(0, 2**16),
     distribution=st.sampled_from(cn.DISTRIBUTIONS),
     dtype=st.sampled_from(DTYPES),
-    fp32_acc=st.sampled_from([None, True]),
+    fp32_acc=st.sampled_from([None, True, False]),
+    fidelity=st.sampled_from(FIDELITIES),
 )
 def test_output_row_means_are_near_zero_within_the_budget(
-    outer: int, ht: int, wt: int, seed: int, distribution: str, dtype: str, fp32_acc: bool | None
+    outer: int, ht: int, wt: int, seed: int, distribution: str, dtype: str, fp32_acc: bool | None, fidelity: str
 ) -> None:
     x = cn.make_input((outer, 32 * ht, 32 * wt), seed=seed, distribution=distribution, dtype=dtype)
-    out = cn.functional(x, dtype=dtype, fp32_dest_acc_en=fp32_acc).astype(np.float64)
-    budget = cn.error_bound(x, dtype=dtype, fp32_dest_acc_en=fp32_acc)
+    config = {"math_fidelity": fidelity, "fp32_dest_acc_en": fp32_acc}
+    out = cn.functional(x, dtype=dtype, config=config).astype(np.float64)
+    budget = cn.error_bound(x, dtype=dtype, config=config)
     assert np.all(np.abs(out - cn.reference(x)) <= budget.total)
     row_means = np.abs(out.mean(axis=-1))
     assert np.all(row_means <= budget.total.mean(axis=-1) + 1e-12 * np.abs(x.astype(np.float64)).max())
@@ -178,13 +185,15 @@ def test_budget_is_not_vacuous() -> None:
     assert err.max() > 0.1 * cn.error_bound(x).total.max()
 
 
-def test_float32_path_is_much_closer_than_bf16() -> None:
+def test_float32_path_is_closer_than_bf16() -> None:
+    # float32 data is unpacked to TF32 (fp32 Dst, the default) for the reduce and the subtract, so it is not
+    # exact to float32 precision: about 2^-11 relative, several times better than bfloat16 end to end.
     x32 = cn.make_input((1, 1, 64, 128), seed=7, dtype="float32")
     x16 = cn.to_device(x32, dtype="bfloat16")
     err32 = max_abs_error(cn.functional(x32, dtype="float32"), cn.reference(x32))
     err16 = max_abs_error(cn.functional(x16, dtype="bfloat16"), cn.reference(x16))
-    assert err32 < 1e-6 < 1e-3 < err16
-    assert allclose(cn.functional(x32, dtype="float32"), cn.reference(x32), rtol=1e-6, atol=1e-6)
+    assert 1e-5 < err32 < err16 / 4
+    assert allclose(cn.functional(x32, dtype="float32"), cn.reference(x32), rtol=1e-3, atol=1e-3)
 
 
 def test_host_conversion_rounds_to_nearest_even() -> None:
@@ -208,3 +217,83 @@ def test_bad_dtype_and_distribution_raise_input_error() -> None:
         cn.make_input((32, 32), distribution="bogus")
     with pytest.raises(ValueError):  # InputError is a ValueError for callers that catch that
         cn.validate((32, 33))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 32, 96), (1, 1, 32, 1024), (2, 1, 32, 64)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("distribution", cn.DISTRIBUTIONS)
+def test_every_fidelity_and_dst_width_stays_within_its_budget(
+    shape: tuple[int, ...], dtype: str, distribution: str
+) -> None:
+    for fidelity in FIDELITIES:
+        for fp32_acc in (False, True):
+            config = {"math_fidelity": fidelity, "fp32_dest_acc_en": fp32_acc}
+            r = cn.validate(shape, dtype=dtype, distribution=distribution, seed=1, config=config)
+            assert r.within_budget, (fidelity, fp32_acc, r.reason)
+            assert (r.math_fidelity, r.fp32_dest_acc_en, r.variant) == (fidelity, fp32_acc, "single_pass")
+
+
+def test_config_fidelity_reaches_the_functional_path() -> None:
+    x = cn.make_input((1, 1, 64, 96), seed=3, dtype="bfloat16")
+    outs = {f: bits(cn.functional(x, config={"math_fidelity": f})) for f in FIDELITIES}
+    assert not np.array_equal(outs["LoFi"], outs["HiFi4"])
+    assert np.array_equal(outs["HiFi4"], bits(cn.functional(x)))  # HiFi4 is the default
+    one_row = cn.process_tile_row(x[0, 0, :32], dtype="bfloat16", math_fidelity="LoFi")
+    assert np.array_equal(bits(one_row), outs["LoFi"][0, 0, :32])
+
+
+def test_reason_names_the_fidelity_when_it_dominates() -> None:
+    r = cn.validate((1, 1, 64, 1024), distribution="offset", config={"math_fidelity": "LoFi", "fp32_dest_acc_en": True})
+    assert not r.passed and r.within_budget
+    assert "math_fidelity LoFi" in r.reason
+    better = cn.validate(
+        (1, 1, 64, 1024), distribution="offset", config={"math_fidelity": "HiFi4", "fp32_dest_acc_en": True}
+    )
+    assert better.max_abs_error < r.max_abs_error and "math_fidelity" not in better.reason
+
+
+def test_lofi_fidelity_term_is_zero_for_power_of_two_scaler_in_srcb_only_when_data_is_short() -> None:
+    # Data with <= 6 fraction bits in SrcB and a power-of-two scaler in SrcA lose nothing at LoFi.
+    x = (np.random.default_rng(0).integers(-64, 64, (1, 32, 64)) / 32.0).astype(np.float32)
+    budget = cn.error_bound(x, config={"math_fidelity": "LoFi"})
+    assert budget.fidelity.max() > 0  # the bound assumes any bfloat16 data, 7 fraction bits
+    exact = cn.functional(x, config={"math_fidelity": "HiFi4"})
+    assert np.array_equal(bits(cn.functional(x, config={"math_fidelity": "LoFi"})), bits(exact))
+
+
+def test_two_pass_variant_uses_its_own_pipeline() -> None:
+    two_pass = pytest.importorskip("perfmodel.ops.centralize_w_rm.two_pass")
+    assert callable(two_pass.process_tile_row)
+    for dtype in DTYPES:
+        r = cn.validate((1, 1, 32, 1024), dtype=dtype, config={"variant": "two_pass", "block_wt": 4})
+        assert r.variant == "two_pass" and r.within_budget, r.reason
+
+
+def _centralize_with_srca(x: np.ndarray, dtype: str, fidelity: str, fp32_acc: bool, srca: str) -> np.ndarray:
+    """The single-pass pipeline from the primitives, with the REDUCE_ROW operand placement given."""
+    rows = cn.to_device(x, dtype=dtype).reshape(-1, 32, x.shape[-1])
+    tiles = tilize_block(rows)
+    mean = reduce_row_sum(
+        tiles,
+        scaler_tile(x.shape[-1]),
+        data_format=dtype,
+        fp32_dest_acc_en=fp32_acc,
+        math_fidelity=fidelity,
+        srca=srca,
+    )
+    out = sub_bcast_col(tiles, mean[..., None, :], data_format=dtype, fp32_dest_acc_en=fp32_acc)
+    return untilize_block(out).reshape(x.shape)
+
+
+@pytest.mark.parametrize("w", [96, 1024])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("distribution", ["uniform", "offset"])
+def test_budget_holds_with_the_data_in_srca_too(w: int, dtype: str, distribution: str) -> None:
+    # The older GAPOOL path: data cut to hidden + 4 bits per phase, the scaler to hidden + 6.
+    x = cn.make_input((1, 1, 32, w), seed=4, distribution=distribution, dtype=dtype)
+    for fidelity in FIDELITIES:
+        for fp32_acc in (False, True):
+            got = _centralize_with_srca(x, dtype, fidelity, fp32_acc, "data").astype(np.float64)
+            config = {"math_fidelity": fidelity, "fp32_dest_acc_en": fp32_acc}
+            budget = cn.error_bound(x, dtype=dtype, config=config, srca="data")
+            assert np.all(np.abs(got - cn.reference(x)) <= budget.total), (fidelity, fp32_acc)

@@ -34,18 +34,28 @@ class Unary:
 
         return numerics.reference(x, fn=fn, dtype=dtype)
 
-    def functional(self, x: np.ndarray, *, fn: str = "relu", dtype: str = "bfloat16") -> np.ndarray:
+    def functional(
+        self, x: np.ndarray, *, fn: str | None = None, dtype: str = "bfloat16", config: Any = None
+    ) -> np.ndarray:
+        """The device's numbers for `x` built with `config` (fn defaults to the config's; the compute knobs
+        change no value of copy or relu)."""
         from perfmodel.ops.unary import numerics
 
-        return numerics.functional(x, fn=fn, dtype=dtype)
+        return numerics.functional(x, fn=fn, dtype=dtype, config=config)
 
     def validate(
-        self, shape: Sequence[int], *, dtype: str = "bfloat16", seed: int = 0, distribution: str = "uniform"
+        self,
+        shape: Sequence[int],
+        *,
+        dtype: str = "bfloat16",
+        seed: int = 0,
+        distribution: str = "uniform",
+        config: Any = None,
     ) -> Any:
         """Functional path vs numpy reference on a generated input; see `numerics.validate`."""
         from perfmodel.ops.unary import numerics
 
-        return numerics.validate(shape, dtype=dtype, seed=seed, distribution=distribution)
+        return numerics.validate(shape, dtype=dtype, seed=seed, distribution=distribution, config=config)
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"

@@ -12,22 +12,30 @@ layout; only bfloat8_b depends on it, as each run of 16 stored values (a face ro
   the output format (`round_to_format(..., mode="rna")`).
 With one format in and out, relu and copy produce values the format holds, so no conversion rounds anything;
 the packer's rounding would matter only for an output format narrower than the input's.
+
+The compute config (`math_fidelity`, `fp32_dest_acc_en`, `dst_full_sync_en`) does not change these numbers:
+copy and relu never multiply (fidelity only affects the FPU's multiplies), copy_tile unpacks to Dst keeping
+the data whole (no 19-bit source registers; shared/reference/compute.md §6), and the sync mode is timing
+only. `functional` and `validate` take `config=` so that every op's functional has the same interface.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from perfmodel.compute_config import ComputeConfig
 from perfmodel.errors import InputError
 from perfmodel.numerics.formats import DataFormat, round_to_format, to_float32
 from perfmodel.numerics.metrics import max_abs_error
 from perfmodel.numerics.sfpu import pack_from_dst, sfpu_function, unpack_to_dst
 from perfmodel.numerics.tiles import TILE_ELEMENTS
+from perfmodel.ops.unary.config import Config
 from perfmodel.ops.unary.factory import SFPU_CHAINS, validate_format
 
 DISTRIBUTIONS = ("uniform", "normal", "offset")
@@ -52,9 +60,26 @@ def _host_pages(x: npt.ArrayLike, fmt: DataFormat) -> np.ndarray:
     return np.asarray(round_to_format(a.reshape(-1), fmt, mode="rne")).reshape(a.size // TILE_ELEMENTS, -1)
 
 
-def functional(x: npt.ArrayLike, *, fn: str = "relu", dtype: str = "bfloat16") -> np.ndarray:
-    """The device's output for input `x`: copy_tile, the SFPU chain and pack_tile on every tile."""
+def _resolve(fn: str | None, config: Config | Mapping[str, Any] | None, fmt: DataFormat) -> tuple[str, ComputeConfig]:
+    """The function (the keyword when given, else the config's) and the resolved compute config."""
+    cfg = Config.coerce(config)
+    return (cfg.fn if fn is None else fn), cfg.compute_config(fmt.name)
+
+
+def functional(
+    x: npt.ArrayLike,
+    *,
+    fn: str | None = None,
+    dtype: str = "bfloat16",
+    config: Config | Mapping[str, Any] | None = None,
+) -> np.ndarray:
+    """The device's output for input `x`: copy_tile, the SFPU chain and pack_tile on every tile.
+
+    `fn` ("copy" or "relu") defaults to the config's (`Config.fn`, "relu"); the config's compute knobs are
+    checked but change no value (module docstring).
+    """
     fmt = validate_format(dtype)
+    fn, _ = _resolve(fn, config, fmt)
     chain = _fn(fn)
     shape = np.shape(x)
     pages = _host_pages(x, fmt)
@@ -99,6 +124,8 @@ class ValidationResult:
     fn: str
     distribution: str
     seed: int
+    math_fidelity: str
+    fp32_dest_acc_en: bool
     mismatches: int
     max_abs_error: float
     passed: bool
@@ -106,14 +133,24 @@ class ValidationResult:
 
 
 def validate(
-    shape: Sequence[int], *, dtype: str = "bfloat16", fn: str = "relu", seed: int = 0, distribution: str = "uniform"
+    shape: Sequence[int],
+    *,
+    dtype: str = "bfloat16",
+    fn: str | None = None,
+    seed: int = 0,
+    distribution: str = "uniform",
+    config: Config | Mapping[str, Any] | None = None,
 ) -> ValidationResult:
-    """`functional` against `reference` on `make_input(shape, ...)`: passed when every value is bit-identical."""
+    """`functional` against `reference` on `make_input(shape, ...)`: passed when every value is bit-identical.
+
+    `fn` defaults to the config's; the result records the compute config validated (which changes no value).
+    """
     fmt = validate_format(dtype)
+    fn, cc = _resolve(fn, config, fmt)
     x = make_input(shape, seed=seed, distribution=distribution)
     if math.prod(x.shape) % TILE_ELEMENTS:
         raise InputError(f"shape {list(x.shape)} is not a whole number of 32 x 32 tiles")
-    got = functional(x, fn=fn, dtype=fmt.name)
+    got = functional(x, fn=fn, dtype=fmt.name, config=config)
     want = reference(x, fn=fn, dtype=fmt.name)
     same = got.view(np.uint8).reshape(got.size, -1) == want.view(np.uint8).reshape(want.size, -1)
     mismatches = int(np.count_nonzero(~same.all(axis=1)))
@@ -125,6 +162,8 @@ def validate(
         fn=fn,
         distribution=distribution,
         seed=seed,
+        math_fidelity=cc.math_fidelity,
+        fp32_dest_acc_en=cc.fp32_dest_acc_en,
         mismatches=mismatches,
         max_abs_error=max_abs_error(got.astype(np.float64), want.astype(np.float64)),
         passed=passed,

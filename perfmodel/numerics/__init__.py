@@ -23,15 +23,19 @@ from perfmodel.numerics.metrics import (
     ulp_distance,
 )
 from perfmodel.numerics.tiles import (
+    REDUCE_ROW_SRCA,
     TILE_ELEMENTS,
     TILE_HEIGHT,
     TILE_WIDTH,
+    add_tiles,
+    fidelity_parts,
     reduce_row_sum,
     scaler_tile,
     scaler_value,
     sub_bcast_col,
     tile_index,
     tilize_block,
+    unpack_operand,
     untilize_block,
 )
 
@@ -40,13 +44,16 @@ __all__ = [
     "BFLOAT16",
     "FLOAT32",
     "FORMATS",
+    "REDUCE_ROW_SRCA",
     "TILE_ELEMENTS",
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "Comparison",
     "DataFormat",
+    "add_tiles",
     "allclose",
     "compare",
+    "fidelity_parts",
     "get_format",
     "max_abs_error",
     "max_rel_error",
@@ -63,5 +70,6 @@ __all__ = [
     "to_bf16_trunc",
     "to_float32",
     "ulp_distance",
+    "unpack_operand",
     "untilize_block",
 ]

@@ -14,15 +14,22 @@ Batching. Every primitive takes one tile row as its trailing axes ([Wt, 1024] ti
 any leading axes are independent tile rows processed element-wise in exactly the same order, so a batched
 call is bit-identical to a loop over tile rows. The simulator may call with no leading axes.
 
-Hardware model (see reference centralize_w_rm.md §6; the exact FPU bits are not documented, so the choices
-below are a model, fixed here so that all engines agree):
+Hardware model (shared/reference/compute.md §2, §4, §6, §7 and centralize_w_rm.md §6; the exact FPU bits are
+not documented, so the choices below are a model, fixed here so that all engines agree):
 
 - Dst is fp32 when ``fp32_dest_acc_en`` is true (default: true for float32 data, false for bfloat16, as in
   tt-metal's default compute config) and bfloat16 otherwise. Every write into a bfloat16 Dst rounds the fp32
   FPU result to bfloat16 with ties away from zero, the same conversion the packer uses.
 - The packer rounds to the CB data format: ties away from zero for bfloat16, exact for float32.
-- Operands are unpacked without rounding (bfloat16 fits the source registers exactly). Not modelled: the
-  19-bit (tf32) source registers of Wormhole, which would truncate float32 operands in the FPU.
+- Source operands hold at most 19 bits (`unpack_operand`): bfloat16 is exact; a float32 CB feeding the FPU is
+  truncated to TF32 (10 fraction bits) with fp32 Dst accumulation, to bfloat16 (7 fraction bits, denormals
+  flushed to zero) without.
+- Math fidelity (`fidelity_phases_of`): the multiplier takes hidden + 4 bits of the SrcA operand and
+  hidden + 6 of the SrcB operand per phase, parts by truncation; phase 0 = hiA * hiB, 1 = loA * hiB,
+  2 = hiA * loB, 3 = loA * loB; LoFi runs phase 0, HiFi2 0-1, HiFi3 0-2, HiFi4 0-3, and every phase is
+  added into Dst on its own (so a 16-bit Dst rounds once per phase). Only the reduce multiplies here;
+  sub and add (ELWSUB/ELWADD) have no phases. Which operand of REDUCE_ROW sits in SrcA is
+  `REDUCE_ROW_SRCA`.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from perfmodel.compute_config import FIDELITY_PHASES, check_math_fidelity
 from perfmodel.errors import InputError
 from perfmodel.numerics.formats import BFLOAT16, FLOAT32, DataFormat, FormatLike, get_format, to_bf16_rna, to_bf16_trunc
 
@@ -42,6 +50,23 @@ TILE_ELEMENTS = TILE_HEIGHT * TILE_WIDTH
 
 # Axis split of a flat tile: [face row, face column, row in face, column in face].
 _FACE_GRID = (2, 2, FACE_HEIGHT, FACE_WIDTH)
+
+# Which operand of reduce REDUCE_ROW SUM/AVG sits in SrcA (compute.md §2): "scaler" on the MVMUL path of
+# tt-metal #48870 (2026-07, the same design on Wormhole and Blackhole), the newest; "data" on the older
+# GAPOOL + transpose path (tt-llk @36b092e8e195, 2026-04). It decides which operand the fidelity phases cut
+# to hidden + 4 bits (SrcA) and which to hidden + 6 (SrcB).
+REDUCE_ROW_SRCA = "scaler"
+SRCA_OPERANDS = ("data", "scaler")
+
+# Significand bits the multiplier takes per phase, hidden bit included (compute.md §4).
+SRCA_PHASE_BITS = 5
+SRCB_PHASE_BITS = 7
+# Fraction bits of the 19-bit source registers' formats.
+TF32_FRACTION_BITS = 10
+BF16_FRACTION_BITS = 7
+_F32_FRACTION_BITS = 23
+_F32_EXPONENT_MASK = 0x7F800000
+_F32_SIGN_MASK = 0x80000000
 
 
 def tile_index(i: int, j: int) -> int:
@@ -140,6 +165,68 @@ def _pack(values: np.ndarray, fmt: DataFormat) -> np.ndarray:
     return values.astype(np.float32)
 
 
+def _keep_fraction_bits(values: np.ndarray, fraction_bits: int) -> np.ndarray:
+    """Truncate float32 values toward zero to `fraction_bits` fraction bits (a mask on the raw bits)."""
+    drop = _F32_FRACTION_BITS - fraction_bits
+    mask = np.uint32((0xFFFFFFFF >> drop) << drop)
+    return (np.asarray(values, dtype=np.float32).view(np.uint32) & mask).view(np.float32)
+
+
+def unpack_operand(values: npt.ArrayLike, fmt: DataFormat, dst_fp32: bool) -> np.ndarray:
+    """The float32 values an operand of `fmt` holds in SrcA/SrcB (19 bits at most; compute.md §6, §7).
+
+    bfloat16: exact. float32: truncated to TF32 (low 13 bits dropped) when Dst is fp32, else to bfloat16
+    (low 16 dropped) with denormals flushed to a zero of the same sign. The result is a new float32 array.
+    """
+    v = np.asarray(values).astype(np.float32)
+    if fmt is not FLOAT32:
+        return v
+    if dst_fp32:
+        return _keep_fraction_bits(v, TF32_FRACTION_BITS)
+    bits = _keep_fraction_bits(v, BF16_FRACTION_BITS).view(np.uint32)
+    denormal = (bits & np.uint32(_F32_EXPONENT_MASK)) == 0
+    return np.where(denormal, bits & np.uint32(_F32_SIGN_MASK), bits).view(np.float32)
+
+
+def fidelity_parts(values: npt.ArrayLike, position: str) -> tuple[np.ndarray, np.ndarray]:
+    """Split unpacked operands into the (high, low) significand parts the fidelity phases multiply.
+
+    `position` is "srca" or "srcb". Both parts are truncations toward zero, with the operand's sign:
+    - SrcA: high = hidden + 4 fraction bits; low = the next 5 bits (compute.md §4: for a TF32 operand the
+      10th fraction bit is never used; a bfloat16 operand has only 3 more bits, so it is used whole);
+    - SrcB: high = hidden + 6 fraction bits; low = all the bits left. Two 7-bit passes would cover
+      hidden + 13 bits, more than TF32's 10, so nothing of a 19-bit operand is dropped (our choice: the
+      reference documents SrcB's low part for bfloat16 only, where it is the last bit).
+    high + low is exact in float32 and every product of parts is exact too (at most 6 x 11 bits).
+    """
+    v = np.asarray(values, dtype=np.float32)
+    if position == "srca":
+        high = _keep_fraction_bits(v, SRCA_PHASE_BITS - 1)
+        used = _keep_fraction_bits(v, 2 * SRCA_PHASE_BITS - 1)
+    elif position == "srcb":
+        high = _keep_fraction_bits(v, SRCB_PHASE_BITS - 1)
+        used = v
+    else:
+        raise InputError(f"operand position must be 'srca' or 'srcb', got {position!r}")
+    return high, (used - high).astype(np.float32)
+
+
+def fidelity_phases_of(math_fidelity: str) -> tuple[tuple[int, int], ...]:
+    """The (SrcA part, SrcB part) of each phase run at `math_fidelity`, in order; 0 = high part, 1 = low.
+
+    Phase p multiplies SrcA part ``p & 1`` by SrcB part ``p >> 1`` (phase bit 0 picks SrcA's, bit 1 SrcB's);
+    LoFi runs phase 0, HiFi2 phases 0-1, HiFi3 0-2, HiFi4 0-3.
+    """
+    phases = FIDELITY_PHASES[check_math_fidelity(math_fidelity)]
+    return tuple((p & 1, p >> 1) for p in range(phases))
+
+
+def _check_srca(srca: str) -> str:
+    if srca not in SRCA_OPERANDS:
+        raise InputError(f"srca = {srca!r} must be one of {', '.join(SRCA_OPERANDS)}")
+    return srca
+
+
 def _face_row_sums(products: np.ndarray) -> np.ndarray:
     """Sum the 16 columns of each face row in fp32 with a fixed binary tree: ((c0+c1)+(c2+c3))+...
 
@@ -158,6 +245,8 @@ def reduce_row_sum(
     *,
     data_format: FormatLike,
     fp32_dest_acc_en: bool | None = None,
+    math_fidelity: str = "HiFi4",
+    srca: str = REDUCE_ROW_SRCA,
 ) -> np.ndarray:
     """Reduce SUM along W (``ReduceDim::REDUCE_ROW``) of one tile row, with the scaler, into one mean tile.
 
@@ -167,36 +256,53 @@ def reduce_row_sum(
             matching columns of that face.
         data_format: "bfloat16" or "float32": the format of `tiles` and of the packed result.
         fp32_dest_acc_en: fp32 Dst accumulation; None means on for float32 data, off for bfloat16.
+        math_fidelity: "LoFi", "HiFi2", "HiFi3" or "HiFi4": the multiplier phases run per product.
+        srca: which operand sits in SrcA, "scaler" or "data" (default `REDUCE_ROW_SRCA`); the other is in SrcB.
 
     Returns:
         [..., 1024] mean tile in face layout and `data_format`: row i's mean at (i, 0), zeros elsewhere.
 
     Accumulation order (per tile row, per output row independently):
-        1. product x[i, j] * s[j] in fp32 (exact for bfloat16 operands);
-        2. per face, the 16 products of row i are summed in fp32 by a fixed pairwise tree (`_face_row_sums`);
-        3. for tile t = 0 .. Wt - 1, left face then right face: acc = to_dst(acc + face_sum) with the add
-           in fp32 and to_dst rounding to bfloat16 (ties away from zero) when Dst is 16-bit, so there are
-           2 * Wt roundings per row; acc starts at 0;
+        1. the data is unpacked (`unpack_operand`: float32 -> TF32 or bfloat16 by truncation), the scaler is
+           exact; each operand is split into its fidelity parts (`fidelity_parts`, by its position);
+        2. for phase p, product part_A(p) * part_B(p) of x[i, j] and s[j] (exact in fp32), and per face the
+           16 phase-p products of row i are summed in fp32 by a fixed pairwise tree (`_face_row_sums`);
+        3. for tile t = 0 .. Wt - 1, left face then right face, phase 0 .. phases - 1:
+           acc = to_dst(acc + face_sum[t, face, p]) with the add in fp32 and to_dst rounding to bfloat16
+           (ties away from zero) when Dst is 16-bit, so there are 2 * Wt * phases Dst writes per row (an
+           add of a zero phase sum leaves a bfloat16 acc unchanged); acc starts at 0;
         4. the packer converts acc to `data_format` (exact when Dst is already bfloat16).
+    When every low part is zero (e.g. bfloat16 data with <= 4 fraction bits and a power-of-two scaler) the
+    extra phases add zeros and the result is that of the exact products.
     """
     fmt = get_format(data_format)
     x = _check_tiles(tiles, fmt, "tiles", min_ndim=2)
     s = _check_tiles(scaler, BFLOAT16, "scaler", min_ndim=1)
     if s.ndim != 1:
         raise InputError(f"scaler must be one [1024] tile, got shape {s.shape}")
+    phases = fidelity_phases_of(math_fidelity)
+    data_in_srca = _check_srca(srca) == "data"
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
     lead = x.shape[:-2]
     wt = x.shape[-2]
 
     # [..., Wt, face row, face column, row, column] times the scaler's row 0 of the same face.
-    faces = x.astype(np.float32).reshape((*lead, wt, *_FACE_GRID))
-    scale = s.astype(np.float32).reshape(_FACE_GRID)[:, :, 0, :]
-    sums = _face_row_sums(faces * scale[:, :, None, :])  # [..., Wt, face row, face column, row]
+    data = unpack_operand(x, fmt, dst_fp32).reshape((*lead, wt, *_FACE_GRID))
+    scale = s.astype(np.float32).reshape(_FACE_GRID)[:, :, 0, :][:, :, None, :]
+    data_parts = fidelity_parts(data, "srca" if data_in_srca else "srcb")
+    scale_parts = fidelity_parts(scale, "srcb" if data_in_srca else "srca")
+    sums = []  # per phase: [..., Wt, face row, face column, row]
+    for a_part, b_part in phases:
+        d_part, s_part = (
+            (data_parts[a_part], scale_parts[b_part]) if data_in_srca else (data_parts[b_part], scale_parts[a_part])
+        )
+        sums.append(_face_row_sums(d_part * s_part))
 
     acc = np.zeros((*lead, 2, FACE_HEIGHT), dtype=np.float32)
     for t in range(wt):
         for face_col in range(2):
-            acc = _to_dst(acc + sums[..., t, :, face_col, :], dst_fp32)
+            for phase_sums in sums:
+                acc = _to_dst(acc + phase_sums[..., t, :, face_col, :], dst_fp32)
 
     mean = np.zeros((*lead, *_FACE_GRID), dtype=np.float32)
     mean[..., :, 0, :, 0] = acc  # column 0 of faces 0 (rows 0-15) and 2 (rows 16-31)
@@ -220,17 +326,18 @@ def sub_bcast_col(
         fp32_dest_acc_en: as in `reduce_row_sum`.
 
     Returns:
-        [broadcast(...), 1024] tiles in `data_format`: the difference in fp32, stored to Dst (rounded ties
-        away to bfloat16 when Dst is 16-bit) and packed (rounded ties away for bfloat16). For bfloat16 inputs
-        the fp32 difference is exact unless the exponents differ by more than 16, so the result is the
-        correctly rounded (ties away) bfloat16 of a - b.
+        [broadcast(...), 1024] tiles in `data_format`: the difference of the unpacked operands
+        (`unpack_operand`: float32 truncated to TF32 or bfloat16) in fp32, stored to Dst (rounded ties away to
+        bfloat16 when Dst is 16-bit) and packed (rounded ties away for bfloat16). No fidelity phases (ELWSUB).
+        For bfloat16 inputs the fp32 difference is exact unless the exponents differ by more than 16, so the
+        result is the correctly rounded (ties away) bfloat16 of a - b.
     """
     fmt = get_format(data_format)
     a = _check_tiles(a_tile, fmt, "a_tile", min_ndim=1)
     b = _check_tiles(b_tile, fmt, "b_tile", min_ndim=1)
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
-    a_faces = a.astype(np.float32).reshape((*a.shape[:-1], *_FACE_GRID))
-    b_col = b.astype(np.float32).reshape((*b.shape[:-1], *_FACE_GRID))[..., :, 0, :, 0]  # [..., fr, row]
+    a_faces = unpack_operand(a, fmt, dst_fp32).reshape((*a.shape[:-1], *_FACE_GRID))
+    b_col = unpack_operand(b, fmt, dst_fp32).reshape((*b.shape[:-1], *_FACE_GRID))[..., :, 0, :, 0]  # [..., fr, row]
     diff = a_faces - b_col[..., :, None, :, None]
     out = _pack(_to_dst(diff, dst_fp32), fmt)
     return out.reshape((*diff.shape[:-4], TILE_ELEMENTS))
@@ -251,12 +358,13 @@ def add_tiles(
         fp32_dest_acc_en: as in `reduce_row_sum`.
 
     Returns:
-        [broadcast(...), 1024] tiles in `data_format`: the sum in fp32, stored to Dst (rounded ties away to
-        bfloat16 when Dst is 16-bit) and packed (rounded ties away for bfloat16).
+        [broadcast(...), 1024] tiles in `data_format`: the sum of the unpacked operands (`unpack_operand`:
+        float32 truncated to TF32 or bfloat16) in fp32, stored to Dst (rounded ties away to bfloat16 when Dst
+        is 16-bit) and packed (rounded ties away for bfloat16).
     """
     fmt = get_format(data_format)
     a = _check_tiles(a_tile, fmt, "a_tile", min_ndim=1)
     b = _check_tiles(b_tile, fmt, "b_tile", min_ndim=1)
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
-    total = a.astype(np.float32) + b.astype(np.float32)
+    total = unpack_operand(a, fmt, dst_fp32) + unpack_operand(b, fmt, dst_fp32)
     return _pack(_to_dst(total, dst_fp32), fmt)
