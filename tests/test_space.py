@@ -15,7 +15,9 @@ def test_centralize_space_follows_the_board() -> None:
         assert space.knob("grid_x").choices == tuple(range(1, board.core.grid_x + 1))
         assert space.knob("grid_y").choices == tuple(range(1, board.core.grid_y + 1))
         assert space.knob("row_wise").kind == "bool"
-        assert space.size == board.core.grid_x * board.core.grid_y * 2 * 4 * 4
+        # grid x row_wise x buffering x (fidelity, Dst width, sync) x (single_pass + two_pass per block_wt)
+        blocks = len(space.knob("block_wt").choices)
+        assert space.size == board.core.grid_x * board.core.grid_y * 2 * 4 * 4 * (4 * 2 * 2) * (1 + blocks)
         assert dict(space.default)["grid_x"] == board.core.grid_x
 
 
@@ -54,7 +56,8 @@ def test_bad_inputs_name_the_value() -> None:
 
 
 def test_restrict_point_of_and_program() -> None:
-    space = search_space("centralize_w_rm", (1, 1, 64, 96), device="wormhole_b0_n150")
+    split = ("grid_x", "grid_y", "row_wise", "in_buffering", "out_buffering")
+    space = search_space("centralize_w_rm", (1, 1, 64, 96), device="wormhole_b0_n150").only(*split)
     small = space.restrict(grid_x=(4, 1), in_buffering=(3,))
     assert small.knob("grid_x").choices == (1, 4) and small.size == 2 * 8 * 2 * 1 * 4
     assert "in_buffering" not in small.default and small.default["out_buffering"] == space.default["out_buffering"]

@@ -12,6 +12,9 @@ from perfmodel.tune.storage import parse_storage
 
 OP = "centralize_w_rm"
 WH = "wormhole_b0_n150"
+# The split and buffering knobs; the compute config and the variant stay at their defaults where a test is
+# about the split (`SearchSpace.only`).
+SPLIT = ("grid_x", "grid_y", "row_wise", "in_buffering", "out_buffering")
 SMALL = (1, 1, 256, 512)
 # W = 4096: the factory's CBs fit at buffering 1 / 1 and overflow L1 at 2 / 2 and above.
 MIXED = (1, 1, 64, 4096)
@@ -32,7 +35,8 @@ def test_same_seed_same_study() -> None:
 
 
 def test_infeasible_trials_are_kept_with_their_reason() -> None:
-    result = tune(OP, MIXED, device=WH, n_trials=30, seed=0)
+    space = search_space(OP, MIXED, device=WH).only(*SPLIT)
+    result = tune(OP, MIXED, device=WH, n_trials=30, seed=0, space=space)
     infeasible = [t for t in result.trials if t.feasible is False]
     feasible = [t for t in result.trials if t.feasible]
     assert infeasible and feasible
@@ -53,8 +57,10 @@ def test_nothing_feasible_is_a_result_not_an_error() -> None:
 
 
 def test_repeat_suggestions_come_from_the_cache() -> None:
-    space = search_space(OP, SMALL, device=WH).restrict(
-        grid_x=(1, 2), grid_y=(1,), row_wise=(False,), in_buffering=(2,)
+    space = (
+        search_space(OP, SMALL, device=WH)
+        .restrict(grid_x=(1, 2), grid_y=(1,), row_wise=(False,), in_buffering=(2,))
+        .only(*SPLIT)
     )
     result = tune(OP, SMALL, device=WH, n_trials=12, space=space)
     assert space.size == 8
@@ -167,8 +173,10 @@ def test_storage_forms() -> None:
 
 def _restricted_small() -> SearchSpace:
     """128 points of SMALL on one board: an exhaustive simulation costs a couple of seconds."""
-    return search_space(OP, SMALL, device=WH).restrict(
-        grid_x=(1, 2, 3, 4), grid_y=(1, 2, 3, 4), in_buffering=(1, 2), out_buffering=(1, 2)
+    return (
+        search_space(OP, SMALL, device=WH)
+        .restrict(grid_x=(1, 2, 3, 4), grid_y=(1, 2, 3, 4), in_buffering=(1, 2), out_buffering=(1, 2))
+        .only(*SPLIT)
     )
 
 
