@@ -246,3 +246,47 @@ def test_a_new_knob_needs_no_change_in_tune_or_recommend() -> None:
     # Every candidate from the space carries the knob; the baseline is the op's own default (the declared space).
     from_space = [c for c in (rec, *rec.alternatives) if dict(c.config) != dict(rec.baseline.config)]
     assert from_space and all(c.config["noc_order"] in ("xy", "yx") for c in from_space)
+
+
+def test_time_error_pareto_front_is_non_dominated() -> None:
+    """The front of time against error holds whatever the numerics give: no entry dominated by another, none
+    by any completed feasible trial, and every error is the configuration's own (validate on the probe)."""
+    from perfmodel.tune.error import numerical_error
+
+    result = tune(OP, SMALL, device=WH, n_trials=20, objectives=("time", "error"), seed=0)
+    assert result.ok and result.objectives == ("time", "error")
+    front = result.pareto_front
+    for a in front:
+        assert not any(dominates(b.values, a.values) for b in front if b is not a)
+        for t in result.trials:
+            if t.state == "COMPLETE" and t.feasible:
+                assert not dominates(t.values, a.values)
+    space = search_space(OP, SMALL, device=WH)
+    for entry in front:
+        found = numerical_error(space, entry.config)
+        assert entry.values[1] == found.max_abs_error == entry.metrics["max_abs_error"]
+        assert entry.metrics["max_ulp"] == found.max_ulp
+    # Infeasible trials (two_pass while the factory refuses it, say) keep their reason and stay off the front.
+    assert all(t.reason for t in result.trials if t.feasible is False)
+
+
+def test_error_is_computed_once_per_value_of_the_numeric_knobs() -> None:
+    from perfmodel.tune import error
+
+    space = search_space(OP, SMALL, device=WH)
+    a = error.numerical_error(space, {**space.default, "grid_x": 1, "in_buffering": 1})
+    b = error.numerical_error(space, {**space.default, "grid_x": 4, "dst_full_sync_en": True})
+    assert a is b and a.shape == (1, 1, 32, 512) and a.max_abs_error > 0
+    c = error.numerical_error(space, {**space.default, "fp32_dest_acc_en": True})
+    assert c is not a
+    # The same figures as validate on the probe input with that configuration.
+    validated = perfmodel.get_op(OP).validate((1, 1, 32, 512), seed=0, config={"fp32_dest_acc_en": True})
+    assert c.max_abs_error == validated.max_abs_error and c.max_ulp == validated.max_ulp
+
+
+def test_an_op_without_numeric_knobs_reports_one_error_and_an_op_without_numerics_none() -> None:
+    result = tune("unary", (1, 1, 64, 64), device=WH, n_trials=8, objectives=("time", "error", "ulp"), seed=0)
+    finished = [t for t in result.trials if t.state == "COMPLETE"]
+    assert {t.values[1:] for t in finished} == {(0.0, 0.0)}  # bit-exact everywhere in its space
+    with pytest.raises(InputError, match="no numerics model"):
+        tune("tilize", (1, 1, 64, 64), device=WH, n_trials=2, objectives=("time", "error"))

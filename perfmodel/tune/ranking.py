@@ -64,14 +64,22 @@ def bound_error(space: SearchSpace, ranked: pd.DataFrame, max_error: float) -> p
 
 
 def sort_ranked(space: SearchSpace, ranked: pd.DataFrame) -> pd.DataFrame:
-    """Feasible rows fastest first (ties: less L1, fewer cores, then space order), infeasible rows after."""
+    """Feasible rows fastest first (ties: less L1, fewer cores, fewer knobs moved from the op's default, then
+    space order), infeasible rows after. A knob that buys nothing stays at its default (the fidelity a tie
+    does not pay for, say)."""
+    moved = np.zeros(len(ranked), dtype=np.int64)
+    for name, value in space.default.items():
+        if name in ranked.columns:
+            moved += ranked[name].to_numpy(dtype=object) != value
     order = ranked.assign(
         _infeasible=~ranked["feasible"].astype(bool),
         _time=ranked["kernel_duration_ns"].fillna(np.inf),
+        _moved=moved,
         _pos=np.arange(len(ranked)),
     )
-    order = order.sort_values(["_infeasible", "_time", "l1_bytes_per_core", "num_cores", "_pos"], kind="stable")
-    return order.drop(columns=["_infeasible", "_time", "_pos"]).reset_index(drop=True)
+    keys = ["_infeasible", "_time", "l1_bytes_per_core", "num_cores", "_moved", "_pos"]
+    order = order.sort_values(keys, kind="stable")
+    return order.drop(columns=["_infeasible", "_time", "_moved", "_pos"]).reset_index(drop=True)
 
 
 def top_candidates(ranked: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
