@@ -9,9 +9,12 @@ kinds, or the simulator's deadlock). `Evaluator` caches by point, so a repeat su
 `suggest_point` turns an optuna trial into a point by walking `space.knobs` (a conditional knob is suggested
 only where it is active), and `constraints` is the `constraints_func` the samplers use (<= 0 feasible).
 
-`analytic_table` is `estimate_many` plus the factory's verdict on the knobs the analytic model does not read
-(`SearchSpace.unmodelled_knobs`): those are checked by building one program per distinct value of them, so
-a point the factory refuses is infeasible with the factory's reason, never timed as if it were another.
+`analytic_table` is `estimate_many` plus the factory's verdict on the knobs that choose the design rather
+than the split (the numeric ones: fidelity, Dst width, variant, block size) and those the analytic model does
+not read (`SearchSpace.unmodelled_knobs`): one program is built per distinct value of them, on a point the
+model accepts, so a point the factory refuses is infeasible with the factory's reason, never timed as if it
+were another. (The split and buffering knobs are the model's own to judge; the simulator's confirmation in
+`recommend` builds every candidate anyway.)
 """
 
 from __future__ import annotations
@@ -140,12 +143,13 @@ def _replace(evaluation: Evaluation, **changes: Any) -> Evaluation:
 
 
 def analytic_table(space: SearchSpace, table: Any) -> Any:
-    """`estimate_many` of `table` (rows of `space`), with rows the factory refuses for a knob the analytic model
-    does not read marked infeasible with the factory's reason (see the module docstring)."""
+    """`estimate_many` of `table` (rows of `space`), with rows the factory refuses for a design knob or a knob
+    the analytic model does not read marked infeasible with the factory's reason (see the module docstring)."""
     from perfmodel.analytic import estimate_many
 
     out = estimate_many(space.op_name, table)
-    names = [n for n in space.unmodelled_knobs if n in out.columns]
+    unmodelled = set(space.unmodelled_knobs)
+    names = [k.name for k in space.knobs if (k.numeric or k.name in unmodelled) and k.name in out.columns]
     if not names or out.empty:
         return out
     feasible = out["feasible"].to_numpy(dtype=bool).copy()
