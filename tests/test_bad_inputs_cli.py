@@ -44,6 +44,12 @@ _CONFIG = [
     (["--in-buffering", "abc"], "'abc'"),
     (["--out-buffering", "0"], "out_buffering = 0"),
     (["--out-buffering", "1.5"], "'1.5'"),
+    (["--math-fidelity", "HiFi5"], "'HiFi5'"),
+    (["--math-fidelity", "lofi"], "'lofi'"),
+    (["--variant", "three_pass"], "'three_pass'"),
+    (["--block-wt", "8"], "block_wt = 8"),  # a knob of two_pass only
+    (["--block-wt", "x"], "'x'"),
+    (["--fp32-dest-acc-en", "yes"], "yes"),
 ]
 CASES: list[tuple[list[str], str]] = []
 for command in TIMED:
@@ -67,6 +73,16 @@ CASES += [
     (["validate", OP, "--shape", "1,1,64,64", "--seed", "abc"], "'abc'"),
     (["validate", OP, "--shape", "1,1,64,64", "--distribution", "cauchy"], "'cauchy'"),
     (["validate", "dram_unary", "--shape", "1,1,64,96"], "dram_unary"),
+    (["validate", OP, "--shape", "1,1,64,64", "--math-fidelity", "HiFi5"], "'HiFi5'"),
+    (["validate", OP, "--shape", "1,1,64,64", "--block-wt", "2"], "block_wt = 2"),
+    (["validate", "unary", "--shape", "1,1,64,64", "--math-fidelity", "LoFi"], "math_fidelity"),
+    (["recommend", OP, "--shape", "1,1,64,64", "--max-error", "-1"], "'-1'"),
+    (["recommend", OP, "--shape", "1,1,64,64", "--max-error", "tight"], "'tight'"),
+    (["recommend", OP, "--shape", "1,1,64,64", "--restrict", "grid_z=1"], "grid_z"),
+    (["recommend", OP, "--shape", "1,1,64,64", "--restrict", "math_fidelity=HiFi5"], "'HiFi5'"),
+    (["tune", OP, "--shape", "1,1,64,64", "--trials", "2", "--restrict", "variant"], "'variant'"),
+    (["tune", OP, "--shape", "1,1,64,64", "--trials", "2", "--objectives", "time,accuracy"], "'accuracy'"),
+    (["tune", "tilize", "--shape", "1,1,64,64", "--trials", "2", "--objectives", "time,error"], "tilize"),
     (["validate", "no_such_op", "--shape", "1,1,64,96"], "no_such_op"),
     (["microbench", "dram_unary", "--bytes", "0"], "'0'"),
     (["microbench", "dram_unary", "--bytes", "abc"], "'abc'"),

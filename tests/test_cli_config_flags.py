@@ -56,3 +56,48 @@ def test_bool_flags_both_ways_and_bad_values(cli) -> None:
     assert code == 2 and "gelu" in err
     code, _, err = cli("check", "unary", "--shape", "1,1,64,64", "--block-tiles", "two")
     assert code == 2 and "block-tiles" in err
+
+
+def test_compute_config_flags_reach_the_program(cli) -> None:
+    shape = ("--shape", "1,1,64,256")
+    code, out, _ = cli("check", "centralize_w_rm", *shape, "--math-fidelity", "LoFi", "--dst-full-sync-en", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["config"]["math_fidelity"] == "LoFi"
+    assert report["compute_config"] == {"math_fidelity": "LoFi", "fp32_dest_acc_en": False, "dst_full_sync_en": True}
+    # fp32_dest_acc_en: on by default for float32 data, and --no-... turns it off.
+    code, out, _ = cli("check", "centralize_w_rm", *shape, "--dtype", "float32", "--json")
+    assert json.loads(out)["compute_config"]["fp32_dest_acc_en"] is True
+    code, out, _ = cli("check", "centralize_w_rm", *shape, "--dtype", "float32", "--no-fp32-dest-acc-en", "--json")
+    assert json.loads(out)["compute_config"]["fp32_dest_acc_en"] is False
+    code, out, _ = cli("check", "unary", *shape, "--math-fidelity", "HiFi2", "--fp32-dest-acc-en", "--json")
+    assert code == 0 and json.loads(out)["compute_config"]["math_fidelity"] == "HiFi2"
+    for command in ("estimate", "simulate"):
+        code, out, _ = cli(command, "centralize_w_rm", *shape, "--math-fidelity", "HiFi3", "--json")
+        assert code == 0 and json.loads(out)["kernel_duration_ns"] > 0
+
+
+def test_validate_takes_the_config_and_prints_it_with_the_error(cli) -> None:
+    argv = ("validate", "centralize_w_rm", "--shape", "1,1,64,256", "--math-fidelity", "LoFi", "--fp32-dest-acc-en")
+    code, out, _ = cli(*argv, "--json")
+    result = json.loads(out)
+    assert code == 0 and result["config"]["math_fidelity"] == "LoFi" and result["fp32_dest_acc_en"] is True
+    assert result["config"]["fp32_dest_acc_en"] is True and result["max_abs_error"] >= 0
+    code, out, _ = cli(*argv)
+    assert code == 0 and "math_fidelity=LoFi" in out and "fp32_dest_acc_en=True" in out and "max_abs_error" in out
+
+
+def test_tune_time_error_front_and_recommend_max_error_on_the_command_line(cli) -> None:
+    shape = ("--shape", "1,1,64,256")
+    code, out, _ = cli("tune", "centralize_w_rm", *shape, "--trials", "12", "--objectives", "time,error", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["objectives"] == ["time", "error"] and result["pareto_front"]
+    for entry in result["pareto_front"]:
+        assert len(entry["values"]) == 2 and "math_fidelity" in entry["config"]
+        assert entry["values"][1] == entry["metrics"]["max_abs_error"]
+    restrict = ("--restrict", "grid_x=1,2", "--restrict", "grid_y=1", "--restrict", "variant=single_pass")
+    code, out, _ = cli("recommend", "centralize_w_rm", *shape, *restrict, "--max-error", "0.05", "--json")
+    rec = json.loads(out)
+    assert code == 0 and rec["max_error"] == 0.05 and rec["max_abs_error"] <= 0.05
+    assert rec["config"]["grid_x"] in (1, 2) and rec["config"]["variant"] == "single_pass"
+    code, out, _ = cli("recommend", "centralize_w_rm", *shape, *restrict, "--max-error", "0")
+    assert code == 1 and "exceeds max_error 0" in out

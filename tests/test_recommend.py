@@ -28,6 +28,7 @@ def _factory_program(config: dict, shape=SMALL, device=WH):
         row_wise=config["row_wise"],
         in_buffering=config["in_buffering"],
         out_buffering=config["out_buffering"],
+        **{k: config[k] for k in ("math_fidelity", "fp32_dest_acc_en", "dst_full_sync_en", "variant", "block_wt")},
     )
     return op.build_program(shape, device=device, dtype="bfloat16", config=cfg)
 
@@ -36,7 +37,10 @@ def test_recommendation_is_feasible_and_not_slower_than_the_default(small) -> No
     assert small.ok and small.ranking == "exhaustive"
     space = search_space(OP, SMALL, device=WH)
     assert set(small.config) == {*space.knob_names, "num_cores"}
-    assert small.space_size == space.size == small.feasible_points
+    assert small.space_size == space.size
+    # Points the factory refuses (two_pass while it is not built) or over the error bound are kept, with reasons.
+    assert 0 < small.feasible_points <= space.size
+    assert small.feasible_points + sum(small.infeasible_reasons.values()) == space.size
     assert small.baseline.confirmed and dict(small.baseline.config) == {**space.default, "num_cores": 8}
     assert small.des_kernel_duration_ns <= small.baseline.des_kernel_duration_ns
     assert small.speedup == pytest.approx(small.baseline.des_kernel_duration_ns / small.des_kernel_duration_ns)
@@ -157,3 +161,49 @@ def test_bad_inputs_exit_2_with_one_line(cli, argv: tuple[str, ...], named: str)
     code, out, err = cli(*argv)
     assert code == 2 and not out
     assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def _numeric_space():
+    """SMALL on a few grids, with the compute config free: a handful of distinct errors, fast to rank."""
+    return (
+        search_space(OP, SMALL, device=WH)
+        .restrict(grid_x=(1, 2, 4), grid_y=(1,), in_buffering=(1,), out_buffering=(1,), row_wise=(False,))
+        .only("grid_x", "math_fidelity", "fp32_dest_acc_en", "variant", "block_wt")
+    )
+
+
+def test_recommend_meets_max_error_and_reports_each_candidates_error() -> None:
+    from perfmodel.tune.error import numerical_error
+
+    space = _numeric_space()
+    errors = sorted({numerical_error(space, p).max_abs_error for p in space.points()})
+    bound = errors[0]  # only the most accurate configurations qualify
+    rec = recommend(OP, SMALL, device=WH, top_k=3, space=space, max_error=bound)
+    assert rec.ok and rec.max_error == bound
+    assert rec.max_abs_error is not None and rec.max_abs_error <= bound
+    for candidate in rec.alternatives:
+        assert candidate.max_abs_error is not None and candidate.max_abs_error <= bound
+    assert rec.baseline.max_abs_error == numerical_error(space, space.default).max_abs_error
+    if len(errors) > 1:  # the others are kept as infeasible with the reason
+        assert any("exceeds max_error" in reason for reason in rec.infeasible_reasons)
+    assert rec.to_dict()["max_abs_error"] == rec.max_abs_error
+    assert perfmodel.Recommendation.from_dict(rec.to_dict()) == rec
+
+
+def test_an_impossible_error_bound_is_a_result_with_reasons() -> None:
+    space = _numeric_space()
+    rec = recommend(OP, SMALL, device=WH, top_k=1, space=space, max_error=0.0)
+    assert not rec.ok and rec.config is None and rec.max_error == 0.0
+    assert any("exceeds max_error 0" in reason for reason in rec.reasons)
+
+
+def test_max_error_defaults_to_the_ops_tolerance_and_is_checked() -> None:
+    from perfmodel.ops.centralize_w_rm import numerics
+
+    space = _numeric_space().restrict(grid_x=(1,))
+    rec = recommend(OP, SMALL, device=WH, top_k=1, space=space)
+    assert rec.max_error == numerics.ATOL
+    assert rec.ok and rec.max_abs_error <= numerics.ATOL
+    for bad in (-1.0, "0.1", True):
+        with pytest.raises(perfmodel.InputError, match="max_error"):
+            recommend(OP, SMALL, device=WH, space=space, max_error=bad)

@@ -12,6 +12,9 @@ from perfmodel.tune.storage import parse_storage
 
 OP = "centralize_w_rm"
 WH = "wormhole_b0_n150"
+# The split and buffering knobs; the compute config and the variant stay at their defaults where a test is
+# about the split (`SearchSpace.only`).
+SPLIT = ("grid_x", "grid_y", "row_wise", "in_buffering", "out_buffering")
 SMALL = (1, 1, 256, 512)
 # W = 4096: the factory's CBs fit at buffering 1 / 1 and overflow L1 at 2 / 2 and above.
 MIXED = (1, 1, 64, 4096)
@@ -32,7 +35,8 @@ def test_same_seed_same_study() -> None:
 
 
 def test_infeasible_trials_are_kept_with_their_reason() -> None:
-    result = tune(OP, MIXED, device=WH, n_trials=30, seed=0)
+    space = search_space(OP, MIXED, device=WH).only(*SPLIT)
+    result = tune(OP, MIXED, device=WH, n_trials=30, seed=0, space=space)
     infeasible = [t for t in result.trials if t.feasible is False]
     feasible = [t for t in result.trials if t.feasible]
     assert infeasible and feasible
@@ -53,8 +57,10 @@ def test_nothing_feasible_is_a_result_not_an_error() -> None:
 
 
 def test_repeat_suggestions_come_from_the_cache() -> None:
-    space = search_space(OP, SMALL, device=WH).restrict(
-        grid_x=(1, 2), grid_y=(1,), row_wise=(False,), in_buffering=(2,)
+    space = (
+        search_space(OP, SMALL, device=WH)
+        .restrict(grid_x=(1, 2), grid_y=(1,), row_wise=(False,), in_buffering=(2,))
+        .only(*SPLIT)
     )
     result = tune(OP, SMALL, device=WH, n_trials=12, space=space)
     assert space.size == 8
@@ -167,8 +173,10 @@ def test_storage_forms() -> None:
 
 def _restricted_small() -> SearchSpace:
     """128 points of SMALL on one board: an exhaustive simulation costs a couple of seconds."""
-    return search_space(OP, SMALL, device=WH).restrict(
-        grid_x=(1, 2, 3, 4), grid_y=(1, 2, 3, 4), in_buffering=(1, 2), out_buffering=(1, 2)
+    return (
+        search_space(OP, SMALL, device=WH)
+        .restrict(grid_x=(1, 2, 3, 4), grid_y=(1, 2, 3, 4), in_buffering=(1, 2), out_buffering=(1, 2))
+        .only(*SPLIT)
     )
 
 
@@ -238,3 +246,47 @@ def test_a_new_knob_needs_no_change_in_tune_or_recommend() -> None:
     # Every candidate from the space carries the knob; the baseline is the op's own default (the declared space).
     from_space = [c for c in (rec, *rec.alternatives) if dict(c.config) != dict(rec.baseline.config)]
     assert from_space and all(c.config["noc_order"] in ("xy", "yx") for c in from_space)
+
+
+def test_time_error_pareto_front_is_non_dominated() -> None:
+    """The front of time against error holds whatever the numerics give: no entry dominated by another, none
+    by any completed feasible trial, and every error is the configuration's own (validate on the probe)."""
+    from perfmodel.tune.error import numerical_error
+
+    result = tune(OP, SMALL, device=WH, n_trials=20, objectives=("time", "error"), seed=0)
+    assert result.ok and result.objectives == ("time", "error")
+    front = result.pareto_front
+    for a in front:
+        assert not any(dominates(b.values, a.values) for b in front if b is not a)
+        for t in result.trials:
+            if t.state == "COMPLETE" and t.feasible:
+                assert not dominates(t.values, a.values)
+    space = search_space(OP, SMALL, device=WH)
+    for entry in front:
+        found = numerical_error(space, entry.config)
+        assert entry.values[1] == found.max_abs_error == entry.metrics["max_abs_error"]
+        assert entry.metrics["max_ulp"] == found.max_ulp
+    # Infeasible trials (two_pass while the factory refuses it, say) keep their reason and stay off the front.
+    assert all(t.reason for t in result.trials if t.feasible is False)
+
+
+def test_error_is_computed_once_per_value_of_the_numeric_knobs() -> None:
+    from perfmodel.tune import error
+
+    space = search_space(OP, SMALL, device=WH)
+    a = error.numerical_error(space, {**space.default, "grid_x": 1, "in_buffering": 1})
+    b = error.numerical_error(space, {**space.default, "grid_x": 4, "dst_full_sync_en": True})
+    assert a is b and a.shape == (1, 1, 32, 512) and a.max_abs_error > 0
+    c = error.numerical_error(space, {**space.default, "fp32_dest_acc_en": True})
+    assert c is not a
+    # The same figures as validate on the probe input with that configuration.
+    validated = perfmodel.get_op(OP).validate((1, 1, 32, 512), seed=0, config={"fp32_dest_acc_en": True})
+    assert c.max_abs_error == validated.max_abs_error and c.max_ulp == validated.max_ulp
+
+
+def test_an_op_without_numeric_knobs_reports_one_error_and_an_op_without_numerics_none() -> None:
+    result = tune("unary", (1, 1, 64, 64), device=WH, n_trials=8, objectives=("time", "error", "ulp"), seed=0)
+    finished = [t for t in result.trials if t.state == "COMPLETE"]
+    assert {t.values[1:] for t in finished} == {(0.0, 0.0)}  # bit-exact everywhere in its space
+    with pytest.raises(InputError, match="no numerics model"):
+        tune("tilize", (1, 1, 64, 64), device=WH, n_trials=2, objectives=("time", "error"))

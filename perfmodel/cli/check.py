@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from perfmodel.checks import check
 from perfmodel.cli.common import add_op_arguments, build_program_from_args, emit_json
@@ -15,9 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = check(build_program_from_args(args))
+    program = build_program_from_args(args)
+    report = check(program)
     if args.json:
-        emit_json(report.to_dict())
+        # The configuration the program was built with, as the factory resolved it.
+        emit_json({**report.to_dict(), "config": _config(program), "compute_config": _compute(program)})
     else:
         verdict = "ok" if report.ok else "FAILED"
         print(
@@ -36,3 +39,16 @@ def run(args: argparse.Namespace) -> int:
             where = f" [{v.where}]" if v.where else ""
             print(f"  {v.kind}: {v.message}{where}")
     return 0 if report.ok else 1
+
+
+def _config(program: Any) -> dict[str, Any] | None:
+    import dataclasses
+
+    config = getattr(program, "config", None)
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None
+
+
+def _compute(program: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(program.compute_config)

@@ -112,6 +112,12 @@ def add_op_arguments(parser: argparse.ArgumentParser) -> None:
     A config flag defaults to None, meaning the op's own default; a boolean field takes `--name` or `--no-name`.
     """
     add_problem_arguments(parser)
+    add_config_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per field of the shipped ops' configs (`config_flags`); read back by `config_from_args`."""
     for cf in config_flags():
         where = f"config field of {', '.join(cf.ops)}; default: the op's"
         if cf.kind == "bool":
@@ -126,7 +132,6 @@ def add_op_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(cf.flag, default=None, metavar="D,D,...", help=where)
         else:
             parser.add_argument(cf.flag, default=None, help=where)
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def tensor_op(name: str, command: str) -> Any:
@@ -167,6 +172,35 @@ def config_from_args(op: Any, args: argparse.Namespace) -> dict[str, Any]:
             value = _parse_dims(cf.flag, value)
         config[cf.field] = value
     return config
+
+
+def parse_restrict(space: Any, items: list[str] | None) -> Any:
+    """`space` restricted by `--restrict KNOB=V1,V2` items: each value is read as the knob's domain writes it
+    (True, 8, LoFi); an unknown knob or a value outside the domain is an InputError naming it."""
+    if not items:
+        return space
+    choices: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            raise InputError(f"malformed --restrict {item!r}: expected KNOB=V1,V2 such as grid_x=1,2,4")
+        knob = space.knob(name.strip())
+        by_text = {str(c).lower(): c for c in knob.choices}
+        for value in text.split(","):
+            if value.strip().lower() not in by_text:
+                raise InputError(f"{knob.name} = {value.strip()!r} is outside its domain {list(knob.choices)}")
+            choices.setdefault(knob.name, []).append(by_text[value.strip().lower()])
+    return space.restrict(**choices)
+
+
+def add_restrict_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--restrict",
+        action="append",
+        default=None,
+        metavar="KNOB=V1,V2",
+        help="search only these values of a knob (repeatable), e.g. --restrict variant=single_pass",
+    )
 
 
 def _parse_dims(flag: str, text: str) -> tuple[int, ...]:

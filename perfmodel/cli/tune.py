@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.cli.common import add_problem_arguments, emit_json, parse_shape
+from perfmodel.cli.common import add_problem_arguments, add_restrict_argument, emit_json, parse_restrict, parse_shape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,7 +12,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_problem_arguments(parser, dtype_help="bfloat16 or float32")
     parser.add_argument("--trials", type=int, required=True, help="trials the study should reach (finished ones count)")
     parser.add_argument("--backend", default="analytic", help="analytic (default) or des (the simulator)")
-    parser.add_argument("--objectives", default="time", help="comma-separated: time, cores, l1_bytes (default: time)")
+    parser.add_argument(
+        "--objectives",
+        default="time",
+        help="comma-separated: time, cores, l1_bytes, error (max abs error), ulp (max ULP) (default: time)",
+    )
+    add_restrict_argument(parser)
     parser.add_argument(
         "--storage", default=None, help="sqlite:///FILE.db, postgresql://..., journal:///FILE.log (default: memory)"
     )
@@ -24,11 +29,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from perfmodel.space import search_space
     from perfmodel.tune import tune
 
+    shape = parse_shape(args.shape)
+    space = None
+    if args.restrict:
+        space = parse_restrict(search_space(args.op, shape, device=args.device, dtype=args.dtype), args.restrict)
     result = tune(
         args.op,
-        parse_shape(args.shape),
+        shape,
+        space=space,
         device=args.device,
         dtype=args.dtype,
         backend=args.backend,
@@ -71,4 +82,8 @@ def _value(name: str, value: float) -> str:
         return f"{value / 1000:,.2f} us"
     if name == "l1_bytes":
         return f"{value:,.0f} B L1"
+    if name == "error":
+        return f"max abs error {value:.3g}"
+    if name == "ulp":
+        return f"{value:.0f} ULP"
     return f"{value:.0f} {name}"

@@ -2,7 +2,8 @@
 and `recommend` (the analytic ranking confirmed by the simulator and the static checks).
 
 Modules: `storage` (study storage URLs), `objective` (evaluating a point, the cache, optuna suggestions and
-constraints), `ranking` (the analytic ranking of a space), `study` (`tune`), `result` (`TuneResult`, the
+constraints), `error` (the numerical error of a configuration, for the error objective and bound),
+`ranking` (the analytic ranking of a space), `study` (`tune`), `result` (`TuneResult`, the
 Pareto front), `recommend` (`recommend`, `Recommendation`). Depends on the engines, never the reverse.
 """
 

@@ -22,9 +22,13 @@ STUDY_TRIALS = 400
 TIE_RELATIVE = 1e-9
 
 
-def rank_space(space: SearchSpace, *, seed: int = 0) -> tuple[pd.DataFrame, str]:
-    """(ranked table, 'exhaustive' or 'study'): analytic figures of the space's points, best feasible first."""
-    from perfmodel.analytic import estimate_many
+def rank_space(space: SearchSpace, *, seed: int = 0, max_error: float | None = None) -> tuple[pd.DataFrame, str]:
+    """(ranked table, 'exhaustive' or 'study'): analytic figures of the space's points, best feasible first.
+
+    With `max_error`, the feasible points get their numerical error (`perfmodel.tune.error`), and a point whose
+    max abs error exceeds the bound is infeasible ("error ... exceeds max_error ...").
+    """
+    from perfmodel.tune.objective import analytic_table
 
     if space.size <= EXHAUSTIVE_LIMIT:
         table, method = space.table(), "exhaustive"
@@ -36,19 +40,46 @@ def rank_space(space: SearchSpace, *, seed: int = 0) -> tuple[pd.DataFrame, str]
         )
         table, method = space.table([t.config for t in result.trials if t.config]), "study"
         table = table.drop_duplicates(ignore_index=True)
-    ranked = estimate_many(space.op_name, table)
+    ranked = analytic_table(space, table)
+    if max_error is not None:
+        ranked = bound_error(space, ranked, max_error)
     return sort_ranked(space, ranked), method
 
 
+def bound_error(space: SearchSpace, ranked: pd.DataFrame, max_error: float) -> pd.DataFrame:
+    """The feasible rows' errors attached, and the rows over `max_error` made infeasible with the reason."""
+    from perfmodel.tune.error import attach_errors
+
+    feasible = ranked["feasible"].to_numpy(dtype=bool)
+    out = attach_errors(space, ranked, feasible)
+    errors = out["max_abs_error"].to_numpy(float)
+    over = feasible & ~(errors <= max_error)  # NaN (no numerics model) is never over: nothing to bound
+    over &= ~np.isnan(errors)
+    reasons = out["infeasible_reason"].to_numpy(dtype=object).copy()
+    for i in np.flatnonzero(over):
+        reasons[i] = f"error {errors[i]:.3g} exceeds max_error {max_error:g}"
+    out["feasible"] = feasible & ~over
+    out["infeasible_reason"] = reasons
+    return out
+
+
 def sort_ranked(space: SearchSpace, ranked: pd.DataFrame) -> pd.DataFrame:
-    """Feasible rows fastest first (ties: less L1, fewer cores, then space order), infeasible rows after."""
+    """Feasible rows fastest first (ties: less L1, fewer cores, fewer knobs moved from the op's default, then
+    space order), infeasible rows after. A knob that buys nothing stays at its default (the fidelity a tie
+    does not pay for, say)."""
+    moved = np.zeros(len(ranked), dtype=np.int64)
+    for name, value in space.default.items():
+        if name in ranked.columns:
+            moved += ranked[name].to_numpy(dtype=object) != value
     order = ranked.assign(
         _infeasible=~ranked["feasible"].astype(bool),
         _time=ranked["kernel_duration_ns"].fillna(np.inf),
+        _moved=moved,
         _pos=np.arange(len(ranked)),
     )
-    order = order.sort_values(["_infeasible", "_time", "l1_bytes_per_core", "num_cores", "_pos"], kind="stable")
-    return order.drop(columns=["_infeasible", "_time", "_pos"]).reset_index(drop=True)
+    keys = ["_infeasible", "_time", "l1_bytes_per_core", "num_cores", "_moved", "_pos"]
+    order = order.sort_values(keys, kind="stable")
+    return order.drop(columns=["_infeasible", "_time", "_moved", "_pos"]).reset_index(drop=True)
 
 
 def top_candidates(ranked: pd.DataFrame, k: int | None = None) -> pd.DataFrame:

@@ -9,11 +9,17 @@
    the confirmed candidate with the least simulated time; the baseline competes too, so a recommendation is
    never slower in simulation than what the factory builds untuned (the speedup is then 1.0).
 
+Accuracy: `max_error` bounds the numerical error of a configuration (its max abs error on the probe input
+of `perfmodel.tune.error`; default the op's tolerance, `SearchSpace.tolerance`). Points over the bound are
+infeasible in the ranking with the reason, the baseline competes only within it, and every candidate reports
+its error.
+
 If no point of the space is feasible, or none confirms, the result says so (`ok=False`) with the reasons.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -45,6 +51,8 @@ class Candidate:
     bound: str | None
     confirmed: bool
     reason: str = ""
+    max_abs_error: float | None = None
+    max_ulp: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "config", _frozen(self.config))
@@ -58,6 +66,8 @@ class Candidate:
             "bound": self.bound,
             "confirmed": self.confirmed,
             "reason": self.reason,
+            "max_abs_error": self.max_abs_error,
+            "max_ulp": self.max_ulp,
         }
 
     @classmethod
@@ -71,6 +81,8 @@ class Candidate:
             bound=data.get("bound"),
             confirmed=bool(data["confirmed"]),
             reason=str(data.get("reason", "")),
+            max_abs_error=data.get("max_abs_error"),
+            max_ulp=data.get("max_ulp"),
         )
 
 
@@ -104,6 +116,9 @@ class Recommendation:
     infeasible_reasons: Mapping[str, int] = field(default_factory=_frozen)
     reasons: tuple[str, ...] = ()
     wall_seconds: float = 0.0
+    max_error: float | None = None
+    max_abs_error: float | None = None
+    max_ulp: int | None = None
 
     def __post_init__(self) -> None:
         if self.config is not None:
@@ -138,6 +153,9 @@ class Recommendation:
             "infeasible_reasons": dict(self.infeasible_reasons),
             "reasons": list(self.reasons),
             "wall_seconds": self.wall_seconds,
+            "max_error": self.max_error,
+            "max_abs_error": self.max_abs_error,
+            "max_ulp": self.max_ulp,
         }
 
     @classmethod
@@ -170,6 +188,9 @@ class Recommendation:
             infeasible_reasons=data.get("infeasible_reasons", {}),
             reasons=tuple(data.get("reasons", ())),
             wall_seconds=float(data.get("wall_seconds", 0.0)),
+            max_error=data.get("max_error"),
+            max_abs_error=data.get("max_abs_error"),
+            max_ulp=data.get("max_ulp"),
         )
 
 
@@ -182,22 +203,30 @@ def recommend(
     top_k: int = 5,
     space: SearchSpace | None = None,
     seed: int = 0,
+    max_error: float | None = None,
 ) -> Recommendation:
     """The configuration of `op` to build for `shape` on `device`, confirmed by the simulator (module doc).
 
-    `space` replaces the op's declared search space; the baseline stays the op's own default.
+    `space` replaces the op's declared search space; the baseline stays the op's own default. `max_error`
+    bounds the max abs error of the recommended configuration (None: the op's tolerance; `math.inf`: no bound).
     """
-    from perfmodel.analytic import estimate_many
+    from perfmodel.tune.objective import analytic_table
+    from perfmodel.tune.ranking import bound_error
 
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InputError(f"top_k must be an integer >= 1, got {top_k!r}")
+    if max_error is not None and (
+        isinstance(max_error, bool) or not isinstance(max_error, int | float) or not max_error >= 0
+    ):
+        raise InputError(f"max_error must be a number >= 0, got {max_error!r}")
     wall0 = time.perf_counter()
     op_name = op if isinstance(op, str) else str(op.name)
     declared = search_space(op_name, shape, device=device, dtype=dtype)
     if space is not None and space.op_name != op_name:
         raise InputError(f"space is for op {space.op_name!r}, not {op_name!r}")
     space = space or declared
-    ranked, method = rank_space(space, seed=seed)
+    bound = declared.tolerance if max_error is None else float(max_error)
+    ranked, method = rank_space(space, seed=seed, max_error=bound)
     feasible_points = int(ranked["feasible"].astype(bool).sum())
 
     confirmed: list[tuple[Candidate, Any, Any, Any]] = []
@@ -211,9 +240,15 @@ def recommend(
         else:
             rejected.append(candidate)
 
-    base_row = estimate_many(op_name, declared.table([declared.default])).iloc[0].to_dict()
+    base_table = analytic_table(declared, declared.table([declared.default]))
+    if bound is not None:
+        base_table = bound_error(declared, base_table, bound)
+    base_row = base_table.iloc[0].to_dict()
+    base_over = str(base_row["infeasible_reason"]).startswith("error ")
+    if base_over:  # timed all the same: the speedup is over what the factory builds untuned
+        base_row["feasible"], base_row["infeasible_reason"] = True, ""
     baseline, base_outcome = _confirm(declared, base_row)
-    if baseline.confirmed:
+    if baseline.confirmed and not base_over:
         in_list = [c for c in confirmed if dict(c[0].config) == dict(baseline.config)]
         if not in_list:
             confirmed.append((baseline, *base_outcome))
@@ -229,6 +264,7 @@ def recommend(
         "ranking": method,
         "feasible_points": feasible_points,
         "infeasible_reasons": infeasible_reasons(ranked),
+        "max_error": bound,
     }
     if not confirmed:
         reasons = _verdict(ranked, rejected, feasible_points)
@@ -273,12 +309,25 @@ def recommend(
         alternatives=tuple(c[0] for c in confirmed[1:]),
         speedup=speedup,
         wall_seconds=time.perf_counter() - wall0,
+        max_abs_error=best.max_abs_error,
+        max_ulp=best.max_ulp,
         **common,
     )
 
 
 def _confirm(space: SearchSpace, row: Mapping[str, Any]) -> tuple[Candidate, tuple[Any, Any, Any]]:
-    """A Candidate for an `estimate_many` row: checked and simulated when the analytic model finds it feasible."""
+    """A Candidate for an `estimate_many` row: checked and simulated when the analytic model finds it feasible;
+    with its numerical error."""
+    from perfmodel.tune.error import numerical_error
+
+    candidate, outcome = _confirm_timed(space, row)
+    found = numerical_error(space, candidate.config)
+    if found is not None:
+        candidate = dataclasses.replace(candidate, max_abs_error=found.max_abs_error, max_ulp=found.max_ulp)
+    return candidate, outcome
+
+
+def _confirm_timed(space: SearchSpace, row: Mapping[str, Any]) -> tuple[Candidate, tuple[Any, Any, Any]]:
     evaluation = evaluation_of_row(space, row)
     config = {**evaluation.point, "num_cores": evaluation.num_cores}
     analytic_ns = evaluation.kernel_duration_ns if math.isfinite(evaluation.kernel_duration_ns) else None

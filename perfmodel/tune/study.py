@@ -17,6 +17,9 @@ Choices the API makes:
   the sampler's `constraints_func` before), with the reason in the user attributes; they never reach `best`
   or `pareto_front`. A point the simulator finds hanging is such a trial. Their objective values are the
   analytic model's figures (the simulator does not run them).
+- `objectives` may include "error" (max abs error) and "ulp" (max ULP) of the point's numbers
+  (`perfmodel.tune.error`: the op's validate on a fixed probe input, memoised by the numeric knobs);
+  `("time", "error")` gives the Pareto front of time against accuracy.
 - `backend="des"`: before sampling, the analytic model ranks the space and its best distinct candidates are
   enqueued (`warm_start` of them; on a multi-objective study, the analytic Pareto front first), so the
   simulator starts where the cheap model says the optimum is.
@@ -37,6 +40,7 @@ from perfmodel.errors import InputError
 from perfmodel.space import SearchSpace, search_space
 from perfmodel.tune.objective import (
     BACKENDS,
+    ERROR_OBJECTIVES,
     OBJECTIVES,
     TRIAL_ATTR,
     Evaluation,
@@ -99,6 +103,12 @@ def tune(
         space = search_space(op_name, shape, device=device, dtype=dtype)
     elif space.op_name != op_name:
         raise InputError(f"space is for op {space.op_name!r}, not {op_name!r}")
+    wants_error = any(o in ERROR_OBJECTIVES for o in objectives)
+    if wants_error:
+        from perfmodel.tune.error import has_error
+
+        if not has_error(space):
+            raise InputError(f"op {op_name!r} has no numerics model (validate): it has no error objective")
     problem = _problem(space, backend, objectives)
     name = study_name or _default_name(space, backend, objectives, problem)
 
@@ -116,7 +126,7 @@ def tune(
         if sampler is None:
             # Offset by the trials already done, so a resumed study does not replay its first random points.
             study.sampler = _default_sampler(seed + done, len(objectives))
-        evaluator = Evaluator(space, backend)
+        evaluator = Evaluator(space, backend, error=wants_error)
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if TRIAL_ATTR in trial.user_attrs:
                 evaluator.preload(Evaluation.from_dict(trial.user_attrs[TRIAL_ATTR]["evaluation"]))
@@ -272,7 +282,12 @@ def _enqueue_analytic(study: Any, space: SearchSpace, objectives: tuple[str, ...
     picks: list[dict[str, Any]] = []
     if len(objectives) > 1:
         records = []
-        for i, row in enumerate(top_candidates(ranked).to_dict("records")):
+        candidates = top_candidates(ranked)
+        if any(o in ERROR_OBJECTIVES for o in objectives):
+            from perfmodel.tune.error import attach_errors
+
+            candidates = attach_errors(space, candidates)
+        for i, row in enumerate(candidates.to_dict("records")):
             ev = evaluation_of_row(space, row)
             records.append(TrialRecord(i, "COMPLETE", ev.point, ev.values(objectives), True, ""))
         picks += [dict(e.config) for e in front_of(records)]
@@ -294,6 +309,8 @@ def _record(trial: Any) -> TrialRecord:
             k: evaluation[k]
             for k in ("kernel_duration_ns", "analytic_kernel_duration_ns", "num_cores", "l1_bytes_per_core", "bound")
         }
+        if evaluation.get("max_abs_error") is not None:
+            metrics.update({k: evaluation.get(k) for k in ("max_abs_error", "max_ulp")})
     return TrialRecord(
         number=trial.number,
         state=trial.state.name,

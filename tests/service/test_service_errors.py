@@ -127,7 +127,7 @@ CASES = [
         {**PROBLEM, "objectives": ["time", "power"]},
         422,
         "objectives",
-        "unknown objective 'power' (known: time, cores, l1_bytes)",
+        "unknown objective 'power' (known: time, cores, l1_bytes, error, ulp)",
     ),
     ("tune no objective", "POST", "/v1/jobs/tune", {**PROBLEM, "objectives": []}, 422, "objectives", "at least one"),
     (
