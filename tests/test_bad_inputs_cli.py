@@ -75,7 +75,6 @@ CASES += [
     (["validate", "dram_unary", "--shape", "1,1,64,96"], "dram_unary"),
     (["validate", OP, "--shape", "1,1,64,64", "--math-fidelity", "HiFi5"], "'HiFi5'"),
     (["validate", OP, "--shape", "1,1,64,64", "--block-wt", "2"], "block_wt = 2"),
-    (["validate", "unary", "--shape", "1,1,64,64", "--math-fidelity", "LoFi"], "math_fidelity"),
     (["recommend", OP, "--shape", "1,1,64,64", "--max-error", "-1"], "'-1'"),
     (["recommend", OP, "--shape", "1,1,64,64", "--max-error", "tight"], "'tight'"),
     (["recommend", OP, "--shape", "1,1,64,64", "--restrict", "grid_z=1"], "grid_z"),
