@@ -205,7 +205,7 @@ def validate_rows(table: pd.DataFrame) -> np.ndarray:
             continue
         whole = isinstance(cell, int | float) and not isinstance(cell, bool) and float(cell).is_integer()
         if not whole or cell < 1:
-            note(r, f"block_wt = {cell!r} is not a positive integer or empty")
+            note(r, f"block_wt = {int(cell) if whole else cell!r} is not a positive integer or empty")
         elif not two_pass[r]:
             note(r, f"block_wt = {int(cell)} is a knob of variant 'two_pass'")
         elif cell > wt[r]:
