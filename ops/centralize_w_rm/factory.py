@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from perfmodel.compute_config import ComputeConfig
 from perfmodel.device import DeviceProfile, load_device
 from perfmodel.errors import InputError
 from perfmodel.factory_common import interleaved_in_out, positive_int, validate_grid, validate_tile_shape
@@ -172,20 +173,7 @@ def build_program(
         ht = a.num_units
         start_stick = a.start_unit * TILE_HEIGHT
         if two_pass:
-            blocks = {"block_size_bytes": block_bytes, "Ht": ht, "Wt": wt, "block_wt": block_wt}
-            ct = {
-                "reader": frozen_mapping({"stick_size_bytes": stick_bytes, "packed_scaler": scaler, **blocks}),
-                "compute": frozen_mapping(
-                    {
-                        "Ht": ht,
-                        "Wt": wt,
-                        "block_wt": block_wt,
-                        "data_format": fmt.name,
-                        "fp32_dest_acc_en": compute_config.fp32_dest_acc_en,
-                    }
-                ),
-                "writer": frozen_mapping({"stick_size_bytes": stick_bytes, **blocks}),
-            }
+            ct = _two_pass_args(stick_bytes, block_bytes, scaler, ht, wt, block_wt, fmt.name, compute_config)
         else:
             ct = {
                 "reader": frozen_mapping(
@@ -216,6 +204,33 @@ def build_program(
         attributes=frozen_mapping(_attributes(wt, units, stick_bytes, grid, two_pass, block_wt)),
         compute_config=compute_config,
     )
+
+
+def _two_pass_args(
+    stick_bytes: int,
+    block_bytes: int,
+    scaler: int,
+    ht: int,
+    wt: int,
+    block_wt: int,
+    data_format: str,
+    compute_config: ComputeConfig,
+) -> dict[str, Any]:
+    """Compile-time arguments of the two-pass kernels (kernels_two_pass.py) of a core with `ht` tile rows."""
+    blocks = {"block_size_bytes": block_bytes, "Ht": ht, "Wt": wt, "block_wt": block_wt}
+    return {
+        "reader": frozen_mapping({"stick_size_bytes": stick_bytes, "packed_scaler": scaler, **blocks}),
+        "compute": frozen_mapping(
+            {
+                "Ht": ht,
+                "Wt": wt,
+                "block_wt": block_wt,
+                "data_format": data_format,
+                "fp32_dest_acc_en": compute_config.fp32_dest_acc_en,
+            }
+        ),
+        "writer": frozen_mapping({"stick_size_bytes": stick_bytes, **blocks}),
+    }
 
 
 def _attributes(wt: int, units: int, stick_bytes: int, grid: tuple[int, int], two_pass: bool, block_wt: int) -> dict:
