@@ -69,7 +69,10 @@ class CircularBuffer:
 
 @dataclass(frozen=True)
 class DramBuffer:
-    """An interleaved DRAM buffer: page p lives in bank p mod B at offset (p div B) x aligned page size."""
+    """An interleaved DRAM buffer: page p lives in bank p mod B at offset (p div B) x aligned page size.
+
+    `passes`: how many times the kernels move every byte of it (2 for an input read twice).
+    """
 
     name: str
     num_pages: int
@@ -77,6 +80,7 @@ class DramBuffer:
     aligned_page_size_bytes: int
     base_address: int
     data_format: str
+    passes: int = 1
 
     @property
     def total_bytes(self) -> int:
@@ -172,5 +176,5 @@ class Program:
 
     @property
     def dram_bytes(self) -> int:
-        """Bytes the op moves between DRAM and the cores (every buffer read or written once)."""
-        return sum(buf.total_bytes for buf in self.buffers)
+        """Bytes the op moves between DRAM and the cores (every buffer read or written `passes` times)."""
+        return sum(buf.total_bytes * buf.passes for buf in self.buffers)

@@ -30,6 +30,14 @@ def _config(attributes: Mapping[str, str]) -> dict[str, Any]:
     for name in ("in_buffering", "out_buffering"):
         if name in attributes:
             config[name] = int(attributes[name])
+    for name in ("variant", "math_fidelity"):
+        if name in attributes:
+            config[name] = attributes[name]
+    if attributes.get("block_wt", "none") != "none":
+        config["block_wt"] = int(attributes["block_wt"])
+    for name in ("fp32_dest_acc_en", "dst_full_sync_en"):
+        if attributes.get(name, "none") != "none":
+            config[name] = attributes[name].lower() == "true"
     return config
 
 
