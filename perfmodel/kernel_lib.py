@@ -232,7 +232,11 @@ class KernelContextBase:
             scaler = self._read_pages(scaler_cb, 0, 1)[0]
             cc = self.program.compute_config
             mean = reduce_row_sum(
-                np.concatenate(tiles), scaler, data_format=self._cb_format(icb), fp32_dest_acc_en=cc.fp32_dest_acc_en
+                np.concatenate(tiles),
+                scaler,
+                data_format=self._cb_format(icb),
+                fp32_dest_acc_en=cc.fp32_dest_acc_en,
+                math_fidelity=cc.math_fidelity,
             )
             self._write_pages(ocb, 0, mean.reshape(1, -1))
         yield from self.cb_push_back(ocb, 1)

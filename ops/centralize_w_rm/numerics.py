@@ -46,7 +46,7 @@ from perfmodel.numerics.tiles import (
     untilize_block,
 )
 from perfmodel.ops.centralize_w_rm.config import Config
-from perfmodel.ops.centralize_w_rm.factory import validate_shape
+from perfmodel.ops.centralize_w_rm.factory import resolve_block_wt, validate_shape
 
 DISTRIBUTIONS = ("uniform", "normal", "offset")
 # The offset distribution: a large common value plus noise. The noise is wider than the bfloat16 ulp at the
@@ -144,7 +144,8 @@ def functional(
     if cfg.variant == "two_pass":
         from perfmodel.ops.centralize_w_rm import two_pass
 
-        out = two_pass.process_tile_row(rows, dtype=fmt.name, compute_config=cc, block_wt=cfg.block_wt)
+        block_wt = resolve_block_wt(cfg, shape[-1] // TILE_WIDTH)
+        out = two_pass.process_tile_row(rows, dtype=fmt.name, compute_config=cc, block_wt=block_wt)
     else:
         out = process_tile_row(
             rows, dtype=fmt.name, fp32_dest_acc_en=cc.fp32_dest_acc_en, math_fidelity=cc.math_fidelity
@@ -267,7 +268,7 @@ def error_bound(
     Each rounding step errs by at most its unit roundoff times its result; truncation toward zero only
     shrinks operands and fidelity parts keep the operand's sign, so every partial sum is at most A grown by
     the earlier roundings, hence the (1 + g)^k factors. For two_pass each of the nb blocks' partial sums is
-    assumed packed, unpacked and added with add_tiles (nb = Wt when block_wt is None, the worst case): it
+    packed, unpacked and added with add_tiles (nb = Wt / block_wt, block_wt resolved as the factory does): it
     adds nb roundings of relative size (1 + p)^2 (1 + q)^2 (1 + g) - 1 to the accumulation term.
     The bound on a row mean of the output is the row mean of `total`, since the exact row mean of x - m is 0.
     """
@@ -291,7 +292,7 @@ def error_bound(
     growth = (1 + g) ** k
     block_term = 0.0
     if cfg.variant == "two_pass":
-        blocks = wt if cfg.block_wt is None else -(-wt // cfg.block_wt)
+        blocks = wt // resolve_block_wt(cfg, wt)
         r2 = (1 + p) ** 2 * (1 + q) ** 2 * (1 + g) - 1
         block_term = blocks * r2 * (1 + r2) ** blocks
         growth *= (1 + r2) ** blocks

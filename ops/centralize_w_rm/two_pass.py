@@ -50,7 +50,11 @@ def process_tile_row(rows: npt.ArrayLike, *, dtype: str, compute_config: Compute
     mean = None
     for first in range(0, wt, block_wt):
         partial = reduce_row_sum(
-            tiles[..., first : first + block_wt, :], scaler, data_format=fmt, fp32_dest_acc_en=fp32
+            tiles[..., first : first + block_wt, :],
+            scaler,
+            data_format=fmt,
+            fp32_dest_acc_en=fp32,
+            math_fidelity=compute_config.math_fidelity,
         )
         mean = partial if mean is None else add_tiles(mean, partial, data_format=fmt, fp32_dest_acc_en=fp32)
 
