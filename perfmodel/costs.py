@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from perfmodel.compute_config import ComputeConfig
 from perfmodel.device.profile import DeviceProfile
 
 Direction = Literal["read", "write"]
@@ -109,13 +110,32 @@ def write_departure_cycles(device: DeviceProfile, transfer_bytes: list[int] | tu
 
 
 def compute_cycles(device: DeviceProfile, data_format: str, name: str, num_tiles: int | float) -> float:
-    """Cycles of one compute-library call `name` over `num_tiles` tiles (setup per call + cost per tile)."""
+    """Setup plus the slowest thread's time of one compute-library call `name` over `num_tiles` tiles at LoFi:
+    the call's time when its three threads overlap fully (a summary; the engines time each thread)."""
     return device.compute_for(data_format).cost(name).cycles(num_tiles)
 
 
-def untilize_variant(device: DeviceProfile, data_format: str, wt: int) -> str:
-    """pack_untilize while a tile row fits in Dst (half-sync), the slower standard untilize above."""
-    return "pack_untilize" if wt <= device.compute_for(data_format).dst_tiles_half_sync else "untilize"
+def thread_cycles(
+    device: DeviceProfile, data_format: str, name: str, thread: str, num_tiles: int | float, phases: int = 1
+) -> float:
+    """Busy cycles of compute thread `thread` ("unpack", "math" or "pack") for `num_tiles` tiles of call
+    `name` at `phases` fidelity phases, without the per-call setup."""
+    return device.compute_for(data_format).cost(name).thread_cycles(thread, num_tiles, phases)
+
+
+def dst_tiles(device: DeviceProfile, compute_config: ComputeConfig) -> int:
+    """Tiles per Dst acquire: SyncHalf 8 with a 16-bit Dst, 4 with fp32_dest_acc_en; SyncFull twice that."""
+    return device.dst.tiles_per_acquire(compute_config.fp32_dest_acc_en, compute_config.dst_full_sync_en)
+
+
+def untilize_variant(device: DeviceProfile, data_format: str, wt: int, dst_tiles_per_acquire: int | None = None) -> str:
+    """pack_untilize while a tile row fits in one Dst acquire, the slower standard untilize above.
+
+    `dst_tiles_per_acquire` defaults to the format's SyncHalf figure (`FormatCompute.dst_tiles_half_sync`)."""
+    fits = (
+        device.compute_for(data_format).dst_tiles_half_sync if dst_tiles_per_acquire is None else dst_tiles_per_acquire
+    )
+    return "pack_untilize" if wt <= fits else "untilize"
 
 
 def dram_roofline_cycles(device: DeviceProfile, dram_bytes: int) -> float:

@@ -4,6 +4,12 @@ A kernel is a generator function `fn(k, **compile_time_args)`. Every call on `k`
 block is itself a generator and is used as `yield from k.call(...)`, with tt-metal's names and semantics
 (shared/reference/centralize_w_rm.md §3-4). Engines (the discrete-event simulator, the dry-run checker)
 provide concrete contexts; kernels never see which one runs them.
+
+A compute kernel runs three times, once per compute thread (TRISC0 unpack, TRISC1 math, TRISC2 pack), as
+tt-metal compiles it three times: every call does only its own thread's part (`perfmodel.kernel_lib` says
+which), and the threads meet in two pseudo-CBs per core, `SRC_CB` (unpack -> math, the Src banks) and
+`DST_CB` (math -> pack, the Dst sections of `tile_regs_acquire` / `commit` / `wait` / `release`). Their
+indices are negative, so they cannot clash with a real CB; reports name them "srcA/B" and "Dst".
 """
 
 from __future__ import annotations
@@ -13,6 +19,17 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
 
 from perfmodel.errors import InputError
+
+THREADS = ("unpack", "math", "pack")
+SRC_CB = -1  # pseudo-CB: unpacked tiles handed from the unpack thread to math (the Src banks)
+DST_CB = -2  # pseudo-CB: Dst sections handed from math to the pack thread (the MATH_PACK semaphore)
+_PSEUDO_LABELS = {SRC_CB: "srcA/B", DST_CB: "Dst"}
+
+
+def cb_label(cb: int) -> str:
+    """How reports name a CB: c_<index>, or srcA/B / Dst for the pseudo-CBs between the compute threads."""
+    return _PSEUDO_LABELS.get(cb, f"c_{cb}")
+
 
 WaitMode = Literal["per_tile", "upfront", "caller_managed"]
 PopMode = Literal["per_tile", "at_end", "never", "caller_managed"]
@@ -63,7 +80,7 @@ class KernelContext(Protocol):
     def get_write_ptr(self, cb: int) -> int: ...
     def get_read_ptr(self, cb: int) -> int: ...
 
-    # circular buffers
+    # circular buffers (in a compute kernel: wait / pop on the unpack thread, reserve / push on pack)
     def cb_reserve_back(self, cb: int, n: int) -> Gen: ...
     def cb_push_back(self, cb: int, n: int) -> Gen: ...
     def cb_wait_front(self, cb: int, n: int) -> Gen: ...
@@ -83,7 +100,7 @@ class KernelContext(Protocol):
     def device_zone_start(self, name: str) -> Gen: ...
     def device_zone_end(self, name: str) -> Gen: ...
 
-    # compute helper library, with their CB traffic
+    # compute helper library, with their CB traffic (waits and pops on unpack, reserves and pushes on pack)
     def tilize(self, icb: int, block_w: int, ocb: int, num_blocks: int = 1) -> Gen: ...
     def reduce(
         self,
@@ -110,7 +127,9 @@ class KernelContext(Protocol):
         self, name: str, in_cbs: tuple[int, ...], out_cb: int, num_tiles: int, fn: Any = None
     ) -> Gen: ...  # fn(*input tiles) -> output tile, for functional runs
 
-    # low-level compute API: Dst handshake, unpack to Dst, SFPU functions, pack (no CB calls of their own)
+    # low-level compute API (no call on a real CB): the Dst handshake (acquire / commit on math, wait /
+    # release on pack: a section of DST_CB), unpack to Dst (copy_tile: unpack, then math), SFPU functions
+    # (math), pack (pack)
     def init_sfpu(self, icb: int, ocb: int) -> Gen: ...
     def tile_regs_acquire(self) -> Gen: ...
     def tile_regs_commit(self) -> Gen: ...

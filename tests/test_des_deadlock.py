@@ -36,8 +36,8 @@ def _hang(shape, kernels=None, config=ONE_CORE, cbs=None) -> DeadlockError:
     return info.value
 
 
-def _only(report: list[BlockedWait], kernel: str) -> BlockedWait:
-    found = [w for w in report if w.kernel == kernel]
+def _only(report: list[BlockedWait], kernel: str, thread: str | None = None) -> BlockedWait:
+    found = [w for w in report if w.kernel == kernel and (thread is None or w.thread == thread)]
     assert len(found) == 1, report
     return found[0]
 
@@ -49,7 +49,11 @@ def test_worked_hang_passes_at_one_tile_row() -> None:
 
 def test_worked_hang_at_two_tile_rows_names_the_tilize_reserve_on_c1() -> None:
     err = _hang((64, 32), kernels={"compute": preloaded_streaming_compute})
-    compute = _only(err.report, "compute")
+    # The pack thread is stuck on c_1; math then waits for a Dst section pack never releases, unpack for the
+    # mean pack never pushes.
+    compute = _only(err.report, "compute", "pack")
+    math = _only(err.report, "compute", "math")
+    assert (math.call, math.cb, math.available, math.capacity) == ("tile_regs_acquire", -2, 0, 2)
     assert (compute.call, compute.cb, compute.requested, compute.available, compute.capacity) == (
         "cb_reserve_back",
         CB_IN_TILED,
@@ -65,10 +69,11 @@ def test_worked_hang_at_two_tile_rows_names_the_tilize_reserve_on_c1() -> None:
     assert (writer.call, writer.cb) == ("cb_wait_front", CB_OUT_RM)
     assert "reader" in err.finished[(0, 0)]
     line = preloaded_streaming_compute.__code__.co_firstlineno + 3
-    assert str(err).splitlines()[1] == (
-        f"core (0,0): compute/pack CRBW cb_reserve_back(c_1, 1): 0 free of 1 at known_hangs.py:{line} | "
-        f"writer/brisc CWFW cb_wait_front(c_16, 1): 0 visible of 2 at {os.path.basename(writer.source)} | reader done"
-    )
+    shown = str(err).splitlines()[1]
+    assert shown.startswith("core (0,0): compute/math DSTACQ tile_regs_acquire() on Dst: 0 sections free of 2 at ")
+    assert f" | compute/pack CRBW cb_reserve_back(c_1, 1): 0 free of 1 at known_hangs.py:{line} | " in shown
+    writer_file = os.path.basename(writer.source)
+    assert shown.endswith(f" | writer/brisc CWFW cb_wait_front(c_16, 1): 0 visible of 2 at {writer_file} | reader done")
     c1 = next(c for c in err.cb_counters if c.cb == CB_IN_TILED)
     assert (c1.pushed, c1.popped) == (1, 0)
     assert err.to_dict()["blocked"][0]["core"] == [0, 0]
@@ -76,8 +81,10 @@ def test_worked_hang_at_two_tile_rows_names_the_tilize_reserve_on_c1() -> None:
 
 def test_streaming_col_broadcast_blocks_in_the_first_row_on_the_mean() -> None:
     err = _hang((32, 64), kernels={"compute": preloaded_streaming_compute})
-    compute = _only(err.report, "compute")
-    assert (compute.call, compute.cb, compute.requested, compute.available) == ("cb_wait_front", CB_MEAN_TILED, 1, 0)
+    compute = _only(err.report, "compute", "unpack")
+    # The unpacker waits for a Dst chunk's tiles before it pops them: the second tile of the row needs a
+    # second mean tile (B streamed per tile) that never comes.
+    assert (compute.call, compute.cb, compute.requested, compute.available) == ("cb_wait_front", CB_MEAN_TILED, 2, 1)
 
 
 def test_request_larger_than_capacity_blocks_forever() -> None:
@@ -100,7 +107,7 @@ def test_reader_that_never_pushes() -> None:
             yield from k.noc_async_read_barrier()
 
     err = _hang((64, 64), kernels={"reader": lazy_reader})
-    compute = _only(err.report, "compute")
+    compute = _only(err.report, "compute", "unpack")
     assert (compute.call, compute.cb, compute.available) == ("cb_wait_front", CB_IN_RM, 0)
     # A reserve without a push never uses up the ring, so the reader itself runs to its end.
     assert "reader" in err.finished[(0, 0)]
@@ -119,7 +126,7 @@ def test_intra_kernel_cb_too_small() -> None:
                 yield from k.sub(CB_IN_TILED, CB_MEAN_TILED, CB_CENTRALIZED, Wt, a_policy=Preloaded)
 
     err = _hang((64, 64), kernels={"compute": two_rows_ahead})
-    compute = _only(err.report, "compute")
+    compute = _only(err.report, "compute", "pack")
     assert (compute.call, compute.cb, compute.requested, compute.available) == ("cb_reserve_back", CB_IN_TILED, 2, 0)
     assert compute.source.endswith(f":{two_rows_ahead.__code__.co_firstlineno + 4}")
 

@@ -94,10 +94,14 @@ def test_generic_copy_step_moves_pages_unchanged() -> None:
     program = OP.build_program(x.shape, device=WH, config={"grid": (2, 1)}, kernels={"compute": copy_compute})
     result = simulate(program, inputs=x)
     assert np.array_equal(result.output.astype(np.float32), x.astype(result.output.dtype).astype(np.float32))
-    # 4 tile rows on 2 cores: each core makes 2 calls of 3 tiles, each call pays its setup once
-    cost = program.device.compute_for("bfloat16").cost("copy_tile")
-    setup = program.device.dispatch.kernel_setup_cycles
+    # 4 tile rows on 2 cores: each core makes 2 calls of 3 tiles (one Dst chunk each), each call pays its
+    # setup once on each thread, math one handshake per chunk
+    device = program.device
+    cost = device.compute_for("bfloat16").cost("copy_tile")
+    setup = device.dispatch.kernel_setup_cycles
+    handshake = {"unpack": 0.0, "math": device.dst.acquire_cycles, "pack": 0.0}
     for core in result.per_core:
-        assert core["math"]["busy_cycles"] == pytest.approx(
-            setup + 2 * (cost.cycles_per_call + 3 * cost.cycles_per_tile)
-        )
+        for thread in ("unpack", "math", "pack"):
+            assert core[thread]["busy_cycles"] == pytest.approx(
+                setup + 2 * (cost.cycles_per_call + cost.thread_cycles(thread, 3) + handshake[thread])
+            )

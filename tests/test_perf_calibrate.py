@@ -52,13 +52,22 @@ def test_recovers_known_constants_within_2_percent(rows_csv: Path) -> None:
     result = fit_perf_rows(rows_csv, board, keys=keys)
     # The rows run bf16 only: an fp32 cost is not exercised.
     assert FP32 in result.not_exercised
-    # Two per-tile costs on the same compute thread, always over the same tiles: one of them is refused.
-    assert len({TILIZE, REDUCE} & set(result.refused)) == 1
-    for key, factor in TRUE.items():
+    # Tilize and reduce load different compute threads (tilize's pack, reduce's unpack): the rows may tell
+    # them apart; whichever is kept (not refused as unidentifiable) recovers its true value.
+    for key in TRUE:
         assert key in result.values
-        assert result.values[key] == pytest.approx(get_param(board, key) * factor, rel=0.02)
-    kept = ({TILIZE, REDUCE} - set(result.refused)).pop()
-    assert result.values[kept] == pytest.approx(get_param(board, kept), rel=0.02)
+    read = "noc.read_issue_cycles"
+    assert result.values[read] == pytest.approx(get_param(board, read) * TRUE[read], rel=0.02)
+    # The kernel setup and the last write's latency both add once to almost every row (the three compute
+    # threads hide the other writes' latency): the rows fix their sum, not each.
+    tail = ("dispatch.kernel_setup_cycles", "dram.write_latency_cycles")
+    assert sum(result.values[k] for k in tail) == pytest.approx(
+        sum(get_param(board, k) * TRUE[k] for k in tail), rel=0.02
+    )
+    kept = {TILIZE, REDUCE} - set(result.refused)
+    assert kept
+    for key in kept:
+        assert result.values[key] == pytest.approx(get_param(board, key), rel=0.02)
     assert result.summary(held_out=False)["max_abs_error"] < 0.005
     assert result.summary(held_out=False, after=False)["max_abs_error"] > 0.02
 

@@ -46,7 +46,9 @@ def op_model(op_name: str) -> ModuleType:
     It declares INPUT_COLUMNS, KEY_COLUMNS, BUFFER_COLUMNS and provides shape_key, unit_programs,
     cb_table_for_row, units and validate_rows (see ops/centralize_w_rm/model.py); optionally INTEGER_COLUMNS,
     BOOLEAN_COLUMNS, STRING_COLUMNS and SHAPE_COLUMNS, by which `estimate_many` checks every cell
-    (`columns.validate_columns`).
+    (`columns.validate_columns`), and `column_defaults(table)`, which fills in columns a table may leave
+    out. KEY_COLUMNS may hold configuration columns (e.g. math_fidelity, fp32_dest_acc_en,
+    dst_full_sync_en): rows are grouped by every key column and priced by the unit programs built for it.
     """
     try:
         return importlib.import_module(f"perfmodel.ops.{op_name}.model")
@@ -75,20 +77,30 @@ _PROGRAMS: dict[tuple[Any, ...], tuple[DeviceProfile, tuple[Any, Any]]] = {}
 
 
 def unit_programs(
-    op_name: str, device: DeviceProfile, key: tuple[Hashable, ...], kernels: Sequence[Any] | None = None
+    op_name: str,
+    device: DeviceProfile,
+    key: tuple[Hashable, ...],
+    kernels: Sequence[Any] | None = None,
+    compute_config: Any = None,
 ) -> tuple[Any, Any]:
     """The op's representative one-unit and two-unit single-core programs for a shape key, cached.
 
     With `kernels` (a program's `KernelSpec`s) the representative programs run those kernels instead of the
     op's defaults: the analytic model prices the kernels a program carries, not the ones it would have had.
+    With `compute_config` (a program's `ComputeConfig`) they are built with it: an op whose shape key does
+    not name the compute knobs still gets the fidelity, Dst width and sync mode of the program it prices.
+    An op's shape key may also hold config columns (KEY_COLUMNS such as math_fidelity): `estimate_many`
+    groups rows by every key column.
     """
-    cache_key = (op_name, key, id(device), kernels_key(kernels))
+    cache_key = (op_name, key, id(device), kernels_key(kernels), compute_config)
     hit = _PROGRAMS.get(cache_key)
     if hit is not None and hit[0] is device:
         return hit[1]
     programs = op_model(op_name).unit_programs(device, key)
     if kernels is not None:
         programs = tuple(with_kernels(p, kernels) for p in programs)
+    if compute_config is not None:
+        programs = tuple(dataclasses.replace(p, compute_config=compute_config) for p in programs)
     if len(_PROGRAMS) > 4096:
         _PROGRAMS.clear()
     _PROGRAMS[cache_key] = (device, programs)
@@ -133,21 +145,26 @@ def twin(device: DeviceProfile) -> DeviceProfile:
 
 
 def signature(
-    op_name: str, device: DeviceProfile, key: tuple[Hashable, ...], kernels: Sequence[Any] | None = None
+    op_name: str,
+    device: DeviceProfile,
+    key: tuple[Hashable, ...],
+    kernels: Sequence[Any] | None = None,
+    compute_config: Any = None,
 ) -> StageSignature:
     """The priced per-unit stage signature of (op, shape key, device, kernels), cached (shared by twin devices).
 
-    `kernels`: a program's `KernelSpec`s (None: the op's defaults), see `unit_programs`.
+    `kernels`: a program's `KernelSpec`s (None: the op's defaults); `compute_config`: a program's
+    `ComputeConfig` (None: the one the op builds for the key); see `unit_programs`.
     """
-    cache_key = (op_name, key, id(device), kernels_key(kernels))
+    cache_key = (op_name, key, id(device), kernels_key(kernels), compute_config)
     hit = _SIGNATURES.get(cache_key)
     if hit is not None and hit[0] is device:
         return hit[1]
     same = twin(device)
     if same is not device:
-        sig = dataclasses.replace(signature(op_name, same, key, kernels), device=device.name)
+        sig = dataclasses.replace(signature(op_name, same, key, kernels, compute_config), device=device.name)
     else:
-        one, two = unit_programs(op_name, device, key, kernels)
+        one, two = unit_programs(op_name, device, key, kernels, compute_config)
         sig = build_signature(one, two)
     if len(_SIGNATURES) > 4096:
         _SIGNATURES.clear()
@@ -371,6 +388,14 @@ def evaluate(
     stages: dict[str, np.ndarray] = {f"{n}_cycles_per_unit": effective[n] for n in names}
     stages.update({f"{n}_isolated_cycles_per_unit": iso[n] for n in names})
     stages.update({f"{n}_end_cycles": pipe.kernel_end_cycles[n] for n in names})
+    # A compute kernel's threads ("compute.unpack", ...) also as the kernel: its slowest thread, its last end.
+    threads: dict[str, list[str]] = {}
+    for n in names:
+        if "." in n:
+            threads.setdefault(n.split(".", 1)[0], []).append(n)
+    for kernel, members in threads.items():
+        for suffix in ("cycles_per_unit", "isolated_cycles_per_unit", "end_cycles"):
+            stages[f"{kernel}_{suffix}"] = np.max(np.stack([stages[f"{m}_{suffix}"] for m in members]), axis=0)
     stages.update(
         {
             "setup_cycles": setup,
@@ -396,6 +421,6 @@ def slowest_core_units(units: np.ndarray, grid_cores: np.ndarray) -> tuple[np.nd
 
 
 def capacities_of(cbs: Any, cross_cbs: tuple[int, ...]) -> dict[int, int]:
-    """Pages of each cross-kernel CB in a CB table."""
+    """Pages of each cross-kernel CB in a CB table (with the pseudo-CBs SRC and DST, `kernel_lib.pseudo_cbs`)."""
     pages = {cb.index: cb.num_pages for cb in cbs}
     return {cb: pages[cb] for cb in cross_cbs if cb in pages}

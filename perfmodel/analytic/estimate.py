@@ -18,6 +18,7 @@ from perfmodel.analytic.engine import (
     unit_programs,
 )
 from perfmodel.analytic.liveness import find_deadlock
+from perfmodel.kernel_lib import pseudo_cbs
 from perfmodel.program import Program
 from perfmodel.result import RunResult
 
@@ -33,14 +34,16 @@ def estimate(program: Program) -> RunResult:
     model = op_model(program.op_name)
     key = model.shape_key(program)
     # The op's own kernels share the signatures of `estimate_many` (cached under None).
-    defaults = unit_programs(program.op_name, device, key)[0].kernels
-    kernels = None if kernels_key(program.kernels) == kernels_key(defaults) else program.kernels
-    hang = find_deadlock(program, lambda: unit_programs(program.op_name, device, key, kernels))
+    default = unit_programs(program.op_name, device, key)[0]
+    kernels = None if kernels_key(program.kernels) == kernels_key(default.kernels) else program.kernels
+    # The compute config the key implies, unless the program was built with another one.
+    config = None if program.compute_config == default.compute_config else program.compute_config
+    hang = find_deadlock(program, lambda: unit_programs(program.op_name, device, key, kernels, config))
     if hang is not None:
         raise hang
-    sig = signature(program.op_name, device, key, kernels)
+    sig = signature(program.op_name, device, key, kernels, config)
     slowest = max((core.num_units for core in program.cores), default=0)
-    caps = capacities_of(program.cbs, sig.cross_cbs)
+    caps = capacities_of((*program.cbs, *pseudo_cbs(program)), sig.cross_cbs)
     grid = program.split.grid
     dev = RowDevices.build(
         [device],

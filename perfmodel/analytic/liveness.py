@@ -26,15 +26,12 @@ from collections.abc import Callable, Sequence
 from perfmodel.checks.kernels import MAX_CALLS, dry_run
 from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError
 from perfmodel.errors import InputError
+from perfmodel.kernel_api import DST_CB
+from perfmodel.kernel_lib import kernel_threads, pseudo_cbs
 from perfmodel.program import CoreProgram, Program
 
-# Compute calls are attributed to the thread that makes them in tt-metal (and in the simulator).
-_COMPUTE_THREAD = {
-    "cb_wait_front": "unpack",
-    "cb_pop_front": "unpack",
-    "cb_reserve_back": "pack",
-    "cb_push_back": "pack",
-}
+# A compute thread waiting on the Dst pseudo-CB is in the handshake: named as the simulator names it.
+_DST_CALLS = {"cb_reserve_back": "tile_regs_acquire", "cb_wait_front": "tile_regs_wait"}
 
 
 # A core with at most this many units is played call for call (milliseconds).
@@ -106,7 +103,7 @@ def _recorded(program: Program, core_program: CoreProgram) -> dict[str, list[tup
         if f"more than {MAX_CALLS} CB calls" in error.message:
             return None  # an endless kernel: the static checks report it; the model cannot judge it
         raise InputError(f"{error.message} ({error.where}); the kernel must be a generator that runs to its end")
-    caps = {cb.index for cb in program.cbs}
+    caps = {cb.index for cb in (*program.cbs, *pseudo_cbs(program))}
     for kernel, calls in recorded.items():
         for _, cb, _, where in calls:
             if cb not in caps:
@@ -128,11 +125,11 @@ def _play(program: Program, core_program: CoreProgram) -> tuple[list, list, list
 def _play_recorded(
     program: Program, core_program: CoreProgram, recorded: dict[str, list[tuple[str, int, int, str]]]
 ) -> tuple[list, list, list[str]] | None:
-    caps = {cb.index: cb.num_pages for cb in program.cbs}
+    caps = {cb.index: cb.num_pages for cb in (*program.cbs, *pseudo_cbs(program))}
     pushed = dict.fromkeys(caps, 0)
     popped = dict.fromkeys(caps, 0)
     position = dict.fromkeys(recorded, 0)
-    risc = {spec.name: spec.risc for spec in program.kernels}
+    who = {name: (spec.name, thread or spec.risc) for name, spec, thread in kernel_threads(program)}
     moved = True
     while moved:
         moved = False
@@ -160,8 +157,9 @@ def _play_recorded(
     for kernel in stuck:
         call, cb, n, where = recorded[kernel][position[kernel]]
         available = caps[cb] - (pushed[cb] - popped[cb]) if call == "cb_reserve_back" else pushed[cb] - popped[cb]
-        thread = _COMPUTE_THREAD[call] if risc[kernel] == "trisc" else risc[kernel]
-        waits.append(BlockedWait(core, kernel, thread, call, cb, n, available, caps[cb], where))
+        name, thread = who[kernel]
+        shown = _DST_CALLS[call] if cb == DST_CB else call
+        waits.append(BlockedWait(core, name, thread, shown, cb, n, available, caps[cb], where))
     counts = [CbCounters(core, cb, pushed[cb], popped[cb], caps[cb]) for cb in caps]
-    done = [k for k in recorded if k not in stuck]
+    done = [who[k][0] if who[k][0] == k else f"{who[k][0]}/{who[k][1]}" for k in recorded if k not in stuck]
     return waits, counts, done

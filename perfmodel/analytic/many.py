@@ -36,6 +36,7 @@ from perfmodel.analytic.engine import (
 from perfmodel.checks.static import cb_count
 from perfmodel.device import list_devices, load_device
 from perfmodel.errors import InputError, PerfModelError
+from perfmodel.kernel_lib import pseudo_cbs
 
 RESULT_COLUMNS = (
     "kernel_duration_ns",
@@ -93,6 +94,10 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     name = _op_name(op)
     model = op_model(name)
     table = _as_table(table)
+    # An op may fill in columns a table leaves out (e.g. compute-config knobs at their defaults).
+    fill = getattr(model, "column_defaults", None)
+    if fill is not None:
+        table = fill(table)
     missing = [c for c in model.INPUT_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"table is missing column(s) {', '.join(missing)} (needs {', '.join(model.INPUT_COLUMNS)})")
@@ -355,9 +360,12 @@ def _affine_cbs(name: str, model: Any, device: Any, key: tuple, buffers: list[st
     one, _ = unit_programs(name, device, key)
     row = dict(zip(model.KEY_COLUMNS, key, strict=True))
 
+    # The pseudo-CBs between the compute threads (no L1; buffering does not change them).
+    pseudo = {cb.index: cb.num_pages for cb in pseudo_cbs(one)}
+
     def table_at(values: list[int]) -> tuple[int, dict[int, int]]:
         cbs = model.cb_table_for_row({**row, **dict(zip(buffers, values, strict=True))})
-        return sum(cb.total_bytes for cb in cbs), {cb.index: cb.num_pages for cb in cbs}
+        return sum(cb.total_bytes for cb in cbs), {**pseudo, **{cb.index: cb.num_pages for cb in cbs}}
 
     base_l1, base_pages = table_at([1] * len(buffers))
     l1_coef = np.zeros(len(buffers))

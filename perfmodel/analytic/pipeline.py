@@ -31,6 +31,7 @@ structures (one op at several block sizes) is evaluated one structure at a time 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -52,9 +53,14 @@ class PipelineTimes:
 
 
 def structure(sig: StageSignature) -> tuple:
-    """What rows must share to be evaluated together: kernels and their CB calls, without sizes or times."""
-    return tuple(
-        (k.name, tuple((n.call, n.cb) for n in k.prologue), tuple((n.call, n.cb) for n in k.body)) for k in sig.kernels
+    """What rows must share to be evaluated together: kernels and their CB calls, without sizes or times, and
+    the pseudo-CB capacities (they decide which release of SRC or DST a compute thread waits for)."""
+    return (
+        tuple(
+            (k.name, tuple((n.call, n.cb) for n in k.prologue), tuple((n.call, n.cb) for n in k.body))
+            for k in sig.kernels
+        ),
+        sig.pseudo_cb_pages,
     )
 
 
@@ -257,19 +263,25 @@ def _by_structure(
     return PipelineTimes(total, period, ends, deadlock)
 
 
-def _release(cb: int, nodes: list[int], pages: list[np.ndarray], need: np.ndarray) -> tuple[int, np.ndarray]:
+def _release(
+    cb: int, nodes: list[int], cumulative: np.ndarray, need: np.ndarray, uniform: bool
+) -> tuple[int, np.ndarray]:
     """(node, unit shift d) of the push (pop) that releases a call needing `need` pages beyond k units' worth.
 
-    With U pages pushed (popped) per unit and c_j the cumulative pages at the j-th of `nodes` in its unit,
-    unit k - d with d = 1 - ceil(need / U) is the latest unit that can release it, at its first node with
-    c_j >= need + d x U. The node must be the same on every row (rows share the node structure).
+    With U pages pushed (popped) per unit and c_j the cumulative pages at the j-th of `nodes` in its unit
+    (`cumulative`, nodes x rows), unit k - d with d = 1 - ceil(need / U) is the latest unit that can release
+    it, at its first node with c_j >= need + d x U. The node must be the same on every row (rows share the
+    node structure); `uniform`: every row has the same cumulative pages (then a binary search finds it).
     """
-    cumulative = np.cumsum(np.stack([pages[j] for j in nodes]), axis=0)
     per_unit = cumulative[-1]
     shift = (1 - np.ceil(need / per_unit)).astype(np.int64)
     if len(nodes) == 1:
         return nodes[0], shift
-    first = np.argmax(cumulative >= need + shift * per_unit, axis=0)
+    target = need + shift * per_unit
+    if uniform:
+        first = np.searchsorted(cumulative[:, 0], target, side="left")
+    else:
+        first = np.argmax(cumulative >= target, axis=0)
     if np.any(first != first[0]):
         raise NotImplementedError(f"c_{cb}: the releasing push or pop differs between configurations")
     return nodes[int(first[0])], shift
@@ -319,47 +331,84 @@ def _pipeline_times(
     deps: list[tuple[int, np.ndarray] | None] = []
     pro_deps: list[int | None] = []
     deadlock = np.zeros(rows, dtype=bool)
+    # Per CB: its push and pop nodes with their cumulative pages in a unit, and the prologue's pushes.
+    # Running totals per (kernel, CB) give the pages a kernel pushed or popped before a node of its unit.
+    zeros = np.zeros(rows)
+    pushes_of: dict[int, list[int]] = {}
+    pops_of: dict[int, list[int]] = {}
+    for j, (_, c, cb_j) in enumerate(body):
+        if c == "push":
+            pushes_of.setdefault(cb_j, []).append(j)
+        elif c == "pop":
+            pops_of.setdefault(cb_j, []).append(j)
+    cumulative: dict[tuple[int, str], tuple[np.ndarray, bool]] = {}
+    for kind, of in (("push", pushes_of), ("pop", pops_of)):
+        for cb_j, nodes in of.items():
+            cum = np.cumsum(np.stack([np.broadcast_to(pages[j], (rows,)) for j in nodes]), axis=0)
+            cumulative[(cb_j, kind)] = (cum, bool(np.all(cum == cum[:, :1])))
+    pro_push_of: dict[int, list[int]] = {}
+    for j, p in enumerate(pro):
+        if p[1] == "push":
+            pro_push_of.setdefault(p[2], []).append(j)
+    running: dict[tuple[str, int, str], np.ndarray] = {}
     for i, (kernel, call, cb) in enumerate(body):
-        before = [j for j in range(i) if body[j][0] == kernel and body[j][2] == cb]
-        pushes = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "push"]
-        pops = [j for j, b in enumerate(body) if b[2] == cb and b[1] == "pop"]
-        pro_push = [j for j, p in enumerate(pro) if p[2] == cb and p[1] == "push"]
-        pro_total = sum((pro_pages[j] for j in pro_push), np.zeros(rows))
+        pushes = pushes_of.get(cb, [])
+        pops = pops_of.get(cb, [])
+        pro_push = pro_push_of.get(cb, [])
+        pro_total = sum((pro_pages[j] for j in pro_push), zeros)
         dep: tuple[int, np.ndarray] | None = None
         pro_dep: int | None = None
         if call == "wait":
-            popped = sum((pages[j] for j in before if body[j][1] == "pop"), np.zeros(rows))
-            need = popped + pages[i]
+            need = running.get((kernel, cb, "pop"), zeros) + pages[i]
             if pushes:
-                dep = _release(cb, pushes, pages, np.maximum(need - pro_total, 0))
+                cum, uniform = cumulative[(cb, "push")]
+                dep = _release(cb, pushes, cum, np.maximum(need - pro_total, 0), uniform)
             if pro_push:
                 pro_dep = pro_push[-1]
         elif call == "reserve" and pops:
-            pushed = sum((pages[j] for j in before if body[j][1] == "push"), np.zeros(rows))
             cap = caps[cb]
-            node, shift = _release(cb, pops, pages, pro_total + pushed + pages[i] - cap)
-            deadlock |= (pages[i] > cap) | (shift <= 0)
+            cum, uniform = cumulative[(cb, "pop")]
+            need = pro_total + running.get((kernel, cb, "push"), zeros) + pages[i] - cap
+            node, shift = _release(cb, pops, cum, need, uniform)
+            # A real CB whose reservation needs a pop of its own unit is refused (conservative); the compute
+            # threads' pseudo-CBs (negative indices) turn over many times per unit by design.
+            deadlock |= (pages[i] > cap) | ((shift <= 0) if cb >= 0 else (shift < 0))
             # A reserve that waits for the pop of a unit before the first never waits: a depth beyond the
             # row's units (and beyond the explicit horizon) is cut there. The time is the same, and the
             # horizon (3 x depth + 8 units) stays bounded for a CB far larger than the run needs.
             never = np.maximum(units + 1, max_explicit_units)
-            dep = (node, np.minimum(np.maximum(shift, 1), never))
+            dep = (node, np.minimum(np.maximum(shift, 1 if cb >= 0 else 0), never))
+        if call in ("push", "pop"):
+            key = (kernel, cb, call)
+            running[key] = running.get(key, zeros) + pages[i]
         deps.append(dep)
         pro_deps.append(pro_dep)
 
-    # Evaluation order inside a unit: program order plus same-unit (shift 0) dependencies.
-    preds = {i: set() for i in range(len(body))}
+    # Evaluation order inside a unit: program order plus same-unit (shift 0) dependencies, the earliest
+    # ready node first (Kahn's algorithm on a heap).
+    preds: list[set[int]] = [set() for _ in body]
+    succs: list[list[int]] = [[] for _ in body]
     for i in range(len(body)):
         if i > 0 and body[i - 1][0] == body[i][0]:
             preds[i].add(i - 1)
         if deps[i] is not None and np.any(deps[i][1] == 0):
             preds[i].add(deps[i][0])
+    for i, ps in enumerate(preds):
+        for j in ps:
+            succs[j].append(i)
+    waiting = [len(ps) for ps in preds]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
     order: list[int] = []
-    while len(order) < len(body):
-        ready = [i for i in range(len(body)) if i not in order and preds[i] <= set(order)]
-        if not ready:
-            raise ValueError("the kernels' same-unit CB dependencies form a cycle: the program deadlocks")
-        order.append(ready[0])
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in succs[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) < len(body):
+        raise ValueError("the kernels' same-unit CB dependencies form a cycle: the program deadlocks")
 
     cyc = np.ones(rows, dtype=np.int64)
     for dep in deps:

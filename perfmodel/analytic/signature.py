@@ -7,6 +7,9 @@ kernel is ordered by program order and never delays it on its own). Between two 
 kernel does *work*: NoC transfers, barriers and compute calls, priced on an otherwise idle core with the
 DES's packet rules (`segment_cycles`).
 
+A compute kernel is three kernels here, one per thread ("<kernel>.unpack", ".math", ".pack"), synchronised
+by the pseudo-CBs SRC and DST like any other cross-kernel CB.
+
 The result, a `StageSignature`, depends only on the per-unit program and the device: it is what
 `estimate_many` caches per distinct (op, shape key, dtype, device).
 
@@ -36,6 +39,7 @@ from perfmodel.analytic.trace import (
     trace_core,
 )
 from perfmodel.device.profile import DeviceProfile
+from perfmodel.kernel_lib import kernel_threads, pseudo_cbs
 from perfmodel.program import Program
 
 
@@ -96,6 +100,9 @@ class StageSignature:
     setup_cycles: float
     first_read_cycles: float  # issue + latency of one read packet: the fill of a DRAM-bound run
     last_write_cycles: float  # latency of one write packet: the drain
+    # (index, pages) of the pseudo-CBs between the compute threads: part of the node structure, since which
+    # release of SRC or DST a call waits for depends on them (`pipeline.structure`).
+    pseudo_cb_pages: tuple[tuple[int, int], ...] = ()
 
     def kernel(self, name: str) -> KernelStages:
         return next(k for k in self.kernels if k.name == name)
@@ -109,7 +116,7 @@ def segment_cycles(
     Per packet the RISC-V is busy `issue_cycles`; the packet starts when the core's NoC interface, its DRAM
     bank and its route are free (each resource then stays busy for its own bytes / bandwidth) and completes
     `service + latency` after its start; a barrier waits for every outstanding packet. Compute calls take
-    `costs.compute_cycles`. `prices` memoises the packet look-ups of one device across calls.
+    their recorded cycles. `prices` memoises the packet look-ups of one device across calls.
     """
     seg = _segment(prices or _PacketPrices(device), events, _same, _same)
     return seg.cycles, seg.traffic
@@ -372,15 +379,15 @@ def _record(one_unit: Program, two_units: Program, deferred: bool) -> tuple[_Rec
                 users.setdefault(e.cb, set()).add(name)
     cross = {cb for cb, names in users.items() if len(names) > 1}
     kernels = []
-    for spec in one_unit.kernels:
-        one, two = t1[spec.name], t2[spec.name]
+    for name, spec, _ in kernel_threads(one_unit):
+        one, two = t1[name], t2[name]
         try:
             pieces: tuple[_Cut, _Cut, _Cut] | None = _pieces(one, two, cross)
         except ValueError:
             pieces = None  # may still split once the board prices the compute calls: tried per board
         # When the traces split, `two` holds `one`'s compute calls only.
         calls = tuple({e: None for e in (one if pieces else (*one, *two)) if isinstance(e, ComputeCall)})
-        kernels.append(_KernelRecord(spec.name, spec.noc, one, two, pieces, calls))
+        kernels.append(_KernelRecord(name, spec.noc, one, two, pieces, calls))
     return _Recording(tuple(kernels), frozenset(cross), deferred), [reads1, reads2]
 
 
@@ -402,6 +409,7 @@ def _program_view(program: Program) -> tuple:
         program.kernels,
         tuple((c.core, c.group, c.start_unit, c.num_units, c.compile_time_args) for c in program.cores),
         program.attributes,
+        program.compute_config,
     )
 
 
@@ -488,4 +496,5 @@ def build_signature(one_unit: Program, two_units: Program) -> StageSignature:
         setup_cycles=device.dispatch.kernel_setup_cycles,
         first_read_cycles=first_read.issue_cycles + first_read.latency_cycles,
         last_write_cycles=last_write.latency_cycles,
+        pseudo_cb_pages=tuple((cb.index, cb.num_pages) for cb in pseudo_cbs(one_unit)),
     )

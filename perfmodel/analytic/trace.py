@@ -3,7 +3,9 @@
 The analytic model must not restate what the kernels do. Instead it runs each kernel mirror of one core
 with a context that never blocks and never takes time, and records, in program order, every circular-buffer
 call, every NoC transfer (bytes, DRAM bank, direction), every barrier and every compute step (name and the
-cycles the simulator's own helper library prices it at with `costs.compute_cycles`).
+cycles the simulator's own helper library prices it at with `costs.thread_cycles`). A compute kernel is
+run once per compute thread, as the simulator runs it, and recorded as three kernels "<kernel>.unpack",
+"<kernel>.math", "<kernel>.pack" that meet in the pseudo-CBs SRC and DST (`kernel_lib.pseudo_cbs`).
 `perfmodel.analytic.signature` turns those records into per-unit stage work priced by `perfmodel.costs`.
 
 A dry run is the costly part of a signature (the helpers record one event per tile), and most of what it
@@ -23,7 +25,7 @@ from typing import Any, NamedTuple
 
 from perfmodel import costs
 from perfmodel.kernel_api import NocAddress
-from perfmodel.kernel_lib import KernelContextBase, TensorAccessor
+from perfmodel.kernel_lib import KernelContextBase, TensorAccessor, kernel_threads
 from perfmodel.program import CoreProgram, Program
 
 
@@ -53,7 +55,7 @@ class Barrier(NamedTuple):
 
 
 class ComputeCall(NamedTuple):
-    """One compute step of a helper call: `cycles` as the helper priced it with `costs.compute_cycles`.
+    """One compute step of a helper call: `cycles` as the helper priced it with `costs.thread_cycles`.
 
     In a deferred trace `cycles` is a `Cycles` expression; `Resolver.cycles` prices it.
     """
@@ -83,7 +85,8 @@ class PageRef(NamedTuple):
 class Cycles:
     """Compute cycles a helper asked for, kept as the expression it evaluated until a board prices it.
 
-    Leaves are the helper's own look-ups, `_cost(cb, name, tiles)` and `_setup(cb, name)`; inner nodes are
+    Leaves are the helper's own look-ups, `_tcost(cb, name, thread, tiles)`, `_setup(cb, name)` and
+    `_handshake()`; inner nodes are
     the + and - the helper applied, in its order, so pricing replays the same float operations. Anything
     else (comparisons, truth tests, products) raises TypeError: the dry run then falls back to a concrete,
     per-board trace instead of guessing.
@@ -269,8 +272,9 @@ class RecordingContext(KernelContextBase):
         kernel: str,
         reads: dict[tuple[Hashable, ...], Any] | None = None,
         addresses: frozenset[tuple[str, str]] = frozenset(),
+        thread: str | None = None,
     ) -> None:
-        super().__init__(program, core, kernel)
+        super().__init__(program, core, kernel, thread)
         self._addresses = addresses
         self.events: list[Event] = []
         self._append = self.events.append
@@ -290,10 +294,15 @@ class RecordingContext(KernelContextBase):
         return 0
 
     # deferred look-ups
-    def _cost(self, cb: int, name: str, tiles: float) -> Any:
+    def _tcost(self, cb: int, name: str, thread: str, tiles: int) -> Any:
         if self._deferred:
-            return Cycles("cost", (cb, name, tiles))
-        return super()._cost(cb, name, tiles)
+            return Cycles("tcost", (cb, name, thread, tiles))
+        return super()._tcost(cb, name, thread, tiles)
+
+    def _handshake(self) -> Any:
+        if self._deferred:
+            return Cycles("handshake", ())
+        return super()._handshake()
 
     def _setup(self, cb: int, name: str) -> Any:
         if self._deferred:
@@ -318,19 +327,19 @@ class RecordingContext(KernelContextBase):
 
     # circular buffers and NoC: called once per tile or stick, so the records are built directly
     # (`_new(CbCall, fields)` is `CbCall(*fields)` without the named tuple's Python-level constructor).
-    def cb_reserve_back(self, cb: int, n: int) -> Iterator[Any]:
+    def _cb_reserve(self, cb: int, n: int) -> Iterator[Any]:
         self._append(_new(CbCall, ("reserve", cb, n)))
         return _EMPTY
 
-    def cb_push_back(self, cb: int, n: int) -> Iterator[Any]:
+    def _cb_push(self, cb: int, n: int) -> Iterator[Any]:
         self._append(_new(CbCall, ("push", cb, n)))
         return _EMPTY
 
-    def cb_wait_front(self, cb: int, n: int) -> Iterator[Any]:
+    def _cb_wait(self, cb: int, n: int) -> Iterator[Any]:
         self._append(_new(CbCall, ("wait", cb, n)))
         return _EMPTY
 
-    def cb_pop_front(self, cb: int, n: int) -> Iterator[Any]:
+    def _cb_pop(self, cb: int, n: int) -> Iterator[Any]:
         self._append(_new(CbCall, ("pop", cb, n)))
         return _EMPTY
 
@@ -363,11 +372,11 @@ def trace_core(program: Program, core_index: int = 0) -> dict[str, tuple[Event, 
     """Run every kernel of core `core_index` to completion with a recording context: kernel -> events."""
     core = program.cores[core_index]
     traces = {}
-    for spec in program.kernels:
-        ctx = RecordingContext(program, core, spec.name)
+    for name, spec, thread in kernel_threads(program):
+        ctx = RecordingContext(program, core, spec.name, thread=thread)
         for _ in spec.fn(ctx, **core.compile_time_args[spec.name]):
             pass
-        traces[spec.name] = tuple(ctx.events)
+        traces[name] = tuple(ctx.events)
     return traces
 
 
@@ -406,21 +415,22 @@ def _record_once(
         _INTERNED.clear()
     reads: dict[tuple[Hashable, ...], Any] = {}
     traces = {}
-    for spec in program.kernels:
-        ctx = RecordingContext(program, core, spec.name, reads, addresses)
+    for name, spec, thread in kernel_threads(program):
+        ctx = RecordingContext(program, core, spec.name, reads, addresses, thread)
         for _ in spec.fn(ctx, **core.compile_time_args[spec.name]):
             pass
         # An address recorded in an event would be a value the trace depends on: hashing every recorded
         # field (one C-level pass) raises `_AddressUsed` for it.
         set(itertools.chain.from_iterable(ctx.events))
-        traces[spec.name] = tuple(ctx.events)
+        traces[name] = tuple(ctx.events)
     return traces, reads
 
 
 class Resolver:
     """Prices a deferred trace's expressions and pages for one program's board, memoised.
 
-    It calls the helper library's own look-ups (`KernelContextBase._cost`, `_setup`, `tensor_accessor`) on
+    It calls the helper library's own look-ups (`KernelContextBase._tcost`, `_setup`, `_handshake`,
+    `tensor_accessor`) on
     a context of that program, so a resolved event equals the one a concrete dry run records.
     """
 
@@ -437,8 +447,10 @@ class Resolver:
         hit = self._cycles.get(value)
         if hit is None:
             op, args = value.op, value.args
-            if op == "cost":
-                hit = KernelContextBase._cost(self._ctx, *args)
+            if op == "tcost":
+                hit = KernelContextBase._tcost(self._ctx, *args)
+            elif op == "handshake":
+                hit = KernelContextBase._handshake(self._ctx)
             elif op == "setup":
                 hit = KernelContextBase._setup(self._ctx, *args)
             elif op == "+":

@@ -12,6 +12,10 @@ centralize_w_rm.md §4:
   reserves more pages than are free before it consumes them, or waits for pages it has not produced yet:
   it would block on itself;
 - `kernel_error`: the kernel raised, or ran more than `MAX_CALLS` calls (an endless loop).
+
+A compute kernel runs once per compute thread ("<kernel>.unpack", ".math", ".pack"), as the engines run it;
+its threads' hand-offs through the pseudo-CBs SRC and DST (`kernel_lib.pseudo_cbs`) are recorded like CB
+calls and checked for balance, but they are no ring in L1 (no capacity-multiple rule).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import numpy as np
 from perfmodel.checks.report import Violation
 from perfmodel.des.deadlock import frame_source, kernel_frame, register_engine_file
 from perfmodel.errors import PerfModelError
-from perfmodel.kernel_lib import KernelContextBase
+from perfmodel.kernel_api import cb_label
+from perfmodel.kernel_lib import KernelContextBase, kernel_threads, pseudo_cbs
 from perfmodel.program import CoreProgram, KernelSpec, Program
 
 register_engine_file(__file__)
@@ -43,8 +48,10 @@ class DryRunContext(KernelContextBase):
 
     functional = False
 
-    def __init__(self, program: Program, core_program: CoreProgram, spec: KernelSpec) -> None:
-        super().__init__(program, core_program, spec.name)
+    def __init__(
+        self, program: Program, core_program: CoreProgram, spec: KernelSpec, thread: str | None = None
+    ) -> None:
+        super().__init__(program, core_program, spec.name, thread)
         self.calls: list[tuple[str, int, int, str]] = []
 
     def _record(self, call: str, cb: int, n: int) -> None:
@@ -52,19 +59,19 @@ class DryRunContext(KernelContextBase):
             raise _DryRunLimit
         self.calls.append((call, cb, n, frame_source(kernel_frame(2))))
 
-    def cb_reserve_back(self, cb: int, n: int) -> Gen:
+    def _cb_reserve(self, cb: int, n: int) -> Gen:
         self._record("cb_reserve_back", cb, n)
         return iter(_NOTHING)
 
-    def cb_wait_front(self, cb: int, n: int) -> Gen:
+    def _cb_wait(self, cb: int, n: int) -> Gen:
         self._record("cb_wait_front", cb, n)
         return iter(_NOTHING)
 
-    def cb_push_back(self, cb: int, n: int) -> Gen:
+    def _cb_push(self, cb: int, n: int) -> Gen:
         self._record("cb_push_back", cb, n)
         return iter(_NOTHING)
 
-    def cb_pop_front(self, cb: int, n: int) -> Gen:
+    def _cb_pop(self, cb: int, n: int) -> Gen:
         self._record("cb_pop_front", cb, n)
         return iter(_NOTHING)
 
@@ -97,24 +104,21 @@ class DryRunContext(KernelContextBase):
 
 
 def dry_run(program: Program, core_program: CoreProgram) -> tuple[dict[str, list[tuple[str, int, int, str]]], list]:
-    """Run every kernel of one core on its own; returns {kernel: recorded calls} and kernel_error violations."""
+    """Run every kernel (every thread of the compute kernel) of one core on its own; returns {kernel or
+    "<kernel>.<thread>": recorded calls} and kernel_error violations."""
     recorded: dict[str, list[tuple[str, int, int, str]]] = {}
     errors: list[Violation] = []
-    for spec in program.kernels:
-        ctx = DryRunContext(program, core_program, spec)
+    for name, spec, thread in kernel_threads(program):
+        ctx = DryRunContext(program, core_program, spec, thread)
         try:
             gen = spec.fn(ctx, **core_program.compile_time_args.get(spec.name, {}))
             for _ in gen:
                 pass
         except _DryRunLimit:
-            errors.append(
-                Violation("kernel_error", f"kernel {spec.name} made more than {MAX_CALLS} CB calls", spec.source)
-            )
+            errors.append(Violation("kernel_error", f"kernel {name} made more than {MAX_CALLS} CB calls", spec.source))
         except (PerfModelError, TypeError, KeyError, ValueError) as exc:
-            errors.append(
-                Violation("kernel_error", f"kernel {spec.name} raised {type(exc).__name__}: {exc}", spec.source)
-            )
-        recorded[spec.name] = ctx.calls
+            errors.append(Violation("kernel_error", f"kernel {name} raised {type(exc).__name__}: {exc}", spec.source))
+        recorded[name] = ctx.calls
     return recorded, errors
 
 
@@ -125,6 +129,7 @@ def _core_label(core_program: CoreProgram) -> str:
 def check_core(program: Program, core_program: CoreProgram) -> list[Violation]:
     recorded, found = dry_run(program, core_program)
     caps = {cb.index: core_program.cb_pages.get(cb.index, cb.num_pages) for cb in program.cbs}
+    caps.update({cb.index: cb.num_pages for cb in pseudo_cbs(program)})
     label = _core_label(core_program)
     seen: set[tuple[str, int, str]] = set()
 
@@ -147,7 +152,7 @@ def check_core(program: Program, core_program: CoreProgram) -> list[Violation]:
                     "cb_unknown",
                     cb,
                     where,
-                    f"{kernel} calls {call}(c_{cb}, {n}) on a CB the program does not configure",
+                    f"{kernel} calls {call}({cb_label(cb)}, {n}) on a CB the program does not configure",
                 )
                 continue
             if call in ("cb_reserve_back", "cb_wait_front"):
@@ -156,14 +161,15 @@ def check_core(program: Program, core_program: CoreProgram) -> list[Violation]:
                         "cb_request_exceeds_capacity",
                         cb,
                         where,
-                        f"{kernel} {call}(c_{cb}, {n}) asks for more than the {cap} pages of c_{cb}: blocks forever",
+                        f"{kernel} {call}({cb_label(cb)}, {n}) asks for more than the {cap} pages of "
+                        f"{cb_label(cb)}: blocks forever",
                     )
-                elif n > 0 and cap % n and (call == "cb_reserve_back" or cb not in waited_since_pop):
+                elif cb >= 0 and n > 0 and cap % n and (call == "cb_reserve_back" or cb not in waited_since_pop):
                     add(
                         "cb_capacity_not_multiple",
                         cb,
                         where,
-                        f"{kernel} {call}(c_{cb}, {n}): capacity {cap} is not a multiple of {n}, "
+                        f"{kernel} {call}({cb_label(cb)}, {n}): capacity {cap} is not a multiple of {n}, "
                         "the ring can be overrun",
                     )
                 if call == "cb_wait_front":
@@ -190,37 +196,81 @@ def check_core(program: Program, core_program: CoreProgram) -> list[Violation]:
                 "cb_push_pop_imbalance",
                 cb,
                 where or "?",
-                f"c_{cb}: {pushed.get(cb, 0)} pages pushed but {popped.get(cb, 0)} popped over the program",
+                f"{cb_label(cb)}: {pushed.get(cb, 0)} pages pushed but {popped.get(cb, 0)} popped over the program",
             )
 
-    for kernel, calls in recorded.items():
-        consumed = {cb for call, cb, _, _ in calls if call in ("cb_pop_front", "cb_wait_front")}
-        own = {cb for cb in consumed if producers.get(cb) == {kernel} and consumers.get(cb) == {kernel} and cb in caps}
-        count = {cb: [0, 0] for cb in own}  # pushed, popped by this kernel so far
-        for call, cb, n, where in calls:
-            if cb not in own:
-                continue
-            c = count[cb]
-            if call == "cb_reserve_back" and c[0] - c[1] + n > caps[cb]:
+    # A kernel that produces and consumes a CB on its own (its threads, for the compute kernel) is played
+    # against itself on those CBs, every other CB taken as ready: where it stops, it blocks on itself.
+    owner = {name: name.split(".", 1)[0] for name in recorded}
+    for kernel in dict.fromkeys(owner.values()):
+        threads = [name for name in recorded if owner[name] == kernel]
+        own = {
+            cb
+            for cb in caps
+            if producers.get(cb, set()) | consumers.get(cb, set())
+            and {owner[t] for t in producers.get(cb, set()) | consumers.get(cb, set())} == {kernel}
+        }
+        if not own:
+            continue
+        for cb, name, call, n, where, free in _self_blocked(recorded, threads, own, caps):
+            if call == "cb_reserve_back":
                 add(
                     "cb_intra_kernel_capacity",
                     cb,
                     where,
-                    f"{kernel} reserves {n} pages of c_{cb} with {caps[cb] - (c[0] - c[1])} of {caps[cb]} free, "
+                    f"{name} reserves {n} pages of {cb_label(cb)} with {free} of {caps[cb]} free, "
                     "and only this kernel frees them: it blocks on itself",
                 )
-            elif call == "cb_wait_front" and c[0] - c[1] < n:
+            else:
                 add(
                     "cb_intra_kernel_capacity",
                     cb,
                     where,
-                    f"{kernel} waits for {n} pages of c_{cb} but has pushed only {c[0] - c[1]}: it blocks on itself",
+                    f"{name} waits for {n} pages of {cb_label(cb)} but has pushed only {free}: it blocks on itself",
                 )
-            elif call == "cb_push_back":
-                c[0] += n
-            elif call == "cb_pop_front":
-                c[1] += n
     return found
+
+
+def _self_blocked(
+    recorded: dict[str, list[tuple[str, int, int, str]]], threads: list[str], own: set[int], caps: dict[int, int]
+) -> list[tuple[int, str, str, int, str, int]]:
+    """Play `threads` on their own CBs `own` (calls on other CBs never block): the calls they stop at, as
+    (cb, thread, call, pages, source line, free or visible pages). The cause is reported, not its echoes: a
+    blocked reservation on a real CB if there is one, else a blocked wait on one, else the Dst/Src hand-off."""
+    pushed = dict.fromkeys(own, 0)
+    popped = dict.fromkeys(own, 0)
+    position = dict.fromkeys(threads, 0)
+    moved = True
+    while moved:
+        moved = False
+        for name in threads:
+            calls, i = recorded[name], position[name]
+            while i < len(calls):
+                call, cb, n, _ = calls[i]
+                if cb in own:
+                    if call == "cb_reserve_back" and caps[cb] - (pushed[cb] - popped[cb]) < n:
+                        break
+                    if call == "cb_wait_front" and pushed[cb] - popped[cb] < n:
+                        break
+                    if call == "cb_push_back":
+                        pushed[cb] += n
+                    elif call == "cb_pop_front":
+                        popped[cb] += n
+                i += 1
+            if i != position[name]:
+                position[name] = i
+                moved = True
+    stuck = []
+    for name in threads:
+        if position[name] < len(recorded[name]):
+            call, cb, n, where = recorded[name][position[name]]
+            have = caps[cb] - (pushed[cb] - popped[cb]) if call == "cb_reserve_back" else pushed[cb] - popped[cb]
+            stuck.append((cb, name, call, n, where, have))
+    for rank in (lambda s: s[0] >= 0 and s[2] == "cb_reserve_back", lambda s: s[0] >= 0, lambda s: True):
+        picked = [s for s in stuck if rank(s)]
+        if picked:
+            return picked
+    return []
 
 
 def kernel_dry_run(program: Program) -> list[Violation]:

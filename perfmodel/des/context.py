@@ -3,9 +3,10 @@
 One `DesContext` per kernel per core. CB calls follow `cb.CbState`; a call that must wait parks the kernel
 on a simpy event and records who waits for what (for the deadlock report); push and pop never wait and take
 no time. NoC calls price their packets through `noc.NocModel` and keep the RISC-V busy for the issue cycles;
-a barrier waits until the latest completion of this RISC-V's reads (or writes). Compute helpers (see
-`perfmodel.kernel_lib`) pay their profile cost on the math thread. In a compute kernel, wait/pop are attributed to
-the unpack thread (TRISC0), reserve/push to the pack thread (TRISC2), compute time to math (TRISC1).
+a barrier waits until the latest completion of this RISC-V's reads (or writes). A compute kernel runs as
+three processes, one context per thread (TRISC0 unpack, TRISC1 math, TRISC2 pack); each pays its own part of
+the helpers (see `perfmodel.kernel_lib`) and they meet in the core's pseudo-CBs SRC and DST, whose waits
+are reported as the calls that make them (`tile_regs_acquire` / `tile_regs_wait` on Dst).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from perfmodel.des.cb import CbState
 from perfmodel.des.deadlock import SimulationLimitError, kernel_frame
 from perfmodel.errors import InputError
+from perfmodel.kernel_api import DST_CB, cb_label
 from perfmodel.kernel_lib import KernelContextBase
 from perfmodel.numerics.formats import get_format
 from perfmodel.program import CoreProgram, KernelSpec, Program
@@ -27,12 +29,8 @@ if TYPE_CHECKING:
 
 Gen = Iterator[Any]
 _NOTHING: tuple[()] = ()
-_THREAD_OF_CALL = {
-    "cb_wait_front": "unpack",
-    "cb_pop_front": "unpack",
-    "cb_reserve_back": "pack",
-    "cb_push_back": "pack",
-}
+# What a blocked wait on the Dst pseudo-CB is in the kernel's terms.
+_DST_CALLS = {"cb_reserve_back": "tile_regs_acquire", "cb_wait_front": "tile_regs_wait"}
 
 
 class KernelStats:
@@ -56,9 +54,15 @@ class KernelStats:
 
 class DesContext(KernelContextBase):
     def __init__(
-        self, sim: Simulation, program: Program, core_program: CoreProgram, spec: KernelSpec, cbs: dict[int, CbState]
+        self,
+        sim: Simulation,
+        program: Program,
+        core_program: CoreProgram,
+        spec: KernelSpec,
+        cbs: dict[int, CbState],
+        thread: str | None = None,
     ) -> None:
-        super().__init__(program, core_program, spec.name)
+        super().__init__(program, core_program, spec.name, thread)
         self.sim = sim
         self.env = sim.env
         self.cbs = cbs
@@ -95,13 +99,17 @@ class DesContext(KernelContextBase):
                 )
             )
 
-    def _thread(self, call: str) -> str:
-        return _THREAD_OF_CALL[call] if self.is_compute else self.risc
+    @property
+    def track(self) -> str:
+        """The thread this context runs: a compute thread, or the data-movement RISC-V."""
+        return self.thread or self.risc
 
     def _block(self, call: str, cb: CbState, n: int, front: bool) -> Gen:
         env = self.env
         t0 = env.now
-        thread = self._thread(call)
+        thread = self.track
+        if cb.index == DST_CB:
+            call = _DST_CALLS[call]
         key = (self.core, self.kernel_name, thread)
         self.sim.blocked[key] = (call, cb, n, kernel_frame(1))
         while True:
@@ -116,27 +124,27 @@ class DesContext(KernelContextBase):
             self.stats.add_blocked(thread, call, waited)
             cb.add_blocked(f"{self.kernel_name}/{thread}", call, waited)
             if self._tracer is not None:
-                self._tracer.complete(self.core, thread, f"{call} c_{cb.index} blocked", t0, waited, pages=n)
+                self._tracer.complete(self.core, thread, f"{call} {cb_label(cb.index)} blocked", t0, waited, pages=n)
 
     # ---- circular buffers --------------------------------------------------------------------------------
-    def cb_reserve_back(self, cb: int, n: int) -> Gen:
+    def _cb_reserve(self, cb: int, n: int) -> Gen:
         state = self._cb(cb)
         self._tick()
         if state.capacity - (state.pushed - state.popped) < n:
             yield from self._block("cb_reserve_back", state, n, front=False)
 
-    def cb_wait_front(self, cb: int, n: int) -> Gen:
+    def _cb_wait(self, cb: int, n: int) -> Gen:
         state = self._cb(cb)
         self._tick()
         if state.pushed - state.popped < n:
             yield from self._block("cb_wait_front", state, n, front=True)
 
-    def cb_push_back(self, cb: int, n: int) -> Gen:
+    def _cb_push(self, cb: int, n: int) -> Gen:
         self._tick()
         self._cb(cb).push(n, self.env.now)
         return iter(_NOTHING)
 
-    def cb_pop_front(self, cb: int, n: int) -> Gen:
+    def _cb_pop(self, cb: int, n: int) -> Gen:
         self._tick()
         self._cb(cb).pop(n, self.env.now)
         return iter(_NOTHING)
@@ -199,7 +207,7 @@ class DesContext(KernelContextBase):
     # ---- compute and data ------------------------------------------------------------------------------
     def _compute(self, name: str, cycles: float) -> Gen:
         if cycles > 0:
-            thread = "math" if self.is_compute else self.risc
+            thread = self.track
             self.stats.add_busy(thread, cycles)
             if self._tracer is not None:
                 self._tracer.complete(self.core, thread, name, self.env.now, cycles)

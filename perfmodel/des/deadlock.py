@@ -3,7 +3,9 @@
 When the event queue empties while kernels are unfinished, every unfinished kernel (or compute thread) is
 parked in a CB call that can never be satisfied. `DeadlockError.report` lists those waits with the kernel
 source line, in the spirit of tt-metal's watcher (CRBW = cb_reserve_back waiting, CWFW = cb_wait_front
-waiting), plus the pages pushed and popped so far on every CB of every core.
+waiting), plus the pages pushed and popped so far on every CB of every core. A compute thread parked in the
+Dst handshake is reported as its call, `tile_regs_acquire` (math: both Dst sections are full) or
+`tile_regs_wait` (pack: nothing committed), on "Dst"; the Src hand-off between unpack and math as "srcA/B".
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ from types import FrameType
 from typing import Any
 
 from perfmodel.errors import PerfModelError
+from perfmodel.kernel_api import cb_label
 
 # Frames inside these files are engine code, not kernel mirrors: a source line skips them.
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
 # The helper library is engine code shared by every engine (it lives beside the kernel API).
 _EXTRA_ENGINE_FILES: set[str] = {os.path.join(os.path.dirname(_ENGINE_DIR), "kernel_lib.py")}
 
-WATCHER_CODES = {"cb_reserve_back": "CRBW", "cb_wait_front": "CWFW"}
+WATCHER_CODES = {
+    "cb_reserve_back": "CRBW",
+    "cb_wait_front": "CWFW",
+    "tile_regs_acquire": "DSTACQ",
+    "tile_regs_wait": "DSTW",
+}
+_FREE_CALLS = ("cb_reserve_back", "tile_regs_acquire")  # wait for free pages (else for visible ones)
 
 
 def register_engine_file(path: str) -> None:
@@ -63,16 +72,21 @@ class BlockedWait:
     call: str
     cb: int
     requested: int
-    available: int  # free pages for cb_reserve_back, visible pages for cb_wait_front
+    available: int  # free pages (sections) for cb_reserve_back / tile_regs_acquire, visible ones for the waits
     capacity: int
     source: str  # file:line of the kernel mirror
 
     def watcher_line(self) -> str:
         code = WATCHER_CODES.get(self.call, self.call)
-        what = "free" if self.call == "cb_reserve_back" else "visible"
+        what = "free" if self.call in _FREE_CALLS else "visible"
         where = os.path.basename(self.source.rsplit(":", 1)[0]) + ":" + self.source.rsplit(":", 1)[-1]
+        if self.call.startswith("tile_regs_"):
+            return (
+                f"{self.kernel}/{self.thread} {code} {self.call}() on Dst: "
+                f"{self.available} sections {'free' if what == 'free' else 'committed'} of {self.capacity} at {where}"
+            )
         return (
-            f"{self.kernel}/{self.thread} {code} {self.call}(c_{self.cb}, {self.requested}): "
+            f"{self.kernel}/{self.thread} {code} {self.call}({cb_label(self.cb)}, {self.requested}): "
             f"{self.available} {what} of {self.capacity} at {where}"
         )
 
@@ -117,7 +131,8 @@ class DeadlockError(PerfModelError):
             lines.append(f"core ({core[0]},{core[1]}): " + " | ".join(parts))
             counts = [c for c in self.cb_counters if c.core == core]
             lines.append(
-                "    " + " ".join(f"c_{c.cb} pushed {c.pushed} popped {c.popped} (cap {c.capacity});" for c in counts)
+                "    "
+                + " ".join(f"{cb_label(c.cb)} pushed {c.pushed} popped {c.popped} (cap {c.capacity});" for c in counts)
             )
         return "\n".join(lines)
 

@@ -1,10 +1,11 @@
 """`simulate(program)`: run a Program on simpy time and return a frozen `RunResult`.
 
-Every core gets its CBs (`cb.py`) and one simpy process per kernel (the compute kernel is one process whose
-calls are attributed to the unpack / math / pack threads). All kernels start at t = 0 and first pay the
-profile's kernel setup; the kernel duration is first kernel start to last kernel end over all cores.
-The run is bounded by `max_events` (events and kernel calls; by default scaled from the program's work,
-`default_max_events`) and optionally by `timeout_s` of wall time; a bound reached raises
+Every core gets its CBs (`cb.py`), the two pseudo-CBs between its compute threads (`kernel_lib.pseudo_cbs`)
+and one simpy process per kernel, three for the compute kernel (its unpack, math and pack threads). All
+kernels start at t = 0 and first pay the profile's kernel setup; the kernel duration is first kernel start
+to last kernel end over all cores. The run is bounded by `max_events` (events and kernel calls; by default
+scaled from the program's work, `default_max_events`) and optionally by `timeout_s` of wall time; a bound
+reached raises
 `SimulationLimitError` saying which, where, and how to raise it. When the queue empties with kernels
 unfinished, the blocked waits become a `DeadlockError`.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from perfmodel.des.noc import NocModel
 from perfmodel.des.trace import Tracer
 from perfmodel.errors import InputError
 from perfmodel.io.files import check_output_path
+from perfmodel.kernel_api import cb_label
+from perfmodel.kernel_lib import kernel_threads, pseudo_cbs
 from perfmodel.numerics.tiles import TILE_HEIGHT, TILE_WIDTH, tilize_block
 from perfmodel.program import CircularBuffer, CoreProgram, KernelSpec, Program
 from perfmodel.result import RunResult
@@ -77,14 +81,19 @@ class Simulation:
         self.memory = FunctionalMemory(program.device.dram.num_banks, l1_bytes) if functional else None
         self.core_cbs: dict[tuple[int, int], dict[int, CbState]] = {}
         self.contexts: list[DesContext] = []
+        pseudo = pseudo_cbs(program)
         for core_program in program.cores:
             cbs = {
                 spec.index: CbState(_on_core(spec, core_program), self._cb_base[spec.index], record_occupancy=trace)
                 for spec in program.cbs
             }
+            for spec in pseudo:
+                cbs[spec.index] = CbState(spec, 0, record_occupancy=trace)
             self.core_cbs[core_program.core] = cbs
-            for spec in program.kernels:
-                ctx = DesContext(self, program, core_program, spec, cbs)
+            handoff: dict[str, Any] = {"src": deque(), "dst": deque()}
+            for _, spec, thread in kernel_threads(program):
+                ctx = DesContext(self, program, core_program, spec, cbs, thread)
+                ctx.share_handoff(handoff)
                 self.contexts.append(ctx)
                 self.env.process(self._run_kernel(ctx, spec, core_program))
 
@@ -102,9 +111,9 @@ class Simulation:
         setup = self.device.dispatch.kernel_setup_cycles
         ctx.stats.start = self.env.now
         if setup > 0:
-            ctx.stats.add_busy(ctx.risc if not ctx.is_compute else "math", setup)
+            ctx.stats.add_busy(ctx.track, setup)
             if self.tracer is not None:
-                self.tracer.complete(ctx.core, ctx.risc if not ctx.is_compute else "math", "kernel setup", 0.0, setup)
+                self.tracer.complete(ctx.core, ctx.track, "kernel setup", 0.0, setup)
             yield self.env.timeout(setup)
         gen = spec.fn(ctx, **core_program.compile_time_args.get(spec.name, {}))
         if not isinstance(gen, Iterator):
@@ -144,7 +153,7 @@ class Simulation:
             return None
         report = []
         for (core, kernel, thread), (call, cb, n, frame) in sorted(self.blocked.items(), key=lambda kv: kv[0]):
-            available = cb.free if call == "cb_reserve_back" else cb.visible
+            available = cb.free if call in ("cb_reserve_back", "tile_regs_acquire") else cb.visible
             report.append(
                 BlockedWait(core, kernel, thread, call, cb.index, n, available, cb.capacity, frame_source(frame))
             )
@@ -156,7 +165,8 @@ class Simulation:
         finished: dict[tuple[int, int], list[str]] = {}
         for ctx in self.contexts:
             if ctx.stats.end is not None:
-                finished.setdefault(ctx.core, []).append(ctx.kernel_name)
+                name = ctx.kernel_name if ctx.thread is None else f"{ctx.kernel_name}/{ctx.thread}"
+                finished.setdefault(ctx.core, []).append(name)
         return DeadlockError(report, counters, time_cycles=float(self.env.now), finished=finished)
 
 
@@ -302,7 +312,9 @@ def _write_trace(sim: Simulation, path: str | Path, *, deadlocked: bool) -> None
     for core, cbs in sim.core_cbs.items():
         for cb in cbs.values():
             if cb.occupancy:
-                tracer.counter(core, f"c_{cb.index} {cb.spec.name} pages", cb.occupancy)
+                label = cb_label(cb.index)
+                name = label if cb.index < 0 else f"{label} {cb.spec.name}"
+                tracer.counter(core, f"{name} pages", cb.occupancy)
     tracer.write(
         path,
         {
@@ -335,28 +347,38 @@ def _result(sim: Simulation, events: int, wall_s: float, functional: bool) -> Ru
     stage_max: dict[str, float] = {}
     for core, ctxs in by_core.items():
         entry: dict[str, Any] = {"core": list(core)}
+        kernels: dict[str, list[DesContext]] = {}
         for ctx in ctxs:
-            s = ctx.stats
-            busy = sum(s.busy.values())
-            blocked = sum(s.blocked.values())
-            entry[ctx.kernel_name] = {
-                "risc": ctx.risc,
-                "end_cycles": s.end,
+            kernels.setdefault(ctx.kernel_name, []).append(ctx)
+        for name, group in kernels.items():
+            # A compute kernel's figures are its threads': the busiest thread's busy time, every thread's
+            # blocked time; per thread under "unpack", "math", "pack".
+            busy = max(sum(c.stats.busy.values()) for c in group)
+            blocked = sum(sum(c.stats.blocked.values()) for c in group)
+            ends = [c.stats.end for c in group]
+            by_call: dict[str, float] = {}
+            for c in group:
+                for (thread, call), v in sorted(c.stats.blocked.items()):
+                    by_call[f"{call} ({thread})"] = by_call.get(f"{call} ({thread})", 0.0) + v
+            entry[name] = {
+                "risc": group[0].risc,
+                "end_cycles": None if any(e is None for e in ends) else max(ends),  # type: ignore[type-var]
                 "busy_cycles": busy,
                 "blocked_cycles": blocked,
-                "blocked_by_call": {f"{call} ({thread})": v for (thread, call), v in sorted(s.blocked.items())},
+                "blocked_by_call": dict(sorted(by_call.items())),
             }
             for key, value in (("busy", busy), ("blocked", blocked)):
-                name = f"{ctx.kernel_name}_{key}_cycles_max"
-                stage_max[name] = max(stage_max.get(name, 0.0), value)
-            if ctx.is_compute:
-                for thread in ("unpack", "math", "pack"):
-                    tb = sum(v for (t, _), v in s.blocked.items() if t == thread)
-                    entry[thread] = {"busy_cycles": s.busy.get(thread, 0.0), "blocked_cycles": tb}
-                max_math = max(max_math, s.busy.get("math", 0.0) - setup)
-            else:
-                barrier = sum(v for (_, call), v in s.blocked.items() if call.startswith("noc_async"))
-                max_dm = max(max_dm, busy - setup + barrier)
+                stage = f"{name}_{key}_cycles_max"
+                stage_max[stage] = max(stage_max.get(stage, 0.0), value)
+            for ctx in group:
+                s = ctx.stats
+                if ctx.thread is not None:
+                    tb = sum(s.blocked.values())
+                    entry[ctx.thread] = {"busy_cycles": s.busy.get(ctx.thread, 0.0), "blocked_cycles": tb}
+                    max_math = max(max_math, s.busy.get(ctx.thread, 0.0) - setup)
+                else:
+                    barrier = sum(v for (_, call), v in s.blocked.items() if call.startswith("noc_async"))
+                    max_dm = max(max_dm, sum(s.busy.values()) - setup + barrier)
         per_core.append(entry)
 
     per_cb = []

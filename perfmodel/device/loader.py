@@ -9,12 +9,16 @@ Accepted ranges, by the unit in the field name (a value outside is a typo, not a
 - `*_ghz` clock: 0.01 to 10 GHz;
 - `*_gbps` bandwidth: 0.001 to 10^6 GB/s;
 - `*_bytes_per_cycle` bandwidth: 0.001 to 10^4 B/cycle;
-- `*_cycles` and `cycles_per_*` costs and latencies: 0 to 10^9 cycles (one second at 1 GHz);
+- `*_cycles`, `cycles_per_*` and `*_cycles_per_tile` / `*_cycles_per_phase` costs and latencies: 0 to 10^9
+  cycles (one second at 1 GHz);
 - `*_ns` host gaps: 0 to 10^9 ns;
 - `*_bytes` sizes: 1 B to 2^50 B (1 PiB); `*alignment_bytes` also a power of two;
 - counts (grid, banks, CBs, NoC size, Dst tiles): 1 to 1024; NoC coordinates: 0 to 1023;
 - `sustained_fraction`: in (0, 1].
-Compute costs must name a call of `COMPUTE_CALLS` and a data format of `perfmodel.numerics.formats.FORMATS`.
+Compute costs must name a call of `COMPUTE_CALLS` and a data format of `perfmodel.numerics.formats.FORMATS`;
+each gives `cycles_per_call` and the three thread parts `unpack_cycles_per_tile`, `math_cycles_per_tile`,
+`pack_cycles_per_tile`, optionally `math_cycles_per_phase` (default 0) and `cycles_per_tile` (default: the
+slowest thread at LoFi, recorded in the provenance as derived from the slowest part).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from perfmodel.device.profile import (
     DeviceProfile,
     DispatchSpec,
     DramSpec,
+    DstSpec,
     FormatCompute,
     NocSpec,
     Provenance,
@@ -49,6 +54,11 @@ from perfmodel.numerics.formats import FORMATS
 _MAY_BE_ZERO = {
     "cycles_per_call",
     "cycles_per_tile",
+    "unpack_cycles_per_tile",
+    "math_cycles_per_tile",
+    "pack_cycles_per_tile",
+    "math_cycles_per_phase",
+    "acquire_cycles",
     "kernel_setup_cycles",
     "op_to_op_gap_ns",
     "read_issue_cycles",
@@ -60,7 +70,21 @@ _MAY_BE_ZERO = {
 _FRACTIONS = {"sustained_fraction", "interleaved_fraction"}
 _MAX_COUNT = 1024
 _TOP_STRINGS = ("name", "arch", "description")
-_SECTIONS: dict[str, type] = {"core": CoreSpec, "dram": DramSpec, "noc": NocSpec, "dispatch": DispatchSpec}
+_SECTIONS: dict[str, type] = {
+    "core": CoreSpec,
+    "dram": DramSpec,
+    "noc": NocSpec,
+    "dispatch": DispatchSpec,
+    "dst": DstSpec,
+}
+# A compute cost's keys: these are required, `_COST_OPTIONAL` may be left out.
+_COST_REQUIRED = ("cycles_per_call", "unpack_cycles_per_tile", "math_cycles_per_tile", "pack_cycles_per_tile")
+_COST_OPTIONAL = ("cycles_per_tile", "math_cycles_per_phase")
+
+
+def dst_tiles_half_sync(fmt: str, dst: DstSpec) -> int:
+    """SyncHalf tiles per acquire for data of `fmt` at its default Dst width (32-bit for float32)."""
+    return dst.tiles_per_acquire(fmt == "float32", False)
 
 
 class _Reader:
@@ -155,7 +179,32 @@ class _Reader:
         if name not in COMPUTE_CALLS:
             raise self.fail(key, f"unknown compute call {name!r} (known: {', '.join(COMPUTE_CALLS)})")
 
-    def compute(self, data: Any) -> dict[str, FormatCompute]:
+    def cost(self, data: Any, key: str) -> ComputeCost:
+        """One compute cost: the required keys, the optional ones (see the module docstring)."""
+        data = self.table(data, key)
+        self.check_keys(data, key, {*_COST_REQUIRED, *_COST_OPTIONAL}, set(_COST_REQUIRED))
+        values = {name: self.number(data, f"{key}.{name}", name, float) for name in _COST_REQUIRED}
+        phase = 0.0
+        if "math_cycles_per_phase" in data:
+            phase = self.number(data, f"{key}.math_cycles_per_phase", "math_cycles_per_phase", float)
+        parts = {
+            "unpack_cycles_per_tile": values["unpack_cycles_per_tile"],
+            "math_cycles_per_tile": values["math_cycles_per_tile"] + phase,
+            "pack_cycles_per_tile": values["pack_cycles_per_tile"],
+        }
+        if "cycles_per_tile" in data:
+            per_tile = self.number(data, f"{key}.cycles_per_tile", "cycles_per_tile", float)
+        else:
+            slowest = max(parts, key=lambda name: parts[name])
+            per_tile = parts[slowest]
+            field = "math_cycles_per_phase" if slowest == "math_cycles_per_tile" and phase else slowest
+            self.provenance[f"{key}.cycles_per_tile"] = Provenance(
+                tag=self.provenance[f"{key}.{field}"].tag,
+                source=f"derived: the slowest thread at LoFi ({slowest.split('_')[0]})",
+            )
+        return ComputeCost(cycles_per_tile=per_tile, math_cycles_per_phase=phase, **values)
+
+    def compute(self, data: Any, dst: DstSpec) -> dict[str, FormatCompute]:
         formats = self.table(data, "compute")
         if not formats:
             raise self.fail("compute", "needs at least one data format")
@@ -165,14 +214,16 @@ class _Reader:
             if fmt not in FORMATS:
                 raise self.fail(key, f"unknown data format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
             body = dict(self.table(body, key))
-            if "dst_tiles_half_sync" not in body:
-                raise self.fail(f"{key}.dst_tiles_half_sync", "missing")
-            dst = self.number(body, f"{key}.dst_tiles_half_sync", "dst_tiles_half_sync", int)
-            del body["dst_tiles_half_sync"]
+            if "dst_tiles_half_sync" in body:
+                raise self.fail(
+                    f"{key}.dst_tiles_half_sync", "no longer a per-format number: the [dst] section gives the Dst"
+                )
             for name in body:
                 self.known_call(name, f"{key}.{name}")
-            costs = {name: self.record(ComputeCost, entry, f"{key}.{name}") for name, entry in body.items()}
-            result[fmt] = FormatCompute(dst_tiles_half_sync=dst, costs=MappingProxyType(costs))
+            costs = {name: self.cost(entry, f"{key}.{name}") for name, entry in body.items()}
+            result[fmt] = FormatCompute(
+                dst_tiles_half_sync=dst_tiles_half_sync(fmt, dst), costs=MappingProxyType(costs)
+            )
         return result
 
 
@@ -203,7 +254,7 @@ def load_profile_file(path: Any) -> DeviceProfile:
         arch=data["arch"],
         description=data["description"],
         clock_ghz=reader.number(data, "clock_ghz", "clock_ghz", float),
-        compute=MappingProxyType(reader.compute(data["compute"])),
+        compute=MappingProxyType(reader.compute(data["compute"], sections["dst"])),
         provenance=MappingProxyType(reader.provenance),
         calibration=MappingProxyType(reader.table(data.get("calibration", {}), "calibration")),
         path=str(path),
@@ -243,7 +294,7 @@ def validate_profile(profile: DeviceProfile, origin: str) -> DeviceProfile:
             raise reader.fail(key, f"expected a FormatCompute, got {type(body).__name__}")
         if fmt not in FORMATS:
             raise reader.fail(key, f"unknown data format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
-        dst = reader.typed(body.dst_tiles_half_sync, f"{key}.dst_tiles_half_sync", "dst_tiles_half_sync", int)
+        dst = dst_tiles_half_sync(fmt, sections["dst"])
         costs = {}
         for call, cost in body.costs.items():
             reader.known_call(call, f"{key}.{call}")
@@ -287,6 +338,8 @@ _UNIT_RANGES: tuple[tuple[str, float, float, str], ...] = (
     ("_gbps", 1e-3, 1e6, "GB/s"),
     ("_bytes_per_cycle", 1e-3, 1e4, "B/cycle"),
     ("_cycles", 0.0, 1e9, "cycles"),
+    ("_cycles_per_tile", 0.0, 1e9, "cycles"),
+    ("_cycles_per_phase", 0.0, 1e9, "cycles"),
     ("cycles_per_", 0.0, 1e9, "cycles"),
     ("_ns", 0.0, 1e9, "ns"),
     ("_bytes", 1, 2**50, "bytes"),

@@ -94,20 +94,58 @@ class NocSpec:
     write_issue_cycles: float
 
 
+THREADS = ("unpack", "math", "pack")
+
+
 @dataclass(frozen=True)
 class ComputeCost:
-    """Cost of one compute-library call: a fixed setup per call plus a cost per tile (slowest thread)."""
+    """Cost of one compute-library call: a setup per call (paid on each of the three compute threads) and,
+    per tile, the busy time of each thread: TRISC0 unpack, TRISC1 math, TRISC2 pack (compute.md §1, §5).
+
+    `math_cycles_per_phase` is the part of the math time that the multiplying FPU ops pay once per fidelity
+    phase (compute.md §4: one FPU instruction per phase); 0 for ops the fidelity does not touch.
+    `cycles_per_tile` is the slowest thread at LoFi; a profile may state it (a fit to real runs does), and
+    the three thread parts are then scaled by the same factor so that their slowest matches it.
+    """
 
     cycles_per_call: float
     cycles_per_tile: float
+    unpack_cycles_per_tile: float
+    math_cycles_per_tile: float
+    pack_cycles_per_tile: float
+    math_cycles_per_phase: float = 0.0
+
+    @property
+    def slowest_thread_cycles(self) -> float:
+        """The slowest thread's cycles per tile at LoFi, from the thread parts alone."""
+        return max(
+            self.unpack_cycles_per_tile,
+            self.math_cycles_per_tile + self.math_cycles_per_phase,
+            self.pack_cycles_per_tile,
+        )
+
+    def thread_cycles(self, thread: str, num_tiles: int | float, phases: int = 1) -> float:
+        """Busy cycles of `thread` over `num_tiles` tiles at `phases` fidelity phases (no setup)."""
+        if thread == "unpack":
+            part = self.unpack_cycles_per_tile
+        elif thread == "math":
+            part = self.math_cycles_per_tile + self.math_cycles_per_phase * phases
+        else:
+            part = self.pack_cycles_per_tile
+        slowest = self.slowest_thread_cycles
+        scale = self.cycles_per_tile / slowest if slowest > 0 else 1.0
+        return part * scale * num_tiles
 
     def cycles(self, num_tiles: int | float) -> float:
+        """Setup plus the slowest thread's time at LoFi: the call's time when its threads overlap fully."""
         return self.cycles_per_call + self.cycles_per_tile * num_tiles
 
 
 @dataclass(frozen=True)
 class FormatCompute:
-    """Compute costs for one data format: Dst capacity in half-sync mode and one cost per library call."""
+    """Compute costs for one data format, one per library call, and the Dst tiles per acquire in SyncHalf
+    for data of this format at its default Dst width (derived from `DstSpec`: 32-bit for float32, 16-bit
+    otherwise; the model itself asks `costs.dst_tiles` with the program's compute config)."""
 
     dst_tiles_half_sync: int
     costs: Mapping[str, ComputeCost]
@@ -120,6 +158,25 @@ class FormatCompute:
 
             known = ", ".join(sorted(self.costs))
             raise InputError(f"no compute cost named {name!r} in the profile (known: {known})") from None
+
+
+@dataclass(frozen=True)
+class DstSpec:
+    """The Dst register file and the math -> pack handshake (compute.md §3, §10).
+
+    `tiles_16bit` / `tiles_32bit`: 32x32 tiles the whole Dst holds with a 16-bit / 32-bit Dst
+    (`fp32_dest_acc_en`); an acquire gets all of them in SyncFull, half in SyncHalf.
+    `acquire_cycles`: the per-acquire handshake (acquire, commit, wait, release), paid once per Dst section
+    on the math thread.
+    """
+
+    tiles_16bit: int
+    tiles_32bit: int
+    acquire_cycles: float
+
+    def tiles_per_acquire(self, fp32_dest_acc_en: bool, dst_full_sync_en: bool) -> int:
+        tiles = self.tiles_32bit if fp32_dest_acc_en else self.tiles_16bit
+        return tiles if dst_full_sync_en else tiles // 2
 
 
 @dataclass(frozen=True)
@@ -143,6 +200,7 @@ class DeviceProfile:
     noc: NocSpec
     compute: Mapping[str, FormatCompute]
     dispatch: DispatchSpec
+    dst: DstSpec
     provenance: Mapping[str, Provenance] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     calibration: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     path: str | None = field(default=None, compare=False)
@@ -182,8 +240,10 @@ class DeviceProfile:
         """A copy with some values replaced, validated as the loader validates a file.
 
         Keys are field names or dotted paths: `evolve(**{"dram.read_latency_cycles": 300, "clock_ghz": 1.2})`,
-        and `"compute.<format>.<call>.cycles_per_tile"` / `"compute.<format>.dst_tiles_half_sync"` for
-        compute costs. An unknown key or a value the loader would refuse raises `ProfileError` naming both.
+        and `"compute.<format>.<call>.<field>"` for compute costs (any `ComputeCost` field: the
+        thread parts, `math_cycles_per_phase`, `cycles_per_call`, `cycles_per_tile`); the Dst geometry is
+        `"dst.tiles_16bit"` and friends. An unknown key or a value the loader would refuse raises `ProfileError`
+        naming both.
         """
         from perfmodel.device.loader import validate_profile
         from perfmodel.errors import ProfileError
@@ -232,14 +292,14 @@ class DeviceProfile:
         if not parts or parts[0] not in compute:
             raise ProfileError(f"{origin}: unknown key {key!r} = {value!r} (formats: {', '.join(compute)})")
         costs = compute[parts[0]][1]
-        if parts[1:] == ["dst_tiles_half_sync"]:
-            compute[parts[0]] = (value, costs)
-        elif len(parts) == 3 and parts[1] in costs and parts[2] in ("cycles_per_call", "cycles_per_tile"):
+        fields = [f.name for f in dataclasses.fields(ComputeCost)]
+        if len(parts) == 3 and parts[1] in costs and parts[2] in fields:
             costs[parts[1]] = dataclasses.replace(costs[parts[1]], **{parts[2]: value})
         else:
             raise ProfileError(
                 f"{origin}: unknown key {key!r} = {value!r} "
-                f"(expected compute.<format>.<call>.cycles_per_tile / cycles_per_call or .dst_tiles_half_sync)"
+                f"(expected compute.<format>.<call>.<field>, field one of {', '.join(fields)}; "
+                "the Dst tiles are dst.tiles_16bit / dst.tiles_32bit)"
             )
 
     def source_of(self, key: str) -> Provenance | None:
@@ -248,5 +308,5 @@ class DeviceProfile:
 
 
 # What `evolve` may replace by a plain key, and the nested records it may reach into by a dotted one.
-_EVOLVABLE = ("name", "arch", "description", "clock_ghz", "core", "dram", "noc", "dispatch", "compute")
-_RECORDS = ("core", "dram", "noc", "dispatch")
+_EVOLVABLE = ("name", "arch", "description", "clock_ghz", "core", "dram", "noc", "dispatch", "dst", "compute")
+_RECORDS = ("core", "dram", "noc", "dispatch", "dst")
