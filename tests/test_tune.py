@@ -51,7 +51,10 @@ def test_infeasible_trials_are_kept_with_their_reason() -> None:
 
 
 def test_nothing_feasible_is_a_result_not_an_error() -> None:
-    result = tune(OP, (1, 1, 32, 32768), device=WH, n_trials=4)
+    # The single-pass design: a row of 32768 values does not fit L1 in any configuration of it.
+    shape = (1, 1, 32, 32768)
+    single = search_space(OP, shape, device=WH).restrict(variant=("single_pass",))
+    result = tune(OP, shape, device=WH, n_trials=4, space=single)
     assert not result.ok and result.best is None and result.pareto_front == ()
     assert result.infeasible_trials == 4 and list(result.infeasible_reasons) == ["l1_overflow"]
 
@@ -234,7 +237,11 @@ def test_a_new_knob_needs_no_change_in_tune_or_recommend() -> None:
 
     from perfmodel.space import Knob
 
-    base = search_space(OP, SMALL, device=WH).restrict(grid_x=(1, 2, 4), grid_y=(1, 2), in_buffering=(1, 2))
+    base = (
+        search_space(OP, SMALL, device=WH)
+        .only("grid_x", "grid_y", "in_buffering")
+        .restrict(grid_x=(1, 2, 4), grid_y=(1, 2), in_buffering=(1, 2))
+    )
     extra = Knob("noc_order", ("xy", "yx"), "a knob this op's factory does not read yet")
     space = dataclasses.replace(base, knobs=(*base.knobs, extra), default={**base.default, "noc_order": "xy"})
     result = tune(OP, SMALL, device=WH, n_trials=10, space=space, backend="des", seed=2)

@@ -219,11 +219,6 @@ def test_analytic_agrees_with_the_simulator() -> None:
     assert max(diffs) <= 0.10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="perfmodel/analytic/pipeline.py releases a reserve by the previous unit's pop when the pop that frees "
-    "it is in the same unit; with c_0 single-buffered that pop is the same tile row's, and the model is early",
-)
 def test_analytic_agrees_with_single_buffered_blocks() -> None:
     assert _difference(WH, "bfloat16", (1, 1, 256, 1024), {"grid": (1, 1), "block_wt": 4, "in_buffering": 1}) <= 0.10
 
@@ -249,11 +244,6 @@ def test_estimate_many_reads_the_design_and_compute_columns() -> None:
     assert plain["cycles"].iloc[0] == out["cycles"].iloc[0] == estimate(single).cycles
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="perfmodel/analytic/pipeline.py flags a reserve released by a pop of the same unit (shift 0) as a "
-    "deadlock; the two-pass CBs are reused many times per tile row",
-)
 def test_estimate_many_times_the_two_pass_rows() -> None:
     out = estimate_many(OP, _table(variant="two_pass"))
     assert out["feasible"].iloc[0]

@@ -155,7 +155,7 @@ def pipeline_times(
         )
     table = _sig_table(sigs)
     if rows <= _CHUNK_ROWS:
-        return _pipeline_times(
+        return _times_by_release(
             table,
             which,
             units,
@@ -164,13 +164,14 @@ def pipeline_times(
             rate_cycles,
             lockstep_units,
             max_explicit_units,
+            None,
         )
     parts = []
     workspace: dict[tuple[int, tuple[int, int]], np.ndarray] = {}  # history arrays, reused chunk to chunk
     for lo in range(0, rows, _CHUNK_ROWS):
         sl = slice(lo, lo + _CHUNK_ROWS)
         parts.append(
-            _pipeline_times(
+            _times_by_release(
                 table,
                 np.asarray(which)[sl],
                 units[sl],
@@ -190,6 +191,71 @@ def pipeline_times(
         {k: np.concatenate([p.kernel_end_cycles[k] for p in parts]) for k in parts[0].kernel_end_cycles},
         np.concatenate([p.deadlock for p in parts]),
     )
+
+
+class _SplitRows(Exception):
+    """The call that releases a reservation is a different node on different rows: `labels` per row."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        super().__init__("the releasing push or pop differs between rows")
+        self.labels = labels
+
+
+def _times_by_release(
+    table: _SigTable,
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    rate_cycles: Mapping[str, np.ndarray] | None,
+    lockstep_units: int | None,
+    max_explicit_units: int,
+    workspace: dict[tuple[int, tuple[int, int]], np.ndarray] | None,
+) -> PipelineTimes:
+    """`_pipeline_times`, with the rows split where the call that releases a reservation is not the same node
+    on every row (a CB pushed or popped several times per unit, as the two-pass design's block CBs are, is
+    released by another of its pops at another buffering); each part is evaluated on its own."""
+    try:
+        return _pipeline_times(
+            table,
+            which,
+            units,
+            capacities,
+            share_bytes_per_cycle,
+            rate_cycles,
+            lockstep_units,
+            max_explicit_units,
+            workspace,
+        )
+    except _SplitRows as split:
+        labels = split.labels
+    rows = units.shape[0]
+    total, period = np.zeros(rows), np.zeros(rows)
+    deadlock = np.zeros(rows, dtype=bool)
+    ends: dict[str, np.ndarray] = {}
+    for label in np.unique(labels):
+        mask = labels == label
+
+        def part_of(values: Mapping | None, mask: np.ndarray = mask) -> dict | None:
+            if values is None:
+                return None
+            return {k: np.broadcast_to(np.asarray(v), (rows,))[mask] for k, v in values.items()}
+
+        part = _times_by_release(
+            table,
+            np.asarray(which)[mask],
+            units[mask],
+            part_of(capacities),
+            part_of(share_bytes_per_cycle),
+            part_of(rate_cycles),
+            lockstep_units,
+            max_explicit_units,
+            None,
+        )
+        total[mask], period[mask], deadlock[mask] = part.total_cycles, part.period_cycles, part.deadlock
+        for name, values in part.kernel_end_cycles.items():
+            ends.setdefault(name, np.zeros(rows))[mask] = values
+    return PipelineTimes(total, period, ends, deadlock)
 
 
 def _history(
@@ -283,7 +349,7 @@ def _release(
     else:
         first = np.argmax(cumulative >= target, axis=0)
     if np.any(first != first[0]):
-        raise NotImplementedError(f"c_{cb}: the releasing push or pop differs between configurations")
+        raise _SplitRows(first)
     return nodes[int(first[0])], shift
 
 
@@ -370,14 +436,15 @@ def _pipeline_times(
             cum, uniform = cumulative[(cb, "pop")]
             need = pro_total + running.get((kernel, cb, "push"), zeros) + pages[i] - cap
             node, shift = _release(cb, pops, cum, need, uniform)
-            # A real CB whose reservation needs a pop of its own unit is refused (conservative); the compute
-            # threads' pseudo-CBs (negative indices) turn over many times per unit by design.
-            deadlock |= (pages[i] > cap) | ((shift <= 0) if cb >= 0 else (shift < 0))
+            # A reservation may need a pop of its own unit (a CB that turns over several times per unit, as
+            # the compute threads' pseudo-CBs and the two-pass design's block CBs do); one that needs a pop of
+            # a later unit can never be satisfied. A same-unit need that closes a cycle is a hang (below).
+            deadlock |= (pages[i] > cap) | (shift < 0)
             # A reserve that waits for the pop of a unit before the first never waits: a depth beyond the
             # row's units (and beyond the explicit horizon) is cut there. The time is the same, and the
             # horizon (3 x depth + 8 units) stays bounded for a CB far larger than the run needs.
             never = np.maximum(units + 1, max_explicit_units)
-            dep = (node, np.minimum(np.maximum(shift, 1 if cb >= 0 else 0), never))
+            dep = (node, np.minimum(np.maximum(shift, 0), never))
         if call in ("push", "pop"):
             key = (kernel, cb, call)
             running[key] = running.get(key, zeros) + pages[i]
@@ -396,19 +463,21 @@ def _pipeline_times(
     for i, ps in enumerate(preds):
         for j in ps:
             succs[j].append(i)
-    waiting = [len(ps) for ps in preds]
-    ready = [i for i, w in enumerate(waiting) if w == 0]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for j in succs[i]:
-            waiting[j] -= 1
-            if waiting[j] == 0:
-                heapq.heappush(ready, j)
+    order = _unit_order(preds, succs)
     if len(order) < len(body):
-        raise ValueError("the kernels' same-unit CB dependencies form a cycle: the program deadlocks")
+        # Same-unit waits that close a cycle: the rows that need them hang. Drop those edges (the rows are
+        # marked deadlocked, their times are discarded) and order the rest.
+        placed = set(order)
+        for i in range(len(body)):
+            dep = deps[i]
+            if i in placed or dep is None or dep[0] in placed or not np.any(dep[1] == 0):
+                continue
+            deadlock |= dep[1] == 0
+            preds[i].discard(dep[0])
+            succs[dep[0]].remove(i)
+        order = _unit_order(preds, succs)
+        if len(order) < len(body):
+            raise ValueError("the kernels' same-unit CB dependencies form a cycle: the program deadlocks")
 
     cyc = np.ones(rows, dtype=np.int64)
     for dep in deps:
@@ -508,3 +577,19 @@ def _pipeline_times(
     period = period[back]
     total = np.max(np.stack(list(ends.values())), axis=0)
     return PipelineTimes(total, period, ends, deadlock)
+
+
+def _unit_order(preds: list[set[int]], succs: list[list[int]]) -> list[int]:
+    """Kahn's algorithm over the nodes of one unit, the earliest ready node first; short when there is a cycle."""
+    waiting = [len(ps) for ps in preds]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in succs[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    return order
