@@ -155,7 +155,7 @@ def pipeline_times(
         )
     table = _sig_table(sigs)
     if rows <= _CHUNK_ROWS:
-        return _times_by_release(
+        return _pipeline_times(
             table,
             which,
             units,
@@ -171,7 +171,7 @@ def pipeline_times(
     for lo in range(0, rows, _CHUNK_ROWS):
         sl = slice(lo, lo + _CHUNK_ROWS)
         parts.append(
-            _times_by_release(
+            _pipeline_times(
                 table,
                 np.asarray(which)[sl],
                 units[sl],
@@ -191,71 +191,6 @@ def pipeline_times(
         {k: np.concatenate([p.kernel_end_cycles[k] for p in parts]) for k in parts[0].kernel_end_cycles},
         np.concatenate([p.deadlock for p in parts]),
     )
-
-
-class _SplitRows(Exception):
-    """The call that releases a reservation is a different node on different rows: `labels` per row."""
-
-    def __init__(self, labels: np.ndarray) -> None:
-        super().__init__("the releasing push or pop differs between rows")
-        self.labels = labels
-
-
-def _times_by_release(
-    table: _SigTable,
-    which: np.ndarray,
-    units: np.ndarray,
-    capacities: Mapping[int, np.ndarray],
-    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
-    rate_cycles: Mapping[str, np.ndarray] | None,
-    lockstep_units: int | None,
-    max_explicit_units: int,
-    workspace: dict[tuple[int, tuple[int, int]], np.ndarray] | None,
-) -> PipelineTimes:
-    """`_pipeline_times`, with the rows split where the call that releases a reservation is not the same node
-    on every row (a CB pushed or popped several times per unit, as the two-pass design's block CBs are, is
-    released by another of its pops at another buffering); each part is evaluated on its own."""
-    try:
-        return _pipeline_times(
-            table,
-            which,
-            units,
-            capacities,
-            share_bytes_per_cycle,
-            rate_cycles,
-            lockstep_units,
-            max_explicit_units,
-            workspace,
-        )
-    except _SplitRows as split:
-        labels = split.labels
-    rows = units.shape[0]
-    total, period = np.zeros(rows), np.zeros(rows)
-    deadlock = np.zeros(rows, dtype=bool)
-    ends: dict[str, np.ndarray] = {}
-    for label in np.unique(labels):
-        mask = labels == label
-
-        def part_of(values: Mapping | None, mask: np.ndarray = mask) -> dict | None:
-            if values is None:
-                return None
-            return {k: np.broadcast_to(np.asarray(v), (rows,))[mask] for k, v in values.items()}
-
-        part = _times_by_release(
-            table,
-            np.asarray(which)[mask],
-            units[mask],
-            part_of(capacities),
-            part_of(share_bytes_per_cycle),
-            part_of(rate_cycles),
-            lockstep_units,
-            max_explicit_units,
-            None,
-        )
-        total[mask], period[mask], deadlock[mask] = part.total_cycles, part.period_cycles, part.deadlock
-        for name, values in part.kernel_end_cycles.items():
-            ends.setdefault(name, np.zeros(rows))[mask] = values
-    return PipelineTimes(total, period, ends, deadlock)
 
 
 def _history(
@@ -331,26 +266,26 @@ def _by_structure(
 
 def _release(
     cb: int, nodes: list[int], cumulative: np.ndarray, need: np.ndarray, uniform: bool
-) -> tuple[int, np.ndarray]:
-    """(node, unit shift d) of the push (pop) that releases a call needing `need` pages beyond k units' worth.
+) -> tuple[np.ndarray, np.ndarray]:
+    """(node, unit shift d) per row of the push (pop) that releases a call needing `need` pages beyond k units'
+    worth.
 
     With U pages pushed (popped) per unit and c_j the cumulative pages at the j-th of `nodes` in its unit
     (`cumulative`, nodes x rows), unit k - d with d = 1 - ceil(need / U) is the latest unit that can release
-    it, at its first node with c_j >= need + d x U. The node must be the same on every row (rows share the
-    node structure); `uniform`: every row has the same cumulative pages (then a binary search finds it).
+    it, at its first node with c_j >= need + d x U. The node may differ between rows (a CB pushed or popped
+    several times per unit, as the two-pass design's block CBs are, is released by another of its pops at
+    another buffering); `uniform`: every row has the same cumulative pages (then a binary search finds it).
     """
     per_unit = cumulative[-1]
     shift = (1 - np.ceil(need / per_unit)).astype(np.int64)
     if len(nodes) == 1:
-        return nodes[0], shift
+        return np.full(shift.shape, nodes[0], dtype=np.int64), shift
     target = need + shift * per_unit
     if uniform:
         first = np.searchsorted(cumulative[:, 0], target, side="left")
     else:
         first = np.argmax(cumulative >= target, axis=0)
-    if np.any(first != first[0]):
-        raise _SplitRows(first)
-    return nodes[int(first[0])], shift
+    return np.asarray(nodes, dtype=np.int64)[first], shift
 
 
 def _pipeline_times(
@@ -458,8 +393,8 @@ def _pipeline_times(
     for i in range(len(body)):
         if i > 0 and body[i - 1][0] == body[i][0]:
             preds[i].add(i - 1)
-        if deps[i] is not None and np.any(deps[i][1] == 0):
-            preds[i].add(deps[i][0])
+        if deps[i] is not None:
+            preds[i].update(_same_unit_sources(deps[i]))
     for i, ps in enumerate(preds):
         for j in ps:
             succs[j].append(i)
@@ -470,11 +405,12 @@ def _pipeline_times(
         placed = set(order)
         for i in range(len(body)):
             dep = deps[i]
-            if i in placed or dep is None or dep[0] in placed or not np.any(dep[1] == 0):
+            if i in placed or dep is None:
                 continue
-            deadlock |= dep[1] == 0
-            preds[i].discard(dep[0])
-            succs[dep[0]].remove(i)
+            for j in _same_unit_sources(dep) - placed:
+                deadlock |= (dep[0] == j) & (dep[1] == 0)
+                preds[i].discard(j)
+                succs[j].remove(i)
         order = _unit_order(preds, succs)
         if len(order) < len(body):
             raise ValueError("the kernels' same-unit CB dependencies form a cycle: the program deadlocks")
@@ -507,7 +443,8 @@ def _pipeline_times(
     own = {name: [i for i, b in enumerate(body) if b[0] == name] for name in kernels}
     # History (every unit) only for nodes another node depends on and each kernel's last node; the rest
     # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
-    keep = {dep[0] for dep in deps if dep is not None} | {own[name][-1] for name in kernels if own[name]}
+    keep = {int(j) for dep in deps if dep is not None for j in np.unique(dep[0])}
+    keep |= {own[name][-1] for name in kernels if own[name]}
     keep |= {own[name][0] for name in kernels if own[name]}
     # Each row runs to its own horizon k_row (it extrapolates from there, so its result never depends on
     # the rest of the batch). Rows are taken longest horizon first, so the rows still running at unit k are
@@ -524,7 +461,7 @@ def _pipeline_times(
     work_p = [sort(w) for w in work]
     work_iso_p = [sort(w) for w in work_iso]
     rate_p = None if rate_cycles is None else {name: sort(v) for name, v in rate_cycles.items()}
-    deps_p = [None if dep is None else (dep[0], sort(dep[1])) for dep in deps]
+    deps_p = [None if dep is None else (sort(dep[0]), sort(dep[1]), np.unique(dep[0]).tolist()) for dep in deps]
     pro_p = {j: sort(v) for j, v in pro_time_by_index.items()}
     hist = {i: _history(workspace, i, (k_max + 1, rows)) for i in keep}
     cur: dict[int, np.ndarray] = {}
@@ -543,9 +480,12 @@ def _pipeline_times(
             if rate_p is not None and k > 1 and i == own[name][0] and name in rate_p:
                 t = np.maximum(t, hist[i][k - 1, :n] + rate_p[name][:n])
             if deps_p[i] is not None:
-                j, shift = deps_p[i]
+                nodes, shift, distinct = deps_p[i]
                 src = k - shift[:n]
-                got = hist[j][np.clip(src, 0, k_max), idx[:n]]
+                at = np.clip(src, 0, k_max)
+                got = hist[distinct[0]][at, idx[:n]]
+                for j in distinct[1:]:
+                    got = np.where(nodes[:n] == j, hist[j][at, idx[:n]], got)
                 t = np.maximum(t, np.where((src >= 1) & (src <= k), got, _NEG))
             if pro_deps[i] is not None:
                 t = np.maximum(t, pro_p[pro_deps[i]][:n])
@@ -593,3 +533,9 @@ def _unit_order(preds: list[set[int]], succs: list[list[int]]) -> list[int]:
             if waiting[j] == 0:
                 heapq.heappush(ready, j)
     return order
+
+
+def _same_unit_sources(dep: tuple[np.ndarray, np.ndarray]) -> set[int]:
+    """The nodes a dependency waits for in its own unit (shift 0) on some row."""
+    nodes, shift = dep
+    return {int(j) for j in np.unique(nodes[shift == 0])}

@@ -1,5 +1,11 @@
 """Ranking a search space with the analytic model: every point when the space is small enough, else a study.
 
+A large space whose compute-config knobs (math fidelity, Dst width, Dst sync) multiply its structural knobs
+(grid, buffering, design) is ranked in two stages: every structural point at the op's default compute
+config, then every compute config of the REFINE_TOP best structural points. The compute knobs move a run's
+time by at most a few percent next to the grid and the design, so the best points of the product are
+among those; ranking every point would cost 16 times as much for that.
+
 The ranked table is `estimate_many`'s output (knob columns plus the analytic result columns) sorted fastest
 first among feasible points; infeasible points follow, kept with their reasons. `top_candidates` picks the
 points worth simulating: the analytic model often ties points that differ only in knobs it finds irrelevant
@@ -8,6 +14,8 @@ then the fewest cores, and the simulator's budget goes to genuinely different ca
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -18,6 +26,10 @@ from perfmodel.space import SearchSpace
 # larger ones by an analytic optuna study of STUDY_TRIALS trials.
 EXHAUSTIVE_LIMIT = 10**6
 STUDY_TRIALS = 400
+# Spaces above STAGED_LIMIT points with compute-config knobs are ranked in two stages (module docstring).
+STAGED_LIMIT = 20_000
+REFINE_TOP = 32
+COMPUTE_KNOBS = ("math_fidelity", "fp32_dest_acc_en", "dst_full_sync_en")
 # Analytic times equal to this relative precision are ties.
 TIE_RELATIVE = 1e-9
 
@@ -30,7 +42,10 @@ def rank_space(space: SearchSpace, *, seed: int = 0, max_error: float | None = N
     """
     from perfmodel.tune.objective import analytic_table
 
-    if space.size <= EXHAUSTIVE_LIMIT:
+    staged = _staged_points(space)
+    if staged is not None:
+        table, method = staged, "staged"
+    elif space.size <= EXHAUSTIVE_LIMIT:
         table, method = space.table(), "exhaustive"
     else:
         from perfmodel.tune.study import tune
@@ -44,6 +59,28 @@ def rank_space(space: SearchSpace, *, seed: int = 0, max_error: float | None = N
     if max_error is not None:
         ranked = bound_error(space, ranked, max_error)
     return sort_ranked(space, ranked), method
+
+
+def _staged_points(space: SearchSpace) -> pd.DataFrame | None:
+    """The points of a two-stage ranking (module docstring), or None when the space is ranked otherwise."""
+    from perfmodel.tune.objective import analytic_table
+
+    compute = [n for n in COMPUTE_KNOBS if n in space.knob_names and len(space.knob(n).choices) > 1]
+    if space.size <= STAGED_LIMIT or not compute:
+        return None
+    structural = space.only(*[n for n in space.knob_names if n not in compute])
+    if structural.size > EXHAUSTIVE_LIMIT:
+        return None
+    first = structural.table()
+    best = top_candidates(sort_ranked(space, analytic_table(space, first)), REFINE_TOP)
+    domains = [space.knob(n).choices for n in compute]
+    points = [
+        {**space.point_of(row), **dict(zip(compute, combo, strict=True))}
+        for row in best.to_dict("records")
+        for combo in itertools.product(*domains)
+    ]
+    table = pd.concat([first, space.table(points)], ignore_index=True)
+    return table.drop_duplicates(subset=list(space.knob_names), ignore_index=True)
 
 
 def bound_error(space: SearchSpace, ranked: pd.DataFrame, max_error: float) -> pd.DataFrame:
