@@ -95,9 +95,10 @@ def test_compute_config_and_variant_knobs_with_their_domains() -> None:
     assert space.knob("fp32_dest_acc_en").choices == space.knob("dst_full_sync_en").choices == (False, True)
     assert space.knob("variant").choices == ("single_pass", "two_pass")
     block = space.knob("block_wt")
-    assert block.choices == (1, 2, 4, 8, 16, 32) and block.requires == ("variant", ("two_pass",))  # Wt = 32
+    # Wt = 32: the divisors from 4 (smaller blocks only repeat the per-block setup) up to Wt.
+    assert block.choices == (4, 8, 16, 32) and block.requires == ("variant", ("two_pass",))
     assert search_space("centralize_w_rm", (1, 1, 32, 8192)).knob("block_wt").choices[-1] == 64  # capped
-    assert search_space("centralize_w_rm", (1, 1, 32, 96)).knob("block_wt").choices == (1, 2)  # up to Wt = 3
+    assert search_space("centralize_w_rm", (1, 1, 32, 96)).knob("block_wt").choices == (3,)  # a divisor of Wt = 3
     assert space.numeric_knobs == ("math_fidelity", "fp32_dest_acc_en", "variant", "block_wt")
     assert space.default["math_fidelity"] == "HiFi4" and space.default["variant"] == "single_pass"
     assert space.default["block_wt"] is None and space.default["dst_full_sync_en"] is False
@@ -116,8 +117,8 @@ def test_a_conditional_knob_counts_lists_and_tables_only_meaningful_points() -> 
     space = search_space("centralize_w_rm", (1, 1, 64, 256), device="wormhole_b0_n150").only(
         "math_fidelity", "variant", "block_wt"
     )
-    # single_pass x 4 fidelities (block_wt None) + two_pass x 4 fidelities x block_wt 1, 2, 4, 8.
-    assert space.size == 4 + 4 * 4
+    # single_pass x 4 fidelities (block_wt None) + two_pass x 4 fidelities x block_wt 4, 8 (Wt = 8).
+    assert space.size == 4 + 4 * 2
     points = list(space.points())
     table = space.table()
     assert len(points) == len(table) == space.size
@@ -135,8 +136,8 @@ def test_restrict_to_the_new_knobs() -> None:
     assert small.knob("variant").choices == ("single_pass",)
     assert "fp32_dest_acc_en" not in small.default  # the default (False) is outside the new domain
     assert {p["block_wt"] for p in small.points()} == {None}
-    two = space.restrict(variant=("two_pass",), block_wt=(2, None))  # None, the inactive value, is implied
-    assert two.knob("block_wt").choices == (2,) and {p["block_wt"] for p in two.points()} == {2}
+    two = space.restrict(variant=("two_pass",), block_wt=(4, None))  # None, the inactive value, is implied
+    assert two.knob("block_wt").choices == (4,) and {p["block_wt"] for p in two.points()} == {4}
     with pytest.raises(perfmodel.InputError, match="HiFi5"):
         space.restrict(math_fidelity=("HiFi5",))
     with pytest.raises(perfmodel.InputError, match="block_wt = 3"):

@@ -4,10 +4,11 @@ compute kernel's config and the design variant.
 Domains follow the board: `grid_x` 1..worker grid x, `grid_y` 1..worker grid y; `in_buffering` and
 `out_buffering` (pages of c_0 / c_16 as multiples of their block) 1..4; `math_fidelity` LoFi..HiFi4,
 `fp32_dest_acc_en` and `dst_full_sync_en` False / True; `variant` single_pass / two_pass and, for two_pass
-only, `block_wt` (tiles per block): the powers of two from 4 up to min(Wt, 64). Powers of two keep the space
-small (recommend ranks every point of it) while spanning the trade of L1 against passes; blocks of 1 or 2
-tiles pay the per-call setup of every helper on every block and cost the analytic ranking the most (its
-work grows as 1 / block_wt); any other block size is a sweep axis or a `--block-wt` away. Which points fit
+only, `block_wt` (tiles per block): the divisors of Wt from max(4, Wt / 32) up to min(Wt, 64) (the factory
+takes blocks that divide the row). That keeps the space small while spanning the trade of L1 against
+passes; blocks of 1 or 2 tiles pay the per-call setup of every helper on every block and cost the analytic
+ranking the most (its work grows as 1 / block_wt); any other block size is a sweep axis or a `--block-wt`
+away. Which points fit
 in L1, and which the factory builds, is the models' verdict. Numbers change with `math_fidelity` (the
 reduce multiplies by the scaler), `fp32_dest_acc_en`, `variant` and `block_wt`; the accuracy bound is
 tt-metal's test tolerance, atol = 1e-2.
@@ -35,16 +36,19 @@ from perfmodel.space import (
 MAX_BUFFERING = 4
 MIN_BLOCK_WT = 4
 MAX_BLOCK_WT = 64
+# More blocks per row than this only repeat the per-block setup (and the analytic ranking's work grows with it).
+MAX_BLOCKS = 32
 # tt-metal's test of this op: assert_close(..., rtol=1e-2, atol=1e-2) (numerics.ATOL).
 TOLERANCE = 1e-2
 
 
 def block_wt_choices(wt: int) -> tuple[int, ...]:
-    """The powers of two from MIN_BLOCK_WT up to min(Wt, MAX_BLOCK_WT) (the largest power of two <= Wt for a
-    row narrower than MIN_BLOCK_WT tiles)."""
+    """The divisors of Wt from max(MIN_BLOCK_WT, Wt / MAX_BLOCKS) up to min(Wt, MAX_BLOCK_WT) (the factory
+    takes blocks that divide the row); the largest divisor up to MAX_BLOCK_WT when none is in that range."""
     top = min(wt, MAX_BLOCK_WT)
-    powers = tuple(1 << i for i in range(top.bit_length()) if 1 << i <= top)
-    return tuple(b for b in powers if b >= MIN_BLOCK_WT) or powers[-1:]
+    low = max(MIN_BLOCK_WT, -(-wt // MAX_BLOCKS))
+    divisors = [b for b in range(1, top + 1) if wt % b == 0]
+    return tuple(b for b in divisors if b >= low) or (divisors[-1],)
 
 
 def search_space(shape: Sequence[int], *, device: Any, dtype: str = "bfloat16") -> SearchSpace:

@@ -313,8 +313,8 @@ async def recommend(body: models.RecommendRequest, request: Request) -> Response
     200, with `ok` false and the `reasons`."""
     svc = _svc(request)
     spec = work.spec_of(body, svc.settings.data_dir)
-    key = svc.run_key("recommend", body, spec, "des", top_k=body.top_k)
-    return await svc.compute("recommend", key, work.recommend, spec, body.top_k)
+    key = svc.run_key("recommend", body, spec, "des", top_k=body.top_k, max_error=body.max_error)
+    return await svc.compute("recommend", key, work.recommend, spec, body.top_k, body.max_error)
 
 
 @router.post("/v1/estimate_many", tags=["library"], response_model=models.TablePayload, responses=_ERRORS)

@@ -193,11 +193,13 @@ class Client:
         device: Any = DEFAULT_DEVICE,
         dtype: str = "bfloat16",
         top_k: int = 5,
+        max_error: float | None = None,
     ) -> Any:
-        """The configuration to build: a `Recommendation` (as `perfmodel.recommend`); `ok` False when nothing fits."""
+        """The configuration to build: a `Recommendation` (as `perfmodel.recommend`); `ok` False when nothing fits
+        (in L1, or within `max_error`)."""
         from perfmodel.tune import Recommendation
 
-        body = {**_problem(op, shape, device=device, dtype=dtype), "top_k": top_k}
+        body = {**_problem(op, shape, device=device, dtype=dtype), "top_k": top_k, "max_error": max_error}
         return Recommendation.from_dict(self._request("POST", "/v1/recommend", json=body).json())
 
     def tune(

@@ -64,6 +64,9 @@ class RecommendRequest(Problem):
     """Body of POST /v1/recommend: the arguments of `perfmodel.recommend`."""
 
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="candidates of the analytic ranking to confirm by simulation")
+    max_error: float | None = Field(
+        None, ge=0, description="bound on the max abs error of the recommended configuration (None: the op's tolerance)"
+    )
 
 
 class EstimateManyRequest(_Body):

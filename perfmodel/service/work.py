@@ -220,7 +220,7 @@ def simulate_program(
     return plain(run_payload(result, stall_summary(result), report))
 
 
-def recommend(spec: RunSpec, top_k: int) -> Outcome:
+def recommend(spec: RunSpec, top_k: int, max_error: float | None = None) -> Outcome:
     """`perfmodel recommend --json`: a nothing-fits verdict is an answer too (`ok` false, with `reasons`)."""
 
     def run() -> Any:
@@ -228,7 +228,9 @@ def recommend(spec: RunSpec, top_k: int) -> Outcome:
 
         build(spec)  # the problem with the op's default config: a bad shape, dtype or board names its field
         try:
-            result = run_recommend(spec.op, spec.shape, device=board_arg(spec), dtype=spec.dtype, top_k=top_k)
+            result = run_recommend(
+                spec.op, spec.shape, device=board_arg(spec), dtype=spec.dtype, top_k=top_k, max_error=max_error
+            )
         except InputError as exc:
             raise FieldError(problem_field(str(exc)), clean(str(exc), spec)) from None
         return named_board(plain(result.to_dict()), spec)
