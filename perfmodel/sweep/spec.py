@@ -102,7 +102,8 @@ class SweepSpec:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def points(self) -> pd.DataFrame:
-        """One row per point in the op's `INPUT_COLUMNS` (knobs without an axis filled with the op's default)."""
+        """One row per point in the op's `INPUT_COLUMNS` (knobs without an axis filled with the op's default),
+        plus the optional columns the spec gives an axis (the design and compute config of centralize_w_rm)."""
         model = _model(self.op)
         names = self.axis_names
         table = pd.DataFrame(list(itertools.product(*(v for _, v in self.axes))), columns=list(names))
@@ -111,7 +112,8 @@ class SweepSpec:
             defaults = _defaults(self, table, missing)
             for column in missing:
                 table[column] = defaults[column]
-        return table[list(model.INPUT_COLUMNS)].reset_index(drop=True)
+        optional = [c for c in _optional_columns(model) if c in names]
+        return table[[*model.INPUT_COLUMNS, *optional]].reset_index(drop=True)
 
 
 def load_spec(spec: str | Path | SweepSpec | Mapping[str, Any]) -> SweepSpec:
@@ -162,6 +164,11 @@ def _model(op: str) -> Any:
     return model
 
 
+def _optional_columns(model: Any) -> tuple[str, ...]:
+    """Columns an op's model reads when present and fills with the config's defaults when absent."""
+    return tuple(getattr(model, "OPTIONAL_COLUMNS", ()))
+
+
 def _problem_columns(model: Any) -> tuple[str, ...]:
     """The columns a spec must give: the shape columns, dtype and device (every column if the op names none)."""
     shape = getattr(model, "SHAPE_COLUMNS", None)
@@ -182,7 +189,7 @@ def _expect(source: str, name: str, values: Sequence[Any], kind: type) -> None:
 def _check_columns(spec: SweepSpec) -> None:
     """Axis names are table columns, the problem columns are all given, and every value has its column's type."""
     model = _model(spec.op)
-    columns = tuple(model.INPUT_COLUMNS)
+    columns = (*model.INPUT_COLUMNS, *_optional_columns(model))
     for name in spec.axis_names:
         if name not in columns:
             raise InputError(f"{spec.source}: unknown axis {name!r} for op {spec.op} (columns: {', '.join(columns)})")
