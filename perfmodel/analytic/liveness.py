@@ -23,6 +23,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
+from perfmodel.cb_replay import replay
 from perfmodel.checks.kernels import MAX_CALLS, dry_run
 from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError
 from perfmodel.errors import InputError
@@ -126,29 +127,8 @@ def _play_recorded(
     program: Program, core_program: CoreProgram, recorded: dict[str, list[tuple[str, int, int, str]]]
 ) -> tuple[list, list, list[str]] | None:
     caps = {cb.index: cb.num_pages for cb in (*program.cbs, *pseudo_cbs(program))}
-    pushed = dict.fromkeys(caps, 0)
-    popped = dict.fromkeys(caps, 0)
-    position = dict.fromkeys(recorded, 0)
     who = {name: (spec.name, thread or spec.risc) for name, spec, thread in kernel_threads(program)}
-    moved = True
-    while moved:
-        moved = False
-        for kernel, calls in recorded.items():
-            i = position[kernel]
-            while i < len(calls):
-                call, cb, n, _ = calls[i]
-                if call == "cb_reserve_back" and caps[cb] - (pushed[cb] - popped[cb]) < n:
-                    break
-                if call == "cb_wait_front" and pushed[cb] - popped[cb] < n:
-                    break
-                if call == "cb_push_back":
-                    pushed[cb] += n
-                elif call == "cb_pop_front":
-                    popped[cb] += n
-                i += 1
-            if i != position[kernel]:
-                position[kernel] = i
-                moved = True
+    position, pushed, popped = replay(recorded, caps)
     stuck = [k for k, calls in recorded.items() if position[k] < len(calls)]
     if not stuck:
         return None

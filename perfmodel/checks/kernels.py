@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from perfmodel.cb_replay import replay
 from perfmodel.checks.report import Violation
 from perfmodel.des.deadlock import frame_source, kernel_frame, register_engine_file
 from perfmodel.errors import PerfModelError
@@ -237,29 +238,7 @@ def _self_blocked(
     """Play `threads` on their own CBs `own` (calls on other CBs never block): the calls they stop at, as
     (cb, thread, call, pages, source line, free or visible pages). The cause is reported, not its echoes: a
     blocked reservation on a real CB if there is one, else a blocked wait on one, else the Dst/Src hand-off."""
-    pushed = dict.fromkeys(own, 0)
-    popped = dict.fromkeys(own, 0)
-    position = dict.fromkeys(threads, 0)
-    moved = True
-    while moved:
-        moved = False
-        for name in threads:
-            calls, i = recorded[name], position[name]
-            while i < len(calls):
-                call, cb, n, _ = calls[i]
-                if cb in own:
-                    if call == "cb_reserve_back" and caps[cb] - (pushed[cb] - popped[cb]) < n:
-                        break
-                    if call == "cb_wait_front" and pushed[cb] - popped[cb] < n:
-                        break
-                    if call == "cb_push_back":
-                        pushed[cb] += n
-                    elif call == "cb_pop_front":
-                        popped[cb] += n
-                i += 1
-            if i != position[name]:
-                position[name] = i
-                moved = True
+    position, pushed, popped = replay({name: recorded[name] for name in threads}, caps, own)
     stuck = []
     for name in threads:
         if position[name] < len(recorded[name]):
