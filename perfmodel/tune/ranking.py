@@ -2,9 +2,11 @@
 
 A large space whose compute-config knobs (math fidelity, Dst width, Dst sync) multiply its structural knobs
 (grid, buffering, design) is ranked in two stages: every structural point at the op's default compute
-config, then every compute config of the REFINE_TOP best structural points. The compute knobs move a run's
-time by at most a few percent next to the grid and the design, so the best points of the product are
-among those; ranking every point would cost 16 times as much for that.
+config, then every compute config of the REFINE_TOP best structural points. The compute knobs mostly move
+a run's time by a few percent next to the grid and the design, so the best points of the product are
+usually among those; ranking every point would cost 16 times as much. A structural point that wins only
+with a non-default compute config (an fp32 Dst that halves a Dst section can double a single-core run) can
+be missed; a space restricted to STAGED_LIMIT points or fewer is ranked exhaustively.
 
 The ranked table is `estimate_many`'s output (knob columns plus the analytic result columns) sorted fastest
 first among feasible points; infeasible points follow, kept with their reasons. `top_candidates` picks the
