@@ -4,13 +4,34 @@ and `recommend` (the analytic ranking confirmed by the simulator and the static 
 Modules: `storage` (study storage URLs), `objective` (evaluating a point, the cache, optuna suggestions and
 constraints), `error` (the numerical error of a configuration, for the error objective and bound),
 `ranking` (the analytic ranking of a space), `study` (`tune`), `result` (`TuneResult`, the
-Pareto front), `recommend` (`recommend`, `Recommendation`). Depends on the engines, never the reverse.
+Pareto front), `recommendation` (`recommend`, `Recommendation`). Depends on the engines, never the reverse.
+
+The names below are imported on first use (PEP 562): importing the package costs nothing until one is used.
 """
 
-from perfmodel.tune.objective import BACKENDS, OBJECTIVES, Evaluation
-from perfmodel.tune.recommend import Candidate, Recommendation, recommend
-from perfmodel.tune.result import ParetoEntry, TrialRecord, TuneResult
-from perfmodel.tune.study import tune
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from perfmodel.tune.objective import BACKENDS, OBJECTIVES, Evaluation
+    from perfmodel.tune.recommendation import Candidate, Recommendation, recommend
+    from perfmodel.tune.result import ParetoEntry, TrialRecord, TuneResult
+    from perfmodel.tune.study import tune
+
+_EXPORTS = {
+    "BACKENDS": "perfmodel.tune.objective",
+    "OBJECTIVES": "perfmodel.tune.objective",
+    "Evaluation": "perfmodel.tune.objective",
+    "Candidate": "perfmodel.tune.recommendation",
+    "Recommendation": "perfmodel.tune.recommendation",
+    "recommend": "perfmodel.tune.recommendation",
+    "ParetoEntry": "perfmodel.tune.result",
+    "TrialRecord": "perfmodel.tune.result",
+    "TuneResult": "perfmodel.tune.result",
+    "tune": "perfmodel.tune.study",
+}
 
 __all__ = [
     "BACKENDS",
@@ -24,3 +45,16 @@ __all__ = [
     "recommend",
     "tune",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'perfmodel.tune' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
