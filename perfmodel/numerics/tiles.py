@@ -34,12 +34,23 @@ not documented, so the choices below are a model, fixed here so that all engines
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 from perfmodel.compute_config import FIDELITY_PHASES, check_math_fidelity
 from perfmodel.errors import InputError
-from perfmodel.numerics.formats import BFLOAT16, FLOAT32, DataFormat, FormatLike, get_format, to_bf16_rna, to_bf16_trunc
+from perfmodel.numerics.formats import (
+    BFLOAT16,
+    FLOAT32,
+    DataFormat,
+    FormatLike,
+    bf16_to_float32,
+    get_format,
+    to_bf16_rna,
+    to_bf16_trunc,
+)
 
 TILE_HEIGHT = 32
 TILE_WIDTH = 32
@@ -77,6 +88,12 @@ def tile_index(i: int, j: int) -> int:
     return face * FACE_ELEMENTS + (i % FACE_HEIGHT) * FACE_WIDTH + j % FACE_WIDTH
 
 
+def _as_plain(a: np.ndarray) -> np.ndarray:
+    """`a` seen as unsigned integers of its item size: numpy copies those faster than ml_dtypes' types."""
+    plain = {2: np.uint16, 4: np.uint32}.get(a.dtype.itemsize)
+    return a if plain is None else a.view(plain)
+
+
 def tilize_block(rows: npt.ArrayLike) -> np.ndarray:
     """Tilize one tile row: [..., 32, W] sticks -> [..., Wt, 1024] tiles in face layout.
 
@@ -90,9 +107,9 @@ def tilize_block(rows: npt.ArrayLike) -> np.ndarray:
     wt = a.shape[-1] // TILE_WIDTH
     n = len(lead)
     # [..., face row, row in face, tile, face column, column in face] -> [..., tile, fr, fc, r, c]
-    split = a.reshape((*lead, 2, FACE_HEIGHT, wt, 2, FACE_WIDTH))
+    split = _as_plain(a).reshape((*lead, 2, FACE_HEIGHT, wt, 2, FACE_WIDTH))
     order = (*range(n), n + 2, n, n + 3, n + 1, n + 4)
-    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, wt, TILE_ELEMENTS))
+    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, wt, TILE_ELEMENTS)).view(a.dtype)
 
 
 def untilize_block(tiles: npt.ArrayLike) -> np.ndarray:
@@ -106,10 +123,10 @@ def untilize_block(tiles: npt.ArrayLike) -> np.ndarray:
     lead = a.shape[:-2]
     wt = a.shape[-2]
     n = len(lead)
-    split = a.reshape((*lead, wt, *_FACE_GRID))
+    split = _as_plain(a).reshape((*lead, wt, *_FACE_GRID))
     # [..., tile, fr, fc, r, c] -> [..., fr, r, tile, fc, c]
     order = (*range(n), n + 1, n + 3, n, n + 2, n + 4)
-    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, TILE_HEIGHT, wt * TILE_WIDTH))
+    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, TILE_HEIGHT, wt * TILE_WIDTH)).view(a.dtype)
 
 
 def _check_width(width: int) -> int:
@@ -208,7 +225,7 @@ def fidelity_parts(values: npt.ArrayLike, position: str) -> tuple[np.ndarray, np
         used = v
     else:
         raise InputError(f"operand position must be 'srca' or 'srcb', got {position!r}")
-    return high, (used - high).astype(np.float32)
+    return high, (used - high).astype(np.float32, copy=False)
 
 
 def fidelity_phases_of(math_fidelity: str) -> tuple[tuple[int, int], ...]:
@@ -285,28 +302,46 @@ def reduce_row_sum(
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
     lead = x.shape[:-2]
     wt = x.shape[-2]
+    rows = math.prod(lead)
 
-    # [..., Wt, face row, face column, row, column] times the scaler's row 0 of the same face.
-    data = unpack_operand(x, fmt, dst_fp32).reshape((*lead, wt, *_FACE_GRID))
-    scale = s.astype(np.float32).reshape(_FACE_GRID)[:, :, 0, :][:, :, None, :]
+    # [tile row, Wt, face row, face column, row, column] times the scaler's row 0 of the same face.
+    data = _unpack(x.reshape((rows, wt, *_FACE_GRID)), fmt, dst_fp32)
+    scale = bf16_to_float32(s).reshape(_FACE_GRID)[:, :, 0, :][:, :, None, :]
     data_parts = fidelity_parts(data, "srca" if data_in_srca else "srcb")
     scale_parts = fidelity_parts(scale, "srcb" if data_in_srca else "srca")
-    sums = []  # per phase: [..., Wt, face row, face column, row]
-    for a_part, b_part in phases:
-        d_part, s_part = (
-            (data_parts[a_part], scale_parts[b_part]) if data_in_srca else (data_parts[b_part], scale_parts[a_part])
+    live = []  # (data part, scaler part) of the phases that can add a non-zero sum
+    for i, (a_part, b_part) in enumerate(phases):
+        d_part, s_part = (a_part, b_part) if data_in_srca else (b_part, a_part)
+        # A zero scaler part makes every sum of the phase +-0 (phase 0 always runs: it shows a non-finite input).
+        if i == 0 or scale_parts[s_part].any():
+            live.append((data_parts[d_part], scale_parts[s_part]))
+    # The phase sums in the order of the Dst writes (tile, face column, phase), each write one contiguous
+    # vector of the output rows (tile row, face row, row).
+    sums = np.empty((wt, 2, len(live), rows, 2, FACE_HEIGHT), dtype=np.float32)
+    for p, (d_part, s_part) in enumerate(live):
+        v = d_part * s_part
+        while v.shape[-1] > 2:  # the fixed tree of _face_row_sums
+            v = v[..., 0::2] + v[..., 1::2]
+        np.add(v[..., 0], v[..., 1], out=sums[:, :, p].transpose(2, 0, 3, 1, 4))
+    steps = sums.reshape(-1, rows * 2 * FACE_HEIGHT)
+    if not _chain_drops_zeros(steps, dst_fp32):
+        from perfmodel.numerics import reference
+
+        return reference.reduce_row_sum(
+            x, s, data_format=fmt, fp32_dest_acc_en=dst_fp32, math_fidelity=math_fidelity, srca=srca
         )
-        sums.append(_face_row_sums(d_part * s_part))
+    acc = _dst_chain(steps, dst_fp32).reshape(rows, 2, FACE_HEIGHT)
 
-    acc = np.zeros((*lead, 2, FACE_HEIGHT), dtype=np.float32)
-    for t in range(wt):
-        for face_col in range(2):
-            for phase_sums in sums:
-                acc = _to_dst(acc + phase_sums[..., t, :, face_col, :], dst_fp32)
-
-    mean = np.zeros((*lead, *_FACE_GRID), dtype=np.float32)
-    mean[..., :, 0, :, 0] = acc  # column 0 of faces 0 (rows 0-15) and 2 (rows 16-31)
-    return _pack(mean.reshape((*lead, TILE_ELEMENTS)), fmt)
+    if fmt is BFLOAT16:
+        bits = acc.view(np.uint32)
+        if dst_fp32:  # the packer rounds ties away; acc holds no NaN here
+            bits = bits + _HALF_BF16_ULP
+        mean = np.zeros((rows, *_FACE_GRID), dtype=np.uint16)
+        mean[:, :, 0, :, 0] = bits >> np.uint32(16)  # column 0 of faces 0 (rows 0-15) and 2 (rows 16-31)
+        return mean.reshape((*lead, TILE_ELEMENTS)).view(BFLOAT16.dtype)
+    mean = np.zeros((rows, *_FACE_GRID), dtype=np.float32)
+    mean[:, :, 0, :, 0] = acc
+    return mean.reshape((*lead, TILE_ELEMENTS))
 
 
 def sub_bcast_col(
@@ -336,11 +371,10 @@ def sub_bcast_col(
     a = _check_tiles(a_tile, fmt, "a_tile", min_ndim=1)
     b = _check_tiles(b_tile, fmt, "b_tile", min_ndim=1)
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
-    a_faces = unpack_operand(a, fmt, dst_fp32).reshape((*a.shape[:-1], *_FACE_GRID))
-    b_col = unpack_operand(b, fmt, dst_fp32).reshape((*b.shape[:-1], *_FACE_GRID))[..., :, 0, :, 0]  # [..., fr, row]
-    diff = a_faces - b_col[..., :, None, :, None]
-    out = _pack(_to_dst(diff, dst_fp32), fmt)
-    return out.reshape((*diff.shape[:-4], TILE_ELEMENTS))
+    a_faces = _unpack(a, fmt, dst_fp32).reshape((*a.shape[:-1], *_FACE_GRID))
+    b_col = _unpack(b[..., _COLUMN_0], fmt, dst_fp32).reshape((*b.shape[:-1], 2, 1, FACE_HEIGHT, 1))
+    diff = a_faces - b_col
+    return _store(diff, fmt, dst_fp32).reshape((*diff.shape[:-4], TILE_ELEMENTS))
 
 
 def add_tiles(
@@ -366,5 +400,86 @@ def add_tiles(
     a = _check_tiles(a_tile, fmt, "a_tile", min_ndim=1)
     b = _check_tiles(b_tile, fmt, "b_tile", min_ndim=1)
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
-    total = unpack_operand(a, fmt, dst_fp32) + unpack_operand(b, fmt, dst_fp32)
-    return _pack(_to_dst(total, dst_fp32), fmt)
+    return _store(_unpack(a, fmt, dst_fp32) + _unpack(b, fmt, dst_fp32), fmt, dst_fp32)
+
+
+# ---- fast paths ----------------------------------------------------------------------------------------------
+# The primitives above compute the bits of perfmodel.numerics.reference with fewer, larger numpy passes. The
+# helpers below are the pieces; tests/test_numerics_fast_equals_reference.py holds the results to the reference.
+
+# A bfloat16 Dst write rounds ties away: add half a bfloat16 ulp to the raw fp32 bits, clear the low half.
+_HALF_BF16_ULP = np.uint32(0x8000)
+_BF16_HIGH_HALF = np.uint32(0xFFFF0000)
+# Phase sums at least this large (or zero) are multiples of 2^-133, which keeps a bfloat16 running sum off -0.
+_SMALLEST_CHAINED_SUM = np.float32(2.0**-110)
+# Flat tile indices of column 0, rows 0-31: faces 0 and 2, first element of each face row.
+_COLUMN_0 = np.array([fr * 2 * FACE_ELEMENTS + r * FACE_WIDTH for fr in range(2) for r in range(FACE_HEIGHT)])
+
+
+def _unpack(values: np.ndarray, fmt: DataFormat, dst_fp32: bool) -> np.ndarray:
+    """`unpack_operand` on the raw bits: a new C-contiguous float32 array in `values`' logical order."""
+    if fmt is BFLOAT16:
+        return bf16_to_float32(values)
+    if fmt is not FLOAT32:
+        return np.ascontiguousarray(unpack_operand(values, fmt, dst_fp32))
+    out = np.array(values, dtype=np.float32, order="C")
+    bits = out.view(np.uint32)
+    drop = _F32_FRACTION_BITS - (TF32_FRACTION_BITS if dst_fp32 else BF16_FRACTION_BITS)
+    bits &= np.uint32((0xFFFFFFFF >> drop) << drop)
+    if not dst_fp32:  # bfloat16 source registers flush denormals to a zero of the same sign
+        denormal = (bits & np.uint32(_F32_EXPONENT_MASK)) == 0
+        np.bitwise_and(bits, np.uint32(_F32_SIGN_MASK), out=bits, where=denormal)
+    return out
+
+
+def _store(values: np.ndarray, fmt: DataFormat, dst_fp32: bool) -> np.ndarray:
+    """`_pack(_to_dst(values))` of fp32 FPU results that are ours to overwrite.
+
+    For bfloat16 data both conversions round ties away, and rounding a bfloat16 value again changes
+    nothing (a NaN keeps its high half and quiet bit), so one conversion gives the same bits.
+    """
+    if fmt is BFLOAT16:
+        return to_bf16_rna(values)
+    if dst_fp32:
+        return values
+    return bf16_to_float32(to_bf16_rna(values))
+
+
+def _chain_drops_zeros(steps: np.ndarray, dst_fp32: bool) -> bool:
+    """Whether `_dst_chain` may skip the +-0 phase sums the reduce did not compute, or that are all zero.
+
+    Adding +-0 changes a running sum only when it is -0 (-0 + +0 = +0). An fp32 Dst sum starts at +0 and
+    never becomes -0 (an exact fp32 sum is -0 only for -0 + -0). A bfloat16 Dst can round a tiny negative
+    sum to -0, but not when every phase sum is zero or a multiple of 2^-133: then so is every running sum,
+    and a non-zero one is at least 2^-133, the smallest bfloat16. Non-finite sums go to the reference too
+    (the bit tricks assume no NaN).
+    """
+    if not np.isfinite(steps).all():
+        return False
+    if dst_fp32:
+        return True
+    return not ((np.abs(steps) < _SMALLEST_CHAINED_SUM) & (steps != 0)).any()
+
+
+def _dst_chain(steps: np.ndarray, dst_fp32: bool) -> np.ndarray:
+    """The running Dst sum: acc = to_dst(acc + steps[k]) for k = 0, 1, ... from acc = +0, for [K, N] steps.
+
+    fp32 Dst: np.add.accumulate, which adds in order by definition (unlike np.sum). bfloat16 Dst: one loop
+    step per non-zero row of `steps`, three in-place passes over N values each (see `_chain_drops_zeros`
+    for why all-zero rows can be left out). `steps` is overwritten.
+    """
+    if dst_fp32:
+        np.add(steps[0], np.float32(0.0), out=steps[0])  # +0 + -0 is +0, as the first Dst write gives
+        return np.add.accumulate(steps, axis=0)[-1]
+    n = steps.shape[1]
+    acc = np.zeros(n, dtype=np.float32)
+    bits = acc.view(np.uint32)
+    # Array operands and positional outputs: numpy's cheapest call for these short vectors.
+    half = np.full(n, _HALF_BF16_ULP)
+    high = np.full(n, _BF16_HIGH_HALF)
+    add, keep = np.add, np.bitwise_and
+    for row in list(steps[steps.any(axis=1)]):
+        add(acc, row, acc)
+        add(bits, half, bits)
+        keep(bits, high, bits)
+    return acc
