@@ -372,8 +372,12 @@ def sub_bcast_col(
     b = _check_tiles(b_tile, fmt, "b_tile", min_ndim=1)
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
     a_faces = _unpack(a, fmt, dst_fp32).reshape((*a.shape[:-1], *_FACE_GRID))
-    b_col = _unpack(b[..., _COLUMN_0], fmt, dst_fp32).reshape((*b.shape[:-1], 2, 1, FACE_HEIGHT, 1))
-    diff = a_faces - b_col
+    # Column 0 of faces 0 and 2 ([..., face row, row]), the only values of b used, unpacked alone.
+    b_col = _unpack(b.reshape((*b.shape[:-1], *_FACE_GRID))[..., :, 0, :, 0], fmt, dst_fp32)
+    b_col = b_col[..., :, None, :, None]
+    # a_faces is ours: write the difference into it when it has the result's shape.
+    in_place = b.shape[:-1] == a.shape[:-1] or b.ndim == 1
+    diff = np.subtract(a_faces, b_col, out=a_faces if in_place else None)
     return _store(diff, fmt, dst_fp32).reshape((*diff.shape[:-4], TILE_ELEMENTS))
 
 
@@ -412,8 +416,6 @@ _HALF_BF16_ULP = np.uint32(0x8000)
 _BF16_HIGH_HALF = np.uint32(0xFFFF0000)
 # Phase sums at least this large (or zero) are multiples of 2^-133, which keeps a bfloat16 running sum off -0.
 _SMALLEST_CHAINED_SUM = np.float32(2.0**-110)
-# Flat tile indices of column 0, rows 0-31: faces 0 and 2, first element of each face row.
-_COLUMN_0 = np.array([fr * 2 * FACE_ELEMENTS + r * FACE_WIDTH for fr in range(2) for r in range(FACE_HEIGHT)])
 
 
 def _unpack(values: np.ndarray, fmt: DataFormat, dst_fp32: bool) -> np.ndarray:
