@@ -13,7 +13,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from perfmodel.numerics import formats, reference, sfpu, tiles
+from perfmodel.numerics import blockfloat, formats, reference, sfpu, tiles
 from perfmodel.numerics.formats import BFLOAT16, FLOAT32
 
 BF16 = ml_dtypes.bfloat16
@@ -277,3 +277,49 @@ def test_sub_bcast_col_and_add_tiles(fmt: str, dst: bool | None, kind: str) -> N
         assert_same_bits(tiles.sub_bcast_col(a, b, **config), reference.sub_bcast_col(a, b, **config))
         assert_same_bits(tiles.add_tiles(a, b, **config), reference.add_tiles(a, b, **config))
         assert_same_bits(tiles.add_tiles(b, a, **config), reference.add_tiles(b, a, **config))
+
+
+# ---- bfloat8_b ---------------------------------------------------------------------------------------------
+def _bfp8_values(rng: np.random.Generator, kind: str) -> np.ndarray:
+    if kind == "scaled":  # exponents spread over the whole range within each group: elements shift out
+        return (rng.standard_normal(2048) * np.exp2(rng.integers(-140, 120, 2048))).astype(np.float32)
+    if kind == "carry":  # significands near 2: the first rounding carries into the exponent
+        return (np.float32(2.0) - rng.integers(1, 2**10, 2048).astype(np.float32) * np.float32(2**-23)) * np.where(
+            rng.random(2048) < 0.5, np.float32(-1.0), np.float32(1.0)
+        )
+    if kind == "huge":  # the largest exponent: some groups round past it
+        v = np.full(2048, 3.0e38, dtype=np.float32)
+        v[::3] = np.float32(np.uint32(0x7F7F0000).view(np.float32))
+        return v
+    return _float32(rng, 2048, kind)
+
+
+@pytest.mark.parametrize("kind", [*FINITE_KINDS, "scaled", "carry", "huge"])
+@pytest.mark.parametrize("rounding", ["packer", "host"])
+def test_bfloat8_b_encode(kind: str, rounding: str) -> None:
+    rng = np.random.default_rng(len(kind))
+    for _ in range(3):
+        v = _bfp8_values(rng, kind)
+        for values in (v, v.reshape(2, 1024), v[:1024]):
+            try:
+                want = reference.encode_bfp8(values, rounding=rounding)
+            except Exception as error:  # the same refusal, with the same message
+                with pytest.raises(type(error), match=str(error)):
+                    blockfloat.encode(values, rounding=rounding)
+                continue
+            assert_same_bits(blockfloat.encode(values, rounding=rounding), want)
+            assert_same_bits(formats.round_to_format(values, "bfloat8_b", mode="rna"), reference.encode_bfp8(values))
+            if rounding == "packer":
+                assert_same_bits(sfpu.pack_from_dst(values.reshape(-1)[:1024], "bfloat8_b"), want[0])
+
+
+def test_bfloat8_b_decode_every_byte() -> None:
+    rng = np.random.default_rng(3)
+    raw_tiles = rng.integers(0, 256, (300, 1088), dtype=np.uint8)
+    raw_tiles[0, :256] = np.arange(256, dtype=np.uint8)  # every exponent byte
+    raw_tiles[0, 64:320] = np.arange(256, dtype=np.uint8)  # every mantissa byte
+    with np.errstate(over="ignore"):  # the largest exponent with a large mantissa is inf in both
+        assert_same_bits(blockfloat.decode(raw_tiles), reference.decode_bfp8(raw_tiles))
+        assert_same_bits(blockfloat.decode(raw_tiles.reshape(-1)), reference.decode_bfp8(raw_tiles.reshape(-1)))
+        page = raw_tiles[5]
+        assert_same_bits(sfpu.unpack_to_dst(page, "bfloat8_b"), reference.to_float32(page, "bfloat8_b"))
