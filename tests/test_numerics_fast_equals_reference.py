@@ -271,7 +271,9 @@ def test_reduce_takes_the_fast_path_on_ordinary_data(fmt: str, dst: bool | None,
 def test_sub_bcast_col_and_add_tiles(fmt: str, dst: bool | None, kind: str) -> None:
     rng = np.random.default_rng(len(kind))
     config = {"data_format": fmt, "fp32_dest_acc_en": dst}
-    for a_shape, b_shape in [((1024,), (1024,)), ((5, 1024), (1024,)), ((2, 3, 1024), (2, 1, 1024)), ((3, 1024),) * 2]:
+    shapes = [((1024,), (1024,)), ((5, 1024), (1024,)), ((2, 3, 1024), (2, 1, 1024)), ((3, 1024),) * 2]
+    shapes += [((1024,), (3, 1024)), ((2, 1, 1024), (4, 1024))]  # results larger than a
+    for a_shape, b_shape in shapes:
         a = _data(rng, a_shape, kind, fmt)
         b = _data(rng, b_shape, str(rng.choice(KINDS)), fmt)
         assert_same_bits(tiles.sub_bcast_col(a, b, **config), reference.sub_bcast_col(a, b, **config))

@@ -304,25 +304,29 @@ def reduce_row_sum(
     wt = x.shape[-2]
     rows = math.prod(lead)
 
-    # [tile row, Wt, face row, face column, row, column] times the scaler's row 0 of the same face.
-    data = _unpack(x.reshape((rows, wt, *_FACE_GRID)), fmt, dst_fp32)
     scale = bf16_to_float32(s).reshape(_FACE_GRID)[:, :, 0, :][:, :, None, :]
-    data_parts = fidelity_parts(data, "srca" if data_in_srca else "srcb")
     scale_parts = fidelity_parts(scale, "srcb" if data_in_srca else "srca")
     live = []  # (data part, scaler part) of the phases that can add a non-zero sum
     for i, (a_part, b_part) in enumerate(phases):
         d_part, s_part = (a_part, b_part) if data_in_srca else (b_part, a_part)
         # A zero scaler part makes every sum of the phase +-0 (phase 0 always runs: it shows a non-finite input).
         if i == 0 or scale_parts[s_part].any():
-            live.append((data_parts[d_part], scale_parts[s_part]))
+            live.append((d_part, scale_parts[s_part]))
     # The phase sums in the order of the Dst writes (tile, face column, phase), each write one contiguous
     # vector of the output rows (tile row, face row, row).
     sums = np.empty((wt, 2, len(live), rows, 2, FACE_HEIGHT), dtype=np.float32)
-    for p, (d_part, s_part) in enumerate(live):
-        v = d_part * s_part
-        while v.shape[-1] > 2:  # the fixed tree of _face_row_sums
-            v = v[..., 0::2] + v[..., 1::2]
-        np.add(v[..., 0], v[..., 1], out=sums[:, :, p].transpose(2, 0, 3, 1, 4))
+    tiles_by_row = x.reshape((rows, wt, *_FACE_GRID))
+    chunk = max(1, _PHASE_SUM_CHUNK_TILES // wt)  # tile rows at a time, so that the passes stay in cache
+    for first in range(0, rows, chunk):
+        last = min(rows, first + chunk)
+        # [tile row, Wt, face row, face column, row, column] times the scaler's row 0 of the same face.
+        data = _unpack(tiles_by_row[first:last], fmt, dst_fp32)
+        data_parts = fidelity_parts(data, "srca" if data_in_srca else "srcb")
+        for p, (d_part, s_part) in enumerate(live):
+            v = data_parts[d_part] * s_part
+            while v.shape[-1] > 2:  # the fixed tree of _face_row_sums
+                v = v[..., 0::2] + v[..., 1::2]
+            np.add(v[..., 0], v[..., 1], out=sums[:, :, p, first:last].transpose(2, 0, 3, 1, 4))
     steps = sums.reshape(-1, rows * 2 * FACE_HEIGHT)
     if not _chain_drops_zeros(steps, dst_fp32):
         from perfmodel.numerics import reference
@@ -376,7 +380,7 @@ def sub_bcast_col(
     b_col = _unpack(b.reshape((*b.shape[:-1], *_FACE_GRID))[..., :, 0, :, 0], fmt, dst_fp32)
     b_col = b_col[..., :, None, :, None]
     # a_faces is ours: write the difference into it when it has the result's shape.
-    in_place = b.shape[:-1] == a.shape[:-1] or b.ndim == 1
+    in_place = np.broadcast_shapes(a.shape, b.shape) == a.shape
     diff = np.subtract(a_faces, b_col, out=a_faces if in_place else None)
     return _store(diff, fmt, dst_fp32).reshape((*diff.shape[:-4], TILE_ELEMENTS))
 
@@ -416,6 +420,8 @@ _HALF_BF16_ULP = np.uint32(0x8000)
 _BF16_HIGH_HALF = np.uint32(0xFFFF0000)
 # Phase sums at least this large (or zero) are multiples of 2^-133, which keeps a bfloat16 running sum off -0.
 _SMALLEST_CHAINED_SUM = np.float32(2.0**-110)
+# Tiles whose phase sums the reduce computes in one go: about 128 KiB per float32 pass.
+_PHASE_SUM_CHUNK_TILES = 32
 
 
 def _unpack(values: np.ndarray, fmt: DataFormat, dst_fp32: bool) -> np.ndarray:
