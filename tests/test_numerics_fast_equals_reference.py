@@ -12,6 +12,8 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfmodel.numerics import blockfloat, formats, reference, sfpu, tiles
 from perfmodel.numerics.formats import BFLOAT16, FLOAT32
@@ -211,7 +213,7 @@ def test_reduce_every_configuration(fmt: str, fidelity: str, dst: bool | None, s
         _reduce_case(seed, fmt, kind, scaler_kind, lead, wt, **config)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(16))
 def test_reduce_random_configurations(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     for _ in range(8):
@@ -246,6 +248,15 @@ def test_reduce_overflow_to_inf_and_cancellation() -> None:
             for dst in DST_MODES:
                 want = reference.reduce_row_sum(x, scaler, data_format=fmt, fp32_dest_acc_en=dst)
                 assert_same_bits(tiles.reduce_row_sum(x, scaler, data_format=fmt, fp32_dest_acc_en=dst), want)
+
+
+@pytest.mark.parametrize("shape", [(0, 1024), (0, 3, 1024), (2, 0, 1024)])
+def test_reduce_of_empty_inputs(shape: tuple[int, ...]) -> None:
+    for fmt, dtype in (("bfloat16", BF16), ("float32", np.float32)):
+        for dst in DST_MODES:
+            x, s = np.zeros(shape, dtype=dtype), tiles.scaler_tile(32)
+            want = reference.reduce_row_sum(x, s, data_format=fmt, fp32_dest_acc_en=dst)
+            assert_same_bits(tiles.reduce_row_sum(x, s, data_format=fmt, fp32_dest_acc_en=dst), want)
 
 
 @pytest.mark.parametrize("fmt", ["bfloat16", "float32"])
@@ -325,3 +336,61 @@ def test_bfloat8_b_decode_every_byte() -> None:
         assert_same_bits(blockfloat.decode(raw_tiles.reshape(-1)), reference.decode_bfp8(raw_tiles.reshape(-1)))
         page = raw_tiles[5]
         assert_same_bits(sfpu.unpack_to_dst(page, "bfloat8_b"), reference.to_float32(page, "bfloat8_b"))
+
+
+# ---- arbitrary bit patterns --------------------------------------------------------------------------------
+_BIT_PATTERNS = st.one_of(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([int(b) for b in _SPECIAL_F32]),
+    st.integers(0, 2**16 - 1).map(lambda high: high << 16 | 0x8000),  # ties
+)
+
+
+@st.composite
+def _reduce_inputs(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, str, dict]:
+    fmt = draw(st.sampled_from(["bfloat16", "float32"]))
+    wt = draw(st.integers(1, 3))
+    lead = draw(st.sampled_from([(), (2,)]))
+    n = int(np.prod(lead, dtype=int)) * wt * 1024
+    pool = np.array(draw(st.lists(_BIT_PATTERNS, min_size=1, max_size=24)), dtype=np.uint32)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    bits = rng.choice(pool, n)
+    ordinary = rng.random(n) < draw(st.sampled_from([0.0, 0.5, 0.95]))
+    bits[ordinary] = rng.standard_normal(int(ordinary.sum())).astype(np.float32).view(np.uint32)
+    x = bits.view(np.float32).reshape((*lead, wt, 1024))
+    if fmt == "bfloat16":
+        x = (raw(x) >> np.uint32(16)).astype(np.uint16).view(BF16)
+    scaler = _scaler(rng, draw(st.sampled_from(["W32", "W96", "W1024", "W2016", "normal", "special", "tiny"])))
+    config = {
+        "fp32_dest_acc_en": draw(st.sampled_from(DST_MODES)),
+        "math_fidelity": draw(st.sampled_from(FIDELITIES)),
+        "srca": draw(st.sampled_from(SRCA)),
+    }
+    return x, scaler, fmt, config
+
+
+@settings(max_examples=150, deadline=None)
+@given(_reduce_inputs())
+def test_reduce_on_arbitrary_bit_patterns(case: tuple[np.ndarray, np.ndarray, str, dict]) -> None:
+    x, scaler, fmt, config = case
+    want = reference.reduce_row_sum(x, scaler, data_format=fmt, **config)
+    assert_same_bits(tiles.reduce_row_sum(x, scaler, data_format=fmt, **config), want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["bfloat16", "float32"]),
+    st.sampled_from(DST_MODES),
+    st.lists(_BIT_PATTERNS, min_size=1, max_size=16),
+    st.integers(0, 2**32 - 1),
+)
+def test_sub_and_add_on_arbitrary_bit_patterns(fmt: str, dst: bool | None, pool: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.choice(np.array(pool, dtype=np.uint32), 3 * 1024).view(np.float32).reshape(3, 1024)
+    if fmt == "bfloat16":
+        values = (raw(values) >> np.uint32(16)).astype(np.uint16).view(BF16)
+    a, b = values[:2], values[2]
+    config = {"data_format": fmt, "fp32_dest_acc_en": dst}
+    assert_same_bits(tiles.sub_bcast_col(a, b, **config), reference.sub_bcast_col(a, b, **config))
+    assert_same_bits(tiles.add_tiles(a, b, **config), reference.add_tiles(a, b, **config))

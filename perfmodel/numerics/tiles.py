@@ -303,6 +303,8 @@ def reduce_row_sum(
     lead = x.shape[:-2]
     wt = x.shape[-2]
     rows = math.prod(lead)
+    if x.size == 0:  # no tile row, or rows of no tiles (whose mean is 0): nothing to speed up
+        return _reference_reduce(x, s, fmt, dst_fp32, math_fidelity, srca)
 
     scale = bf16_to_float32(s).reshape(_FACE_GRID)[:, :, 0, :][:, :, None, :]
     scale_parts = fidelity_parts(scale, "srcb" if data_in_srca else "srca")
@@ -329,11 +331,7 @@ def reduce_row_sum(
             np.add(v[..., 0], v[..., 1], out=sums[:, :, p, first:last].transpose(2, 0, 3, 1, 4))
     steps = sums.reshape(-1, rows * 2 * FACE_HEIGHT)
     if not _chain_drops_zeros(steps, dst_fp32):
-        from perfmodel.numerics import reference
-
-        return reference.reduce_row_sum(
-            x, s, data_format=fmt, fp32_dest_acc_en=dst_fp32, math_fidelity=math_fidelity, srca=srca
-        )
+        return _reference_reduce(x, s, fmt, dst_fp32, math_fidelity, srca)
     acc = _dst_chain(steps, dst_fp32).reshape(rows, 2, FACE_HEIGHT)
 
     if fmt is BFLOAT16:
@@ -467,6 +465,17 @@ def _chain_drops_zeros(steps: np.ndarray, dst_fp32: bool) -> bool:
     if dst_fp32:
         return True
     return not ((np.abs(steps) < _SMALLEST_CHAINED_SUM) & (steps != 0)).any()
+
+
+def _reference_reduce(
+    x: np.ndarray, s: np.ndarray, fmt: DataFormat, dst_fp32: bool, math_fidelity: str, srca: str
+) -> np.ndarray:
+    """`reference.reduce_row_sum`, for the inputs the fast path leaves to it (imported late: it imports us)."""
+    from perfmodel.numerics import reference
+
+    return reference.reduce_row_sum(
+        x, s, data_format=fmt, fp32_dest_acc_en=dst_fp32, math_fidelity=math_fidelity, srca=srca
+    )
 
 
 def _dst_chain(steps: np.ndarray, dst_fp32: bool) -> np.ndarray:
