@@ -15,11 +15,12 @@ import numpy.typing as npt
 
 from perfmodel.errors import InputError
 from perfmodel.numerics import blockfloat as _bfp
-from perfmodel.numerics.formats import BFLOAT16, FLOAT32, DataFormat, FormatLike, get_format
+from perfmodel.numerics.formats import BFLOAT16, DataFormat, FormatLike, get_format
 from perfmodel.numerics.tiles import (
     _FACE_GRID,
     FACE_HEIGHT,
     FACE_WIDTH,
+    REDUCE_ROW_SRCA,
     TILE_ELEMENTS,
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -125,7 +126,7 @@ def reduce_row_sum(
     data_format: FormatLike,
     fp32_dest_acc_en: bool | None = None,
     math_fidelity: str = "HiFi4",
-    srca: str = "scaler",
+    srca: str = REDUCE_ROW_SRCA,
 ) -> np.ndarray:
     """`tiles.reduce_row_sum`, one Dst write per tile, face and phase, every phase computed."""
     fmt = get_format(data_format)
@@ -257,7 +258,6 @@ def decode_bfp8(data: npt.ArrayLike) -> np.ndarray:
 
 
 __all__ = [
-    "FLOAT32",
     "add_tiles",
     "decode_bfp8",
     "encode_bfp8",

@@ -14,6 +14,10 @@ Batching. Every primitive takes one tile row as its trailing axes ([Wt, 1024] ti
 any leading axes are independent tile rows processed element-wise in exactly the same order, so a batched
 call is bit-identical to a loop over tile rows. The simulator may call with no leading axes.
 
+Speed. The primitives work on raw bit patterns in a few batched numpy passes and leave out additions that
+cannot change a result (`_chain_drops_zeros`); `perfmodel.numerics.reference` keeps the plain, one rounding at a
+time definitions, and tests/test_numerics_fast_equals_reference.py holds the two to the same bits.
+
 Hardware model (shared/reference/compute.md §2, §4, §6, §7 and centralize_w_rm.md §6; the exact FPU bits are
 not documented, so the choices below are a model, fixed here so that all engines agree):
 
@@ -168,20 +172,6 @@ def _dst_fp32(fmt: DataFormat, fp32_dest_acc_en: bool | None) -> bool:
     return fmt is FLOAT32 if fp32_dest_acc_en is None else bool(fp32_dest_acc_en)
 
 
-def _to_dst(values: np.ndarray, dst_fp32: bool) -> np.ndarray:
-    """Store fp32 FPU results into Dst: unchanged in fp32 Dst, rounded ties-away in bfloat16 Dst."""
-    if dst_fp32:
-        return values
-    return to_bf16_rna(values).astype(np.float32)
-
-
-def _pack(values: np.ndarray, fmt: DataFormat) -> np.ndarray:
-    """Pack Dst (held as float32) into a CB page of `fmt`."""
-    if fmt is BFLOAT16:
-        return to_bf16_rna(values)
-    return values.astype(np.float32)
-
-
 def _keep_fraction_bits(values: np.ndarray, fraction_bits: int) -> np.ndarray:
     """Truncate float32 values toward zero to `fraction_bits` fraction bits (a mask on the raw bits)."""
     drop = _F32_FRACTION_BITS - fraction_bits
@@ -244,18 +234,6 @@ def _check_srca(srca: str) -> str:
     return srca
 
 
-def _face_row_sums(products: np.ndarray) -> np.ndarray:
-    """Sum the 16 columns of each face row in fp32 with a fixed binary tree: ((c0+c1)+(c2+c3))+...
-
-    A fixed tree (rather than np.sum, whose order depends on memory layout and numpy version) keeps the
-    result bit-reproducible whatever the batching.
-    """
-    v = products
-    while v.shape[-1] > 1:
-        v = v[..., 0::2] + v[..., 1::2]
-    return v[..., 0]
-
-
 def reduce_row_sum(
     tiles: npt.ArrayLike,
     scaler: npt.ArrayLike,
@@ -283,7 +261,7 @@ def reduce_row_sum(
         1. the data is unpacked (`unpack_operand`: float32 -> TF32 or bfloat16 by truncation), the scaler is
            exact; each operand is split into its fidelity parts (`fidelity_parts`, by its position);
         2. for phase p, product part_A(p) * part_B(p) of x[i, j] and s[j] (exact in fp32), and per face the
-           16 phase-p products of row i are summed in fp32 by a fixed pairwise tree (`_face_row_sums`);
+           16 phase-p products of row i are summed in fp32 by a fixed pairwise tree ((c0+c1)+(c2+c3))+...;
         3. for tile t = 0 .. Wt - 1, left face then right face, phase 0 .. phases - 1:
            acc = to_dst(acc + face_sum[t, face, p]) with the add in fp32 and to_dst rounding to bfloat16
            (ties away from zero) when Dst is 16-bit, so there are 2 * Wt * phases Dst writes per row (an
@@ -326,7 +304,7 @@ def reduce_row_sum(
         data_parts = fidelity_parts(data, "srca" if data_in_srca else "srcb")
         for p, (d_part, s_part) in enumerate(live):
             v = data_parts[d_part] * s_part
-            while v.shape[-1] > 2:  # the fixed tree of _face_row_sums
+            while v.shape[-1] > 2:  # the fixed tree: ((c0 + c1) + (c2 + c3)) + ...
                 v = v[..., 0::2] + v[..., 1::2]
             np.add(v[..., 0], v[..., 1], out=sums[:, :, p, first:last].transpose(2, 0, 3, 1, 4))
     steps = sums.reshape(-1, rows * 2 * FACE_HEIGHT)
@@ -439,7 +417,7 @@ def _unpack(values: np.ndarray, fmt: DataFormat, dst_fp32: bool) -> np.ndarray:
 
 
 def _store(values: np.ndarray, fmt: DataFormat, dst_fp32: bool) -> np.ndarray:
-    """`_pack(_to_dst(values))` of fp32 FPU results that are ours to overwrite.
+    """Dst store then pack (`reference._pack(reference._to_dst(values))`) of fp32 results that are ours to overwrite.
 
     For bfloat16 data both conversions round ties away, and rounding a bfloat16 value again changes
     nothing (a NaN keeps its high half and quiet bit), so one conversion gives the same bits.
