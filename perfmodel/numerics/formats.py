@@ -92,11 +92,12 @@ def _bf16_bits(x: npt.ArrayLike, round_half: int) -> np.ndarray:
     NaNs are redone afterwards, and only when there are any: they keep their high half with the quiet bit.
     """
     f = np.asarray(x, dtype=np.float32)
-    bits = f.reshape(-1).view(np.uint32)  # a flat array, so a 0-d input does not take numpy's scalar path
+    flat = f.reshape(-1)  # 1-d, so a 0-d input does not take numpy's scalar path
+    bits = flat.view(np.uint32)
     high = np.add(bits, np.uint32(round_half)) if round_half else bits.copy()
     np.right_shift(high, np.uint32(16), out=high)
     out = high.astype(np.uint16)
-    nan = np.isnan(f.reshape(-1))
+    nan = np.isnan(flat)
     if nan.any():
         out[nan] = (bits[nan] >> np.uint32(16)).astype(np.uint16) | _BF16_QUIET_BIT
     return out.reshape(f.shape)
