@@ -45,43 +45,51 @@ def _tiles(values: npt.ArrayLike) -> np.ndarray:
     return x.reshape(-1, GROUPS_PER_TILE, GROUP_VALUES)
 
 
-def _shift_round(v: np.ndarray, shift: np.ndarray, *, ties: str) -> np.ndarray:
-    """round(v / 2^shift) for non-negative integers v (int64) and shifts >= 0, ties even or away from zero."""
-    shift = np.minimum(shift, 40)
+def _round_away(v: np.ndarray, shift: np.ndarray | int) -> np.ndarray:
+    """round(v / 2^shift), ties away from zero, for non-negative int32 v < 2^24 and 0 <= shift <= 30."""
+    return (v + ((np.int32(1) << shift) >> 1)) >> shift
+
+
+def _round_even(v: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """round(v / 2^shift), ties to even, for non-negative int32 v < 2^24 and 0 <= shift <= 30."""
     q = v >> shift
     rem = v - (q << shift)
-    half = np.where(shift > 0, np.int64(1) << np.maximum(shift - 1, 0), 0)
-    up = rem > half
-    tie = (rem == half) & (shift > 0)
-    up |= tie & ((q & 1) == 1) if ties == "even" else tie
-    return q + up
+    half = (np.int32(1) << shift) >> 1
+    return q + ((rem > half) | ((rem == half) & (half > 0) & ((q & 1) == 1)))
 
 
 def encode(values: npt.ArrayLike, *, rounding: str = "packer") -> np.ndarray:
-    """float values in tile storage order ([..., 1024] or any whole number of tiles) -> uint8 [tiles, 1088]."""
+    """float values in tile storage order ([..., 1024] or any whole number of tiles) -> uint8 [tiles, 1088].
+
+    Works in int32: a significand has 24 bits, and a shift of 25 or more rounds any of them to 0, so
+    shifts are capped there (the reference, `perfmodel.numerics.reference.encode_bfp8`, caps at 40 in int64).
+    """
     if rounding not in _ROUNDINGS:
         raise InputError(f"unknown bfloat8_b rounding {rounding!r}; expected one of {', '.join(_ROUNDINGS)}")
     x = _tiles(values)
-    bits = x.view(np.uint32).astype(np.int64)
-    sign = (bits >> 31) & 1
+    bits = x.view(np.int32)
     exp = (bits >> 23) & 0xFF
-    significand = np.where(exp > 0, (1 << 23) | (bits & 0x7FFFFF), 0)  # denormals flush to zero
+    significand = (bits & 0x7FFFFF) | (1 << 23)
+    significand[exp == 0] = 0  # denormals flush to zero
+    first = 23 - (MANTISSA_BITS - 1)  # a significand to 1 + 6 bits
     if rounding == "packer":
         # First rounding: to 7 significant bits (ties away); a carry out moves to the next exponent.
-        r = _shift_round(significand, np.full_like(significand, 23 - (MANTISSA_BITS - 1)), ties="away")
-        carry = r >= (1 << MANTISSA_BITS)
-        r = np.where(carry, r >> 1, r)
-        exp = np.where(r > 0, exp + carry, 0)
+        r = _round_away(significand, first)
+        carry = r >> MANTISSA_BITS  # 1 when r == 2^7
+        r >>= carry
+        exp += carry  # a zero significand has exponent 0 and no carry: it stays 0, as the reference wants
         shared = exp.max(axis=-1, keepdims=True)
-        m = _shift_round(r, shared - exp, ties="away")
+        m = _round_away(r, np.minimum(shared - exp, 25))
     else:
         shared = exp.max(axis=-1, keepdims=True)
-        m = _shift_round(significand, 23 - (MANTISSA_BITS - 1) + shared - exp, ties="even")
+        m = _round_even(significand, np.minimum(first + shared - exp, 25))
         over = (m >= (1 << MANTISSA_BITS)).any(axis=-1, keepdims=True)
-        shared = shared + over
-        m = _shift_round(significand, 23 - (MANTISSA_BITS - 1) + shared - exp, ties="even")
+        if over.any():
+            shared = shared + over
+            m = _round_even(significand, np.minimum(first + shared - exp, 25))
     if np.any(shared > 254):
         raise InputError("bfloat8_b cannot encode a value that rounds past the largest finite exponent")
+    sign = (bits >> 31) & 1  # arithmetic shift: -1 for negatives, so mask
     mant = np.where(m > 0, (sign << MANTISSA_BITS) | m, 0).astype(np.uint8)
     tiles = mant.shape[0]
     out = np.empty((tiles, TILE_BYTES), dtype=np.uint8)
@@ -90,14 +98,20 @@ def encode(values: npt.ArrayLike, *, rounding: str = "packer") -> np.ndarray:
     return out
 
 
+# Decoding by lookup: the signed magnitude of every mantissa byte, and 2^(shared - 133) for every exponent
+# byte, whose product is exact (a 7-bit integer times a power of two that float32 holds, down to 2^-133).
+_MANTISSA_VALUES = np.where(
+    np.arange(256) >> MANTISSA_BITS, -(np.arange(256) & 0x7F).astype(np.float32), (np.arange(256) & 0x7F)
+).astype(np.float32)
+_EXPONENT_SCALES = np.ldexp(np.float32(1.0), np.arange(256) - _BIAS_SHIFT).astype(np.float32)
+
+
 def decode(data: npt.ArrayLike) -> np.ndarray:
     """uint8 tiles ([..., 1088] or a flat whole number of tiles) -> float32 [tiles, 1024], exactly."""
     raw = np.asarray(data, dtype=np.uint8)
     if raw.size % TILE_BYTES:
         raise InputError(f"bfloat8_b data must be whole tiles of {TILE_BYTES} bytes; got {raw.size} bytes")
     tiles = raw.reshape(-1, TILE_BYTES)
-    shared = tiles[:, :GROUPS_PER_TILE].astype(np.int32)[:, :, None]
-    mant = tiles[:, GROUPS_PER_TILE:].reshape(-1, GROUPS_PER_TILE, GROUP_VALUES).astype(np.int32)
-    magnitude = np.ldexp((mant & 0x7F).astype(np.float32), shared - _BIAS_SHIFT)
-    values = np.where(mant >> MANTISSA_BITS, -magnitude, magnitude).astype(np.float32)
+    scale = _EXPONENT_SCALES[tiles[:, :GROUPS_PER_TILE]][:, :, None]
+    values = _MANTISSA_VALUES[tiles[:, GROUPS_PER_TILE:]].reshape(-1, GROUPS_PER_TILE, GROUP_VALUES) * scale
     return values.reshape(-1, TILE_VALUES)

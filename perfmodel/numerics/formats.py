@@ -30,6 +30,8 @@ from perfmodel.errors import InputError
 _TILE_ELEMENTS = 32 * 32  # values per tile; the layout lives in tiles.py
 
 _BF16_QUIET_BIT = np.uint16(0x0040)
+# Arrays of at least this many bfloat16 values widen faster by an integer shift than by the ml_dtypes cast.
+_SHIFT_WIDENS_FROM = 16384
 
 
 @dataclass(frozen=True)
@@ -80,16 +82,25 @@ def get_format(data_format: FormatLike) -> DataFormat:
     return fmt
 
 
-def _f32_bits(x: npt.ArrayLike) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint32]]:
+def _bf16_bits(x: npt.ArrayLike, round_half: int) -> np.ndarray:
+    """The bfloat16 bit patterns of float32(x): the high half of ``bits + round_half``, NaN kept NaN.
+
+    Works on the raw bits in place of a float round trip: bfloat16 is the high half of float32 and the
+    encoding is sign-magnitude, so adding 0x8000 before dropping the low half rounds the magnitude half-up
+    (ties away from zero) and a carry out of the fraction bumps the exponent, up to inf past the largest
+    value; adding 0 truncates. Only NaN bit patterns can carry into the sign or lose their payload, so
+    NaNs are redone afterwards, and only when there are any: they keep their high half with the quiet bit.
+    """
     f = np.asarray(x, dtype=np.float32)
-    return f, f.view(np.uint32)
-
-
-def _finish(f: npt.NDArray[np.float32], bits: npt.NDArray[np.uint32], high: npt.NDArray[np.uint32]) -> np.ndarray:
-    # A NaN whose payload sits only in the dropped low half would turn into inf; force the quiet bit instead.
-    nan_bits = (bits >> np.uint32(16)).astype(np.uint16) | _BF16_QUIET_BIT
-    out = np.where(np.isnan(f), nan_bits, high.astype(np.uint16))
-    return out.view(ml_dtypes.bfloat16)
+    flat = f.reshape(-1)  # 1-d, so a 0-d input does not take numpy's scalar path
+    bits = flat.view(np.uint32)
+    high = np.add(bits, np.uint32(round_half)) if round_half else bits.copy()
+    np.right_shift(high, np.uint32(16), out=high)
+    out = high.astype(np.uint16)
+    nan = np.isnan(flat)
+    if nan.any():
+        out[nan] = (bits[nan] >> np.uint32(16)).astype(np.uint16) | _BF16_QUIET_BIT
+    return out.reshape(f.shape)
 
 
 def to_bf16_rne(x: npt.ArrayLike) -> np.ndarray:
@@ -105,17 +116,24 @@ def to_bf16_rna(x: npt.ArrayLike) -> np.ndarray:
     (0x8000) to the raw bits and dropping the low half rounds the magnitude half-up, i.e. away from zero;
     a carry out of the fraction correctly bumps the exponent (and reaches inf past the largest value).
     """
-    f, bits = _f32_bits(x)
-    with np.errstate(over="ignore"):
-        # Only NaN bit patterns can wrap around here, and those are replaced in _finish.
-        high = (bits + np.uint32(0x8000)) >> np.uint32(16)
-    return _finish(f, bits, high)
+    return _bf16_bits(x, 0x8000).view(ml_dtypes.bfloat16)
 
 
 def to_bf16_trunc(x: npt.ArrayLike) -> np.ndarray:
     """fp32 -> bfloat16 by dropping the low 16 bits (round toward zero), as tt-metal's ``bfloat16(float)``."""
-    f, bits = _f32_bits(x)
-    return _finish(f, bits, bits >> np.uint32(16))
+    return _bf16_bits(x, 0).view(ml_dtypes.bfloat16)
+
+
+def bf16_to_float32(x: np.ndarray) -> np.ndarray:
+    """The float32 values of a bfloat16 array, exactly, in a new C-contiguous array.
+
+    Both ways below put the bfloat16 bits in the high half (NaN payloads included): the ml_dtypes cast
+    costs less per call, the integer shift less per value, so large arrays take the shift.
+    """
+    a = np.asarray(x)
+    if a.size < _SHIFT_WIDENS_FROM or a.ndim == 0:
+        return a.astype(np.float32, order="C")
+    return np.left_shift(a.view(np.uint16), np.uint32(16), dtype=np.uint32, order="C").view(np.float32)
 
 
 def round_to_format(x: npt.ArrayLike, data_format: FormatLike, *, mode: str = "rne") -> np.ndarray:
@@ -147,4 +165,7 @@ def to_float32(data: npt.ArrayLike, data_format: FormatLike) -> np.ndarray:
         from perfmodel.numerics import blockfloat
 
         return blockfloat.decode(data).reshape(-1)
-    return np.asarray(data).astype(np.float32)
+    a = np.asarray(data)
+    if a.dtype == BFLOAT16.dtype:
+        return bf16_to_float32(a)
+    return a.astype(np.float32)

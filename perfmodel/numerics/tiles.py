@@ -14,6 +14,10 @@ Batching. Every primitive takes one tile row as its trailing axes ([Wt, 1024] ti
 any leading axes are independent tile rows processed element-wise in exactly the same order, so a batched
 call is bit-identical to a loop over tile rows. The simulator may call with no leading axes.
 
+Speed. The primitives work on raw bit patterns in a few batched numpy passes and leave out additions that
+cannot change a result (`_chain_drops_zeros`); `perfmodel.numerics.reference` keeps the plain, one rounding at a
+time definitions, and tests/test_numerics_fast_equals_reference.py holds the two to the same bits.
+
 Hardware model (shared/reference/compute.md §2, §4, §6, §7 and centralize_w_rm.md §6; the exact FPU bits are
 not documented, so the choices below are a model, fixed here so that all engines agree):
 
@@ -34,12 +38,23 @@ not documented, so the choices below are a model, fixed here so that all engines
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 from perfmodel.compute_config import FIDELITY_PHASES, check_math_fidelity
 from perfmodel.errors import InputError
-from perfmodel.numerics.formats import BFLOAT16, FLOAT32, DataFormat, FormatLike, get_format, to_bf16_rna, to_bf16_trunc
+from perfmodel.numerics.formats import (
+    BFLOAT16,
+    FLOAT32,
+    DataFormat,
+    FormatLike,
+    bf16_to_float32,
+    get_format,
+    to_bf16_rna,
+    to_bf16_trunc,
+)
 
 TILE_HEIGHT = 32
 TILE_WIDTH = 32
@@ -77,6 +92,12 @@ def tile_index(i: int, j: int) -> int:
     return face * FACE_ELEMENTS + (i % FACE_HEIGHT) * FACE_WIDTH + j % FACE_WIDTH
 
 
+def _as_plain(a: np.ndarray) -> np.ndarray:
+    """`a` seen as unsigned integers of its item size: numpy copies those faster than ml_dtypes' types."""
+    plain = {2: np.uint16, 4: np.uint32}.get(a.dtype.itemsize)
+    return a if plain is None else a.view(plain)
+
+
 def tilize_block(rows: npt.ArrayLike) -> np.ndarray:
     """Tilize one tile row: [..., 32, W] sticks -> [..., Wt, 1024] tiles in face layout.
 
@@ -90,9 +111,9 @@ def tilize_block(rows: npt.ArrayLike) -> np.ndarray:
     wt = a.shape[-1] // TILE_WIDTH
     n = len(lead)
     # [..., face row, row in face, tile, face column, column in face] -> [..., tile, fr, fc, r, c]
-    split = a.reshape((*lead, 2, FACE_HEIGHT, wt, 2, FACE_WIDTH))
+    split = _as_plain(a).reshape((*lead, 2, FACE_HEIGHT, wt, 2, FACE_WIDTH))
     order = (*range(n), n + 2, n, n + 3, n + 1, n + 4)
-    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, wt, TILE_ELEMENTS))
+    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, wt, TILE_ELEMENTS)).view(a.dtype)
 
 
 def untilize_block(tiles: npt.ArrayLike) -> np.ndarray:
@@ -106,10 +127,10 @@ def untilize_block(tiles: npt.ArrayLike) -> np.ndarray:
     lead = a.shape[:-2]
     wt = a.shape[-2]
     n = len(lead)
-    split = a.reshape((*lead, wt, *_FACE_GRID))
+    split = _as_plain(a).reshape((*lead, wt, *_FACE_GRID))
     # [..., tile, fr, fc, r, c] -> [..., fr, r, tile, fc, c]
     order = (*range(n), n + 1, n + 3, n, n + 2, n + 4)
-    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, TILE_HEIGHT, wt * TILE_WIDTH))
+    return np.ascontiguousarray(split.transpose(order)).reshape((*lead, TILE_HEIGHT, wt * TILE_WIDTH)).view(a.dtype)
 
 
 def _check_width(width: int) -> int:
@@ -149,20 +170,6 @@ def _check_tiles(tiles: npt.ArrayLike, fmt: DataFormat, name: str, *, min_ndim: 
 
 def _dst_fp32(fmt: DataFormat, fp32_dest_acc_en: bool | None) -> bool:
     return fmt is FLOAT32 if fp32_dest_acc_en is None else bool(fp32_dest_acc_en)
-
-
-def _to_dst(values: np.ndarray, dst_fp32: bool) -> np.ndarray:
-    """Store fp32 FPU results into Dst: unchanged in fp32 Dst, rounded ties-away in bfloat16 Dst."""
-    if dst_fp32:
-        return values
-    return to_bf16_rna(values).astype(np.float32)
-
-
-def _pack(values: np.ndarray, fmt: DataFormat) -> np.ndarray:
-    """Pack Dst (held as float32) into a CB page of `fmt`."""
-    if fmt is BFLOAT16:
-        return to_bf16_rna(values)
-    return values.astype(np.float32)
 
 
 def _keep_fraction_bits(values: np.ndarray, fraction_bits: int) -> np.ndarray:
@@ -208,7 +215,7 @@ def fidelity_parts(values: npt.ArrayLike, position: str) -> tuple[np.ndarray, np
         used = v
     else:
         raise InputError(f"operand position must be 'srca' or 'srcb', got {position!r}")
-    return high, (used - high).astype(np.float32)
+    return high, (used - high).astype(np.float32, copy=False)
 
 
 def fidelity_phases_of(math_fidelity: str) -> tuple[tuple[int, int], ...]:
@@ -225,18 +232,6 @@ def _check_srca(srca: str) -> str:
     if srca not in SRCA_OPERANDS:
         raise InputError(f"srca = {srca!r} must be one of {', '.join(SRCA_OPERANDS)}")
     return srca
-
-
-def _face_row_sums(products: np.ndarray) -> np.ndarray:
-    """Sum the 16 columns of each face row in fp32 with a fixed binary tree: ((c0+c1)+(c2+c3))+...
-
-    A fixed tree (rather than np.sum, whose order depends on memory layout and numpy version) keeps the
-    result bit-reproducible whatever the batching.
-    """
-    v = products
-    while v.shape[-1] > 1:
-        v = v[..., 0::2] + v[..., 1::2]
-    return v[..., 0]
 
 
 def reduce_row_sum(
@@ -266,7 +261,7 @@ def reduce_row_sum(
         1. the data is unpacked (`unpack_operand`: float32 -> TF32 or bfloat16 by truncation), the scaler is
            exact; each operand is split into its fidelity parts (`fidelity_parts`, by its position);
         2. for phase p, product part_A(p) * part_B(p) of x[i, j] and s[j] (exact in fp32), and per face the
-           16 phase-p products of row i are summed in fp32 by a fixed pairwise tree (`_face_row_sums`);
+           16 phase-p products of row i are summed in fp32 by a fixed pairwise tree ((c0+c1)+(c2+c3))+...;
         3. for tile t = 0 .. Wt - 1, left face then right face, phase 0 .. phases - 1:
            acc = to_dst(acc + face_sum[t, face, p]) with the add in fp32 and to_dst rounding to bfloat16
            (ties away from zero) when Dst is 16-bit, so there are 2 * Wt * phases Dst writes per row (an
@@ -285,28 +280,48 @@ def reduce_row_sum(
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
     lead = x.shape[:-2]
     wt = x.shape[-2]
+    rows = math.prod(lead)
+    if x.size == 0:  # no tile row, or rows of no tiles (whose mean is 0): nothing to speed up
+        return _reference_reduce(x, s, fmt, dst_fp32, math_fidelity, srca)
 
-    # [..., Wt, face row, face column, row, column] times the scaler's row 0 of the same face.
-    data = unpack_operand(x, fmt, dst_fp32).reshape((*lead, wt, *_FACE_GRID))
-    scale = s.astype(np.float32).reshape(_FACE_GRID)[:, :, 0, :][:, :, None, :]
-    data_parts = fidelity_parts(data, "srca" if data_in_srca else "srcb")
+    scale = bf16_to_float32(s).reshape(_FACE_GRID)[:, :, 0, :][:, :, None, :]
     scale_parts = fidelity_parts(scale, "srcb" if data_in_srca else "srca")
-    sums = []  # per phase: [..., Wt, face row, face column, row]
-    for a_part, b_part in phases:
-        d_part, s_part = (
-            (data_parts[a_part], scale_parts[b_part]) if data_in_srca else (data_parts[b_part], scale_parts[a_part])
-        )
-        sums.append(_face_row_sums(d_part * s_part))
+    live = []  # (data part, scaler part) of the phases that can add a non-zero sum
+    for i, (a_part, b_part) in enumerate(phases):
+        d_part, s_part = (a_part, b_part) if data_in_srca else (b_part, a_part)
+        # A zero scaler part makes every sum of the phase +-0 (phase 0 always runs: it shows a non-finite input).
+        if i == 0 or scale_parts[s_part].any():
+            live.append((d_part, scale_parts[s_part]))
+    # The phase sums in the order of the Dst writes (tile, face column, phase), each write one contiguous
+    # vector of the output rows (tile row, face row, row).
+    sums = np.empty((wt, 2, len(live), rows, 2, FACE_HEIGHT), dtype=np.float32)
+    tiles_by_row = x.reshape((rows, wt, *_FACE_GRID))
+    chunk = max(1, _PHASE_SUM_CHUNK_TILES // wt)  # tile rows at a time, so that the passes stay in cache
+    for first in range(0, rows, chunk):
+        last = min(rows, first + chunk)
+        # [tile row, Wt, face row, face column, row, column] times the scaler's row 0 of the same face.
+        data = _unpack(tiles_by_row[first:last], fmt, dst_fp32)
+        data_parts = fidelity_parts(data, "srca" if data_in_srca else "srcb")
+        for p, (d_part, s_part) in enumerate(live):
+            v = data_parts[d_part] * s_part
+            while v.shape[-1] > 2:  # the fixed tree: ((c0 + c1) + (c2 + c3)) + ...
+                v = v[..., 0::2] + v[..., 1::2]
+            np.add(v[..., 0], v[..., 1], out=sums[:, :, p, first:last].transpose(2, 0, 3, 1, 4))
+    steps = sums.reshape(-1, rows * 2 * FACE_HEIGHT)
+    if not _chain_drops_zeros(steps, dst_fp32):
+        return _reference_reduce(x, s, fmt, dst_fp32, math_fidelity, srca)
+    acc = _dst_chain(steps, dst_fp32).reshape(rows, 2, FACE_HEIGHT)
 
-    acc = np.zeros((*lead, 2, FACE_HEIGHT), dtype=np.float32)
-    for t in range(wt):
-        for face_col in range(2):
-            for phase_sums in sums:
-                acc = _to_dst(acc + phase_sums[..., t, :, face_col, :], dst_fp32)
-
-    mean = np.zeros((*lead, *_FACE_GRID), dtype=np.float32)
-    mean[..., :, 0, :, 0] = acc  # column 0 of faces 0 (rows 0-15) and 2 (rows 16-31)
-    return _pack(mean.reshape((*lead, TILE_ELEMENTS)), fmt)
+    if fmt is BFLOAT16:
+        bits = acc.view(np.uint32)
+        if dst_fp32:  # the packer rounds ties away; acc holds no NaN here
+            bits = bits + _HALF_BF16_ULP
+        mean = np.zeros((rows, *_FACE_GRID), dtype=np.uint16)
+        mean[:, :, 0, :, 0] = bits >> np.uint32(16)  # column 0 of faces 0 (rows 0-15) and 2 (rows 16-31)
+        return mean.reshape((*lead, TILE_ELEMENTS)).view(BFLOAT16.dtype)
+    mean = np.zeros((rows, *_FACE_GRID), dtype=np.float32)
+    mean[:, :, 0, :, 0] = acc
+    return mean.reshape((*lead, TILE_ELEMENTS))
 
 
 def sub_bcast_col(
@@ -336,11 +351,14 @@ def sub_bcast_col(
     a = _check_tiles(a_tile, fmt, "a_tile", min_ndim=1)
     b = _check_tiles(b_tile, fmt, "b_tile", min_ndim=1)
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
-    a_faces = unpack_operand(a, fmt, dst_fp32).reshape((*a.shape[:-1], *_FACE_GRID))
-    b_col = unpack_operand(b, fmt, dst_fp32).reshape((*b.shape[:-1], *_FACE_GRID))[..., :, 0, :, 0]  # [..., fr, row]
-    diff = a_faces - b_col[..., :, None, :, None]
-    out = _pack(_to_dst(diff, dst_fp32), fmt)
-    return out.reshape((*diff.shape[:-4], TILE_ELEMENTS))
+    a_faces = _unpack(a, fmt, dst_fp32).reshape((*a.shape[:-1], *_FACE_GRID))
+    # Column 0 of faces 0 and 2 ([..., face row, row]), the only values of b used, unpacked alone.
+    b_col = _unpack(b.reshape((*b.shape[:-1], *_FACE_GRID))[..., :, 0, :, 0], fmt, dst_fp32)
+    b_col = b_col[..., :, None, :, None]
+    # a_faces is ours: write the difference into it when it has the result's shape.
+    in_place = np.broadcast_shapes(a.shape, b.shape) == a.shape
+    diff = np.subtract(a_faces, b_col, out=a_faces if in_place else None)
+    return _store(diff, fmt, dst_fp32).reshape((*diff.shape[:-4], TILE_ELEMENTS))
 
 
 def add_tiles(
@@ -366,5 +384,97 @@ def add_tiles(
     a = _check_tiles(a_tile, fmt, "a_tile", min_ndim=1)
     b = _check_tiles(b_tile, fmt, "b_tile", min_ndim=1)
     dst_fp32 = _dst_fp32(fmt, fp32_dest_acc_en)
-    total = unpack_operand(a, fmt, dst_fp32) + unpack_operand(b, fmt, dst_fp32)
-    return _pack(_to_dst(total, dst_fp32), fmt)
+    return _store(_unpack(a, fmt, dst_fp32) + _unpack(b, fmt, dst_fp32), fmt, dst_fp32)
+
+
+# ---- fast paths ----------------------------------------------------------------------------------------------
+# The primitives above compute the bits of perfmodel.numerics.reference with fewer, larger numpy passes. The
+# helpers below are the pieces; tests/test_numerics_fast_equals_reference.py holds the results to the reference.
+
+# A bfloat16 Dst write rounds ties away: add half a bfloat16 ulp to the raw fp32 bits, clear the low half.
+_HALF_BF16_ULP = np.uint32(0x8000)
+_BF16_HIGH_HALF = np.uint32(0xFFFF0000)
+# Phase sums at least this large (or zero) are multiples of 2^-133, which keeps a bfloat16 running sum off -0.
+_SMALLEST_CHAINED_SUM = np.float32(2.0**-110)
+# Tiles whose phase sums the reduce computes in one go: about 128 KiB per float32 pass.
+_PHASE_SUM_CHUNK_TILES = 32
+
+
+def _unpack(values: np.ndarray, fmt: DataFormat, dst_fp32: bool) -> np.ndarray:
+    """`unpack_operand` on the raw bits: a new C-contiguous float32 array in `values`' logical order."""
+    if fmt is BFLOAT16:
+        return bf16_to_float32(values)
+    if fmt is not FLOAT32:
+        return np.ascontiguousarray(unpack_operand(values, fmt, dst_fp32))
+    out = np.array(values, dtype=np.float32, order="C")
+    bits = out.view(np.uint32)
+    drop = _F32_FRACTION_BITS - (TF32_FRACTION_BITS if dst_fp32 else BF16_FRACTION_BITS)
+    bits &= np.uint32((0xFFFFFFFF >> drop) << drop)
+    if not dst_fp32:  # bfloat16 source registers flush denormals to a zero of the same sign
+        denormal = (bits & np.uint32(_F32_EXPONENT_MASK)) == 0
+        np.bitwise_and(bits, np.uint32(_F32_SIGN_MASK), out=bits, where=denormal)
+    return out
+
+
+def _store(values: np.ndarray, fmt: DataFormat, dst_fp32: bool) -> np.ndarray:
+    """Dst store then pack (`reference._pack(reference._to_dst(values))`) of fp32 results that are ours to overwrite.
+
+    For bfloat16 data both conversions round ties away, and rounding a bfloat16 value again changes
+    nothing (a NaN keeps its high half and quiet bit), so one conversion gives the same bits.
+    """
+    if fmt is BFLOAT16:
+        return to_bf16_rna(values)
+    if dst_fp32:
+        return values
+    return bf16_to_float32(to_bf16_rna(values))
+
+
+def _chain_drops_zeros(steps: np.ndarray, dst_fp32: bool) -> bool:
+    """Whether `_dst_chain` may skip the +-0 phase sums the reduce did not compute, or that are all zero.
+
+    Adding +-0 changes a running sum only when it is -0 (-0 + +0 = +0). An fp32 Dst sum starts at +0 and
+    never becomes -0 (an exact fp32 sum is -0 only for -0 + -0). A bfloat16 Dst can round a tiny negative
+    sum to -0, but not when every phase sum is zero or a multiple of 2^-133: then so is every running sum,
+    and a non-zero one is at least 2^-133, the smallest bfloat16. Non-finite sums go to the reference too
+    (the bit tricks assume no NaN).
+    """
+    if not np.isfinite(steps).all():
+        return False
+    if dst_fp32:
+        return True
+    return not ((np.abs(steps) < _SMALLEST_CHAINED_SUM) & (steps != 0)).any()
+
+
+def _reference_reduce(
+    x: np.ndarray, s: np.ndarray, fmt: DataFormat, dst_fp32: bool, math_fidelity: str, srca: str
+) -> np.ndarray:
+    """`reference.reduce_row_sum`, for the inputs the fast path leaves to it (imported late: it imports us)."""
+    from perfmodel.numerics import reference
+
+    return reference.reduce_row_sum(
+        x, s, data_format=fmt, fp32_dest_acc_en=dst_fp32, math_fidelity=math_fidelity, srca=srca
+    )
+
+
+def _dst_chain(steps: np.ndarray, dst_fp32: bool) -> np.ndarray:
+    """The running Dst sum: acc = to_dst(acc + steps[k]) for k = 0, 1, ... from acc = +0, for [K, N] steps.
+
+    fp32 Dst: np.add.accumulate, which adds in order by definition (unlike np.sum). bfloat16 Dst: one loop
+    step per non-zero row of `steps`, three in-place passes over N values each (see `_chain_drops_zeros`
+    for why all-zero rows can be left out). `steps` is overwritten.
+    """
+    if dst_fp32:
+        np.add(steps[0], np.float32(0.0), out=steps[0])  # +0 + -0 is +0, as the first Dst write gives
+        return np.add.accumulate(steps, axis=0)[-1]
+    n = steps.shape[1]
+    acc = np.zeros(n, dtype=np.float32)
+    bits = acc.view(np.uint32)
+    # Array operands and positional outputs: numpy's cheapest call for these short vectors.
+    half = np.full(n, _HALF_BF16_ULP)
+    high = np.full(n, _BF16_HIGH_HALF)
+    add, keep = np.add, np.bitwise_and
+    for row in list(steps[steps.any(axis=1)]):
+        add(acc, row, acc)
+        add(bits, half, bits)
+        keep(bits, high, bits)
+    return acc
