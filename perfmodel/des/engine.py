@@ -28,6 +28,7 @@ from perfmodel.des.context import DesContext
 from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError, SimulationLimitError, frame_source
 from perfmodel.des.memory import FunctionalMemory
 from perfmodel.des.noc import NocModel
+from perfmodel.des.noc_fast import FastNocModel
 from perfmodel.des.trace import Tracer
 from perfmodel.errors import InputError
 from perfmodel.io.files import check_output_path
@@ -56,13 +57,20 @@ class Simulation:
     """The live state of one run. Built and consumed by `simulate`; never returned to the caller."""
 
     def __init__(
-        self, program: Program, *, functional: bool, trace: bool, max_events: int, timeout_s: float | None = None
+        self,
+        program: Program,
+        *,
+        functional: bool,
+        trace: bool,
+        max_events: int,
+        timeout_s: float | None = None,
+        reference: bool = False,
     ) -> None:
         self.program = program
         self.device = program.device
         self.env = simpy.Environment()
         # Every core of the program reads and writes interleaved DRAM: the banks see num_cores streams.
-        self.noc = NocModel(program.device, streams=program.num_cores)
+        self.noc = (NocModel if reference else FastNocModel)(program.device, streams=program.num_cores)
         self.max_calls = max_events
         self.timeout_s = timeout_s
         self.calls = 0
@@ -184,11 +192,14 @@ def simulate(
     max_events: int | None = None,
     timeout_s: float | None = None,
     progress: ProgressFn | None = None,
+    reference: bool = False,
 ) -> RunResult:
     """Simulate `program`; with `inputs` (the op's input array of the program's exact shape, or {buffer name:
     array}) pages carry data and `result.output` is the op's output. Raises `DeadlockError` when the program
     hangs, `SimulationLimitError` when it reaches `max_events` (events or kernel calls; default
-    `default_max_events(program)`) or `timeout_s` seconds of wall time (default: none)."""
+    `default_max_events(program)`) or `timeout_s` seconds of wall time (default: none). `reference` runs the
+    plain implementation of the NoC and of the kernel calls instead of their fast equivalents (the same
+    results bit for bit: tests/test_des_fast_equals_reference.py)."""
     if trace_path is not None:
         check_output_path(trace_path, what="trace file")  # refused now, not after a long run
     wall0 = time.perf_counter()
@@ -197,7 +208,12 @@ def simulate(
         timeout_s = _bound_arg("timeout_s", timeout_s, float)
     named = None if inputs is None else _named_inputs(program, inputs)
     sim = Simulation(
-        program, functional=inputs is not None, trace=trace_path is not None, max_events=limit, timeout_s=timeout_s
+        program,
+        functional=inputs is not None,
+        trace=trace_path is not None,
+        max_events=limit,
+        timeout_s=timeout_s,
+        reference=reference,
     )
     if named is not None:
         assert sim.memory is not None
