@@ -25,6 +25,7 @@ from simpy.core import EmptySchedule
 
 from perfmodel.des.cb import CbState
 from perfmodel.des.context import DesContext
+from perfmodel.des.context_fast import FastDesContext
 from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError, SimulationLimitError, frame_source
 from perfmodel.des.memory import FunctionalMemory
 from perfmodel.des.noc import NocModel
@@ -74,6 +75,7 @@ class Simulation:
         self.max_calls = max_events
         self.timeout_s = timeout_s
         self.calls = 0
+        self.skipped_events = 0  # timeouts a fast context did without an event (`context_fast`)
         self.blocked: dict[tuple[tuple[int, int], str, str], tuple[str, CbState, int, Any]] = {}
         self.zone_open: dict[tuple[tuple[int, int], str, str], float] = {}
         self.zones: list[tuple[tuple[int, int], str, str, float, float]] = []
@@ -89,6 +91,7 @@ class Simulation:
         self.memory = FunctionalMemory(program.device.dram.num_banks, l1_bytes) if functional else None
         self.core_cbs: dict[tuple[int, int], dict[int, CbState]] = {}
         self.contexts: list[DesContext] = []
+        context = DesContext if reference else FastDesContext
         pseudo = pseudo_cbs(program)
         for core_program in program.cores:
             cbs = {
@@ -100,7 +103,7 @@ class Simulation:
             self.core_cbs[core_program.core] = cbs
             handoff: dict[str, Any] = {"src": deque(), "dst": deque()}
             for _, spec, thread in kernel_threads(program):
-                ctx = DesContext(self, program, core_program, spec, cbs, thread)
+                ctx = context(self, program, core_program, spec, cbs, thread)
                 ctx.share_handoff(handoff)
                 self.contexts.append(ctx)
                 self.env.process(self._run_kernel(ctx, spec, core_program))
@@ -153,7 +156,7 @@ class Simulation:
                         progress(env.now, events)
         except EmptySchedule:
             pass
-        return events
+        return events + self.skipped_events
 
     def deadlock(self) -> DeadlockError | None:
         unfinished = [ctx for ctx in self.contexts if ctx.stats.end is None]

@@ -9,9 +9,10 @@ tests/test_des_fast_equals_reference.py checks that on a range of programs. What
 - the packets of a transfer size are priced once: per packet its issue, service and latency cycles and per
   hop its hold and occupancy (the bank's hold includes its recovery, computed as `occ + recovery * size`
   like the reference);
-- a hop that starts at or after the end of its resource's last interval (no contention: the common case)
-  is fitted and reserved inline, with the reference `Calendar`'s own merge and prune rules; any other hop
-  goes through `Calendar.fit` / `Calendar.reserve` themselves.
+- a hop that starts at or after the end of its resource's last interval (no contention), or that arrives
+  during the last interval and does not fit before it (queued behind it), is fitted and reserved inline,
+  with the reference `Calendar`'s own merge and prune rules; any other hop goes through `Calendar.fit` /
+  `Calendar.reserve` themselves.
 """
 
 from __future__ import annotations
@@ -116,6 +117,15 @@ class FastNocModel(NocModel):
                     else:
                         res.starts.append(t)
                         ends.append(t + hold)
+                    if ends[0] < now:
+                        k = bisect_right(ends, now)
+                        del res.starts[:k], ends[:k]
+                elif (len(ends) == 1 or t >= ends[-2]) and res.starts[-1] < t + hold:
+                    # Queued behind the last interval: `fit` returns its end, `reserve` extends it.
+                    t = ends[-1]
+                    end = t + hold
+                    if end > t:
+                        ends[-1] = end
                     if ends[0] < now:
                         k = bisect_right(ends, now)
                         del res.starts[:k], ends[:k]

@@ -1,0 +1,143 @@
+"""`DesContext` with its hot calls made cheap, keeping every result bit for bit (`simulate(..., reference=True)`
+runs the plain `context.DesContext`; tests/test_des_fast_equals_reference.py checks they agree).
+
+Three savings:
+
+- Calls that do not block are plain functions returning an exhausted iterator, not generators: a CB wait
+  or reserve that is already satisfied, a push or pop, a NoC issue, a compute step, a barrier that is due.
+- The compute cycles of a call (`_tcost`, `_setup`) are looked up in the profile once per run.
+- A busy step (compute cycles, a NoC issue, a barrier) of a thread that would be the next to run anyway
+  takes no simpy event. When every event in the queue is later than the end of the step, the reference's
+  timeout would be the next event processed and the thread would resume at once at its end; so the clock
+  is moved there and the thread goes on. Events at the same time are not skipped over (simpy runs the one
+  scheduled first), and the events the thread makes afterwards keep their order relative to all others,
+  so the run is the same event for event. The skipped timeouts are still counted in `details["events"]`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from perfmodel.des.cb import CbState
+from perfmodel.des.context import DesContext, Gen
+from perfmodel.program import CoreProgram, KernelSpec, Program
+
+if TYPE_CHECKING:
+    from perfmodel.des.engine import Simulation
+
+# `yield from _DONE` returns at once, however often it is used: an exhausted iterator stays exhausted.
+_DONE = iter(())
+
+
+class FastDesContext(DesContext):
+    def __init__(
+        self,
+        sim: Simulation,
+        program: Program,
+        core_program: CoreProgram,
+        spec: KernelSpec,
+        cbs: dict[int, CbState],
+        thread: str | None = None,
+    ) -> None:
+        super().__init__(sim, program, core_program, spec, cbs, thread)
+        self._track = self.thread or self.risc
+        self._queue = self.env._queue  # simpy's event heap of (time, priority, id, event)
+        # The profile's cycles per (cb, call, thread, tiles) and setup per (cb, call): fixed for a run.
+        self._tcosts: dict[tuple[int, str, str, int], float] = {}
+        self._setups: dict[tuple[int, str], float] = {}
+
+    def _count_call(self) -> None:
+        sim = self.sim
+        sim.calls += 1
+        if sim.calls > sim.max_calls:
+            sim.calls -= 1
+            self._tick()  # raises the reference's error
+
+    def _sleep(self, cycles: float) -> Gen:
+        """Let `cycles` pass on this thread: without an event when nothing else is due before the end."""
+        env = self.env
+        end = env._now + cycles
+        queue = self._queue
+        if not queue or queue[0][0] > end:
+            env._now = end
+            self.sim.skipped_events += 1
+            return _DONE
+        return iter((env.timeout(cycles),))
+
+    # ---- circular buffers --------------------------------------------------------------------------------
+    def _cb_reserve(self, cb: int, n: int) -> Gen:
+        state = self.cbs.get(cb) or self._cb(cb)
+        self._count_call()
+        if state.capacity - (state.pushed - state.popped) < n:
+            return self._block("cb_reserve_back", state, n, front=False)
+        return _DONE
+
+    def _cb_wait(self, cb: int, n: int) -> Gen:
+        state = self.cbs.get(cb) or self._cb(cb)
+        self._count_call()
+        if state.pushed - state.popped < n:
+            return self._block("cb_wait_front", state, n, front=True)
+        return _DONE
+
+    def _cb_push(self, cb: int, n: int) -> Gen:
+        self._count_call()
+        (self.cbs.get(cb) or self._cb(cb)).push(n, self.env._now)
+        return _DONE
+
+    def _cb_pop(self, cb: int, n: int) -> Gen:
+        self._count_call()
+        (self.cbs.get(cb) or self._cb(cb)).pop(n, self.env._now)
+        return _DONE
+
+    # ---- NoC -------------------------------------------------------------------------------------------
+    def _issue(self, direction: str, bank: int, nbytes: int) -> Gen:
+        self._count_call()
+        now = self.env._now
+        issue, done = self.sim.noc.transfer(now, self.core, self._noc(), direction, bank, nbytes)  # type: ignore[arg-type]
+        if direction == "read":
+            if done > self.read_done:
+                self.read_done = done
+        elif done > self.write_done:
+            self.write_done = done
+        if issue > 0:
+            self.stats.add_busy(self.risc, issue)
+            if self._tracer is not None:
+                self._tracer.complete(self.core, self.risc, f"noc_async_{direction}", now, issue, bytes=nbytes)
+            return self._sleep(issue)
+        return _DONE
+
+    def _barrier(self, call: str, done: float) -> Gen:
+        self._count_call()
+        now = self.env._now
+        if done > now:
+            waited = done - now
+            self.stats.add_blocked(self.risc, call, waited)
+            if self._tracer is not None:
+                self._tracer.complete(self.core, self.risc, call, now, waited)
+            return self._sleep(waited)
+        return _DONE
+
+    # ---- compute -----------------------------------------------------------------------------------------
+    def _tcost(self, cb: int, name: str, thread: str, tiles: int) -> float:
+        key = (cb, name, thread, tiles)
+        cycles = self._tcosts.get(key)
+        if cycles is None:
+            cycles = self._tcosts[key] = super()._tcost(cb, name, thread, tiles)
+        return cycles
+
+    def _setup(self, cb: int, name: str) -> float:
+        key = (cb, name)
+        cycles = self._setups.get(key)
+        if cycles is None:
+            cycles = self._setups[key] = super()._setup(cb, name)
+        return cycles
+
+    def _compute(self, name: str, cycles: float) -> Gen:
+        if cycles > 0:
+            thread = self._track
+            busy = self.stats.busy
+            busy[thread] = busy.get(thread, 0.0) + cycles
+            if self._tracer is not None:
+                self._tracer.complete(self.core, thread, name, self.env._now, cycles)
+            return self._sleep(cycles)
+        return _DONE
