@@ -27,6 +27,7 @@ from perfmodel.des.cb import CbState
 from perfmodel.des.context import DesContext
 from perfmodel.des.context_fast import FastDesContext
 from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError, SimulationLimitError, frame_source
+from perfmodel.des.env_fast import FastEnvironment
 from perfmodel.des.memory import FunctionalMemory
 from perfmodel.des.noc import NocModel
 from perfmodel.des.noc_fast import FastNocModel
@@ -69,7 +70,7 @@ class Simulation:
     ) -> None:
         self.program = program
         self.device = program.device
-        self.env = simpy.Environment()
+        self.env = simpy.Environment() if reference else FastEnvironment()
         # Every core of the program reads and writes interleaved DRAM: the banks see num_cores streams.
         self.noc = (NocModel if reference else FastNocModel)(program.device, streams=program.num_cores)
         self.max_calls = max_events

@@ -1,0 +1,128 @@
+"""The part of `simpy.Environment` the simulator uses, with simpy's event order, for fast runs.
+
+A run (`engine.Simulation`) only makes processes of kernel threads, timeouts and plain events that a CB
+push or pop succeeds; every event has one waiting process at most. So an event here is just what to
+resume, and the queue holds (time, priority, id, target) like simpy's, with the same priorities (a process
+starts at URGENT, all else is NORMAL) and ids drawn in the same order: the processes resume in the same
+order at the same times as under simpy, and a run makes as many steps (a process that ends still takes
+its step). What differs is the cost of an event: no callback lists, no condition machinery.
+
+Also as in simpy: an exception in a process is raised from the step that processes the process's end, as
+a copy whose cause is the original; a process that yields anything but an event of this environment stops
+the run with simpy's RuntimeError. `simulate(..., reference=True)` runs simpy itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from heapq import heappop, heappush
+from itertools import count
+from typing import Any
+
+from simpy.core import EmptySchedule
+from simpy.events import NORMAL, URGENT, _describe_frame
+
+_NORMAL = int(NORMAL)
+_URGENT = int(URGENT)
+
+
+class FastTimeout:
+    __slots__ = ("delay",)
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+
+class FastEvent:
+    """An event a CB call waits on: `succeed` schedules the process that yielded it."""
+
+    __slots__ = ("env", "process", "triggered")
+
+    def __init__(self, env: FastEnvironment) -> None:
+        self.env = env
+        self.process: Generator[Any, Any, Any] | None = None
+        self.triggered = False
+
+    def succeed(self) -> None:
+        if self.triggered:
+            raise RuntimeError(f"{self!r} has already been triggered")
+        self.triggered = True
+        env = self.env
+        heappush(env._queue, (env._now, _NORMAL, next(env._eid), self))
+
+
+class _Ended:
+    """A process's end: a step that does nothing (simpy processes the process's own event)."""
+
+    __slots__ = ()
+
+
+class _Failed:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_ENDED = _Ended()
+
+
+class FastEnvironment:
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._queue: list[tuple[float, int, int, Any]] = []
+        self._eid = count()
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    def process(self, generator: Generator[Any, Any, Any]) -> None:
+        if not hasattr(generator, "throw"):
+            raise ValueError(f"{generator} is not a generator.")
+        heappush(self._queue, (self._now, _URGENT, next(self._eid), generator))
+
+    def timeout(self, delay: float) -> FastTimeout:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        return FastTimeout(delay)
+
+    def event(self) -> FastEvent:
+        return FastEvent(self)
+
+    def step(self) -> None:
+        try:
+            self._now, _, _, target = heappop(self._queue)
+        except IndexError:
+            raise EmptySchedule from None
+        cls = type(target)
+        if cls is FastEvent:
+            target = target.process
+            if target is None:
+                return
+        elif cls is _Ended:
+            return
+        elif cls is _Failed:
+            error = target.error
+            copy = type(error)(*error.args)
+            copy.__cause__ = error
+            raise copy
+        self._resume(target)
+
+    def _resume(self, process: Generator[Any, Any, Any]) -> None:
+        try:
+            event = process.send(None)
+        except StopIteration:
+            heappush(self._queue, (self._now, _NORMAL, next(self._eid), _ENDED))
+            return
+        except BaseException as e:
+            e.__traceback__ = e.__traceback__.tb_next if e.__traceback__ is not None else None
+            heappush(self._queue, (self._now, _NORMAL, next(self._eid), _Failed(e)))
+            return
+        cls = type(event)
+        if cls is FastTimeout:
+            heappush(self._queue, (self._now + event.delay, _NORMAL, next(self._eid), process))
+        elif cls is FastEvent and event.process is None:
+            event.process = process
+        else:
+            raise RuntimeError(f'\n{_describe_frame(process.gi_frame)}Invalid yield value "{event}"') from None
