@@ -187,3 +187,26 @@ def test_random_configs() -> None:
             assert_same_run(program)
         ran += 1
     assert ran >= 8
+
+
+@pytest.mark.parametrize("device", [WH, BH])
+def test_noc_model_under_random_contention(device) -> None:
+    """Random transfers, issued at non-decreasing times from many cores: the same times and busy cycles."""
+    from perfmodel.des.noc import NocModel
+    from perfmodel.des.noc_fast import FastNocModel
+    from perfmodel.device import load_device
+
+    profile = load_device(device)
+    rng = random.Random(7)
+    ref, fast = NocModel(profile, streams=16), FastNocModel(profile, streams=16)
+    now = 0.0
+    for _ in range(6000):
+        now += rng.choice([0.0, 0.0, 0.5, 3.0, rng.random() * 200])
+        core = (rng.randrange(profile.core.grid_x), rng.randrange(profile.core.grid_y))
+        args = (core, rng.randrange(2), rng.choice(["read", "write"]), rng.randrange(profile.dram.num_banks))
+        nbytes = rng.choice([32, 64, 2048, 4096, 8192, 10000, 30000])
+        assert fast.transfer(now, *args, nbytes) == ref.transfer(now, *args, nbytes)
+    assert fast.utilisation(now) == ref.utilisation(now)
+    assert {k: (r.starts, r.ends) for k, r in fast.resources.items()} == {
+        k: (c.starts, c.ends) for k, c in ref.calendars.items()
+    }

@@ -11,8 +11,8 @@ tests/test_des_fast_equals_reference.py checks that on a range of programs. What
   like the reference);
 - a hop that starts at or after the end of its resource's last interval (no contention), or that arrives
   during the last interval and does not fit before it (queued behind it), is fitted and reserved inline,
-  with the reference `Calendar`'s own merge and prune rules; any other hop goes through `Calendar.fit` /
-  `Calendar.reserve` themselves.
+  with the reference `Calendar`'s own merge and prune rules; any other hop is fitted and reserved in one
+  pass that reuses fit's position for the reservation.
 """
 
 from __future__ import annotations
@@ -130,8 +130,7 @@ class FastNocModel(NocModel):
                         k = bisect_right(ends, now)
                         del res.starts[:k], ends[:k]
                 else:
-                    t = res.fit(t, hold)
-                    res.reserve(t, hold, now)
+                    t = _fit_reserve(res, t, hold, now)
                 res.busy += hold
                 if t + occ > tail:
                     tail = t + occ
@@ -149,3 +148,42 @@ class FastNocModel(NocModel):
             if res.used:
                 busy[key] = res.busy
         return super().utilisation(duration_cycles)
+
+
+def _fit_reserve(cal: Calendar, t: float, duration: float, now: float) -> float:
+    """`cal.fit(t, duration)` then `cal.reserve(at that time, duration, now)`, with fit's index reused."""
+    if duration <= 0:
+        t = cal.fit(t, duration)
+        cal.reserve(t, duration, now)
+        return t
+    starts, ends = cal.starts, cal.ends
+    if t + duration <= starts[0]:
+        i = 0
+    else:
+        i = bisect_right(ends, t)
+        n = len(starts)
+        while i < n and starts[i] < t + duration:
+            if ends[i] > t:
+                t = ends[i]
+            i += 1
+    # Every interval before i ends at or before t and starts[i] >= t + duration: `reserve`'s
+    # bisect_right(starts, t) is i unless t + duration rounded to t.
+    if i < len(starts) and starts[i] <= t:
+        cal.reserve(t, duration, now)
+        return t
+    end = t + duration
+    if i > 0 and ends[i - 1] >= t:
+        i -= 1
+        if end > ends[i]:
+            ends[i] = end
+    else:
+        starts.insert(i, t)
+        ends.insert(i, end)
+    while i + 1 < len(starts) and starts[i + 1] <= ends[i]:
+        if ends[i + 1] > ends[i]:
+            ends[i] = ends[i + 1]
+        del starts[i + 1], ends[i + 1]
+    if ends[0] < now:
+        k = bisect_right(ends, now)
+        del starts[:k], ends[:k]
+    return t
