@@ -64,6 +64,21 @@ def kernel_frame(depth: int = 1) -> FrameType | None:
     return frame
 
 
+def suspended_kernel_frame(generator: Any) -> FrameType | None:
+    """The innermost kernel-mirror frame of the suspended `yield from` chain that starts at `generator`:
+    what `kernel_frame` returned when the innermost generator of the chain last ran (for a report made
+    when it is needed instead of on every wait)."""
+    found = None
+    while generator is not None:
+        frame = getattr(generator, "gi_frame", None)
+        if frame is None:
+            break
+        if not _is_engine(frame.f_code.co_filename):
+            found = frame
+        generator = generator.gi_yieldfrom
+    return found
+
+
 def frame_source(frame: FrameType | None) -> str:
     if frame is None:
         return "?"

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import GeneratorType
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,14 @@ from simpy.core import EmptySchedule
 from perfmodel.des.cb import CbState
 from perfmodel.des.context import DesContext
 from perfmodel.des.context_fast import FastDesContext
-from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError, SimulationLimitError, frame_source
+from perfmodel.des.deadlock import (
+    BlockedWait,
+    CbCounters,
+    DeadlockError,
+    SimulationLimitError,
+    frame_source,
+    suspended_kernel_frame,
+)
 from perfmodel.des.env_fast import FastEnvironment
 from perfmodel.des.memory import FunctionalMemory
 from perfmodel.des.noc import NocModel
@@ -107,7 +115,8 @@ class Simulation:
                 ctx = context(self, program, core_program, spec, cbs, thread)
                 ctx.share_handoff(handoff)
                 self.contexts.append(ctx)
-                self.env.process(self._run_kernel(ctx, spec, core_program))
+                ctx.process = self._run_kernel(ctx, spec, core_program)
+                self.env.process(ctx.process)
 
     def _cb_layout(self) -> int:
         """CBs are allocated one after another from the bottom of the free L1 region, as tt-metal does."""
@@ -165,6 +174,8 @@ class Simulation:
             return None
         report = []
         for (core, kernel, thread), (call, cb, n, frame) in sorted(self.blocked.items(), key=lambda kv: kv[0]):
+            if isinstance(frame, GeneratorType):  # a fast context's blocked process (`context_fast`)
+                frame = suspended_kernel_frame(frame)
             available = cb.free if call in ("cb_reserve_back", "tile_regs_acquire") else cb.visible
             report.append(
                 BlockedWait(core, kernel, thread, call, cb.index, n, available, cb.capacity, frame_source(frame))
