@@ -20,6 +20,7 @@ import pytest
 
 import perfmodel
 from perfmodel import DeadlockError, simulate
+from perfmodel.des import SimulationLimitError
 from perfmodel.errors import InputError
 from perfmodel.known_hangs import preloaded_streaming_compute
 from perfmodel.ops.centralize_w_rm.kernels import CB_OUT_RM
@@ -210,3 +211,26 @@ def test_noc_model_under_random_contention(device) -> None:
     assert {k: (r.starts, r.ends) for k, r in fast.resources.items()} == {
         k: (c.starts, c.ends) for k, c in ref.calendars.items()
     }
+
+
+def test_errors_are_the_same() -> None:
+    program = _centralize((1, 1, 256, 256), WH, "bfloat16", grid=(2, 1))
+    messages = []
+    for reference in (False, True):
+        with pytest.raises(SimulationLimitError) as info:
+            simulate(program, max_events=700, reference=reference)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+    def bad_reader(k, **_):
+        yield from k.cb_reserve_back(9, 1)  # a CB the program does not configure
+
+    program = perfmodel.get_op("centralize_w_rm").build_program(
+        (1, 1, 64, 64), device=WH, config={"grid": (1, 1)}, kernels={"reader": bad_reader}
+    )
+    messages = []
+    for reference in (False, True):
+        with pytest.raises(InputError) as info:
+            simulate(program, reference=reference)
+        messages.append((type(info.value), str(info.value), type(info.value.__cause__), str(info.value.__cause__)))
+    assert messages[0] == messages[1]

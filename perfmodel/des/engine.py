@@ -149,10 +149,18 @@ class Simulation:
         events = 0
         limit = self.max_calls
         deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
+        steps = getattr(env, "steps", None)  # a fast environment steps in batches between the checks
         try:
             while True:
-                step()
-                events += 1
+                if steps is None:
+                    step()
+                    events += 1
+                else:
+                    wanted = _CHECK_EVERY + 1 - (events & _CHECK_EVERY)
+                    done = steps(wanted)
+                    events += done
+                    if done < wanted:
+                        break  # the queue is empty
                 if not events & _CHECK_EVERY:
                     if events > limit:
                         raise SimulationLimitError(limit_message(f"{limit:,} events", env.now, limit))

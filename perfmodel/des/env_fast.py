@@ -103,11 +103,55 @@ class FastEnvironment:
         elif cls is _Ended:
             return
         elif cls is _Failed:
-            error = target.error
-            copy = type(error)(*error.args)
-            copy.__cause__ = error
-            raise copy
+            self._fail(target)
         self._resume(target)
+
+    def steps(self, limit: int) -> int:
+        """`step` up to `limit` times; the number of steps made (fewer than `limit`: the queue is empty)."""
+        queue = self._queue
+        eid = self._eid
+        for done in range(limit):
+            if not queue:
+                return done
+            self._now, _, _, target = heappop(queue)
+            cls = type(target)
+            if cls is FastEvent:
+                target = target.process
+                if target is None:
+                    continue
+            elif cls is _Ended:
+                continue
+            elif cls is _Failed:
+                self._fail(target)
+            # `_resume`, inlined.
+            try:
+                event = target.send(None)
+            except StopIteration:
+                heappush(queue, (self._now, _NORMAL, next(eid), _ENDED))
+                continue
+            except BaseException as e:
+                e.__traceback__ = e.__traceback__.tb_next if e.__traceback__ is not None else None
+                heappush(queue, (self._now, _NORMAL, next(eid), _Failed(e)))
+                continue
+            cls = type(event)
+            if cls is FastTimeout:
+                heappush(queue, (self._now + event.delay, _NORMAL, next(eid), target))
+            elif cls is FastEvent and event.process is None:
+                event.process = target
+            else:
+                self._invalid(target, event)
+        return limit
+
+    @staticmethod
+    def _fail(failed: _Failed) -> None:
+        error = failed.error
+        copy = type(error)(*error.args)
+        copy.__cause__ = error
+        raise copy
+
+    @staticmethod
+    def _invalid(process: Generator[Any, Any, Any], event: Any) -> None:
+        raise RuntimeError(f'\n{_describe_frame(process.gi_frame)}Invalid yield value "{event}"') from None
 
     def _resume(self, process: Generator[Any, Any, Any]) -> None:
         try:
@@ -125,4 +169,4 @@ class FastEnvironment:
         elif cls is FastEvent and event.process is None:
             event.process = process
         else:
-            raise RuntimeError(f'\n{_describe_frame(process.gi_frame)}Invalid yield value "{event}"') from None
+            self._invalid(process, event)

@@ -24,8 +24,10 @@ from perfmodel.des.noc import Calendar, Direction, NocModel, Resource
 from perfmodel.device.profile import DeviceProfile
 from perfmodel.errors import InputError
 
-# One packet of a priced transfer: (issue, service, latency, ((resource, hold, occupancy), ... per hop)).
-_Packet = tuple[float, float, float, tuple[tuple["_Resource", float, float], ...]]
+# One packet of a priced transfer: (issue, service, latency, per hop (resource, its starts, its ends, hold,
+# occupancy)).
+_Hop = tuple["_Resource", list[float], list[float], float, float]
+_Packet = tuple[float, float, float, tuple[_Hop, ...]]
 
 
 class _Resource(Calendar):
@@ -76,13 +78,14 @@ class FastNocModel(NocModel):
         packets = []
         for size in costs.packet_sizes(nbytes, self._max_packet):
             c = self._cost(direction, size)
-            hops = []
-            for res in path:
-                kind = res.key[0]
-                occ = c.bank_cycles if kind == "bank" else c.core_cycles if kind == "core" else c.link_cycles
-                hold = occ + recovery * size if kind == "bank" else occ
-                hops.append((res, hold, occ))
-            packets.append((c.issue_cycles, c.service_cycles, c.latency_cycles, tuple(hops)))
+            link = c.link_cycles
+            by_kind = {
+                "bank": (c.bank_cycles + recovery * size, c.bank_cycles),
+                "core": (c.core_cycles, c.core_cycles),
+                "link": (link, link),
+            }
+            hops = tuple((res, res.starts, res.ends, *by_kind[res.key[0]]) for res in path)
+            packets.append((c.issue_cycles, c.service_cycles, c.latency_cycles, hops))
         if packets:
             for res in path:  # the transfer being priced is about to hold every resource of its path
                 res.used = True
@@ -103,34 +106,35 @@ class FastNocModel(NocModel):
             issue_total += issue
             t = issued
             tail = issued
-            for res, hold, occ in hops:
-                ends = res.ends
+            for res, starts, ends, hold, occ in hops:
                 if not ends:
-                    res.starts.append(t)
+                    starts.append(t)
                     ends.append(t + hold)
-                elif t >= ends[-1]:
-                    # `Calendar.fit` returns t; `Calendar.reserve` merges with the last interval or appends.
-                    if ends[-1] >= t:
-                        end = t + hold
-                        if end > ends[-1]:
-                            ends[-1] = end
-                    else:
-                        res.starts.append(t)
-                        ends.append(t + hold)
-                    if ends[0] < now:
-                        k = bisect_right(ends, now)
-                        del res.starts[:k], ends[:k]
-                elif (len(ends) == 1 or t >= ends[-2]) and res.starts[-1] < t + hold:
-                    # Queued behind the last interval: `fit` returns its end, `reserve` extends it.
-                    t = ends[-1]
-                    end = t + hold
-                    if end > t:
-                        ends[-1] = end
-                    if ends[0] < now:
-                        k = bisect_right(ends, now)
-                        del res.starts[:k], ends[:k]
                 else:
-                    t = _fit_reserve(res, t, hold, now)
+                    last = ends[-1]
+                    if t >= last:
+                        # `Calendar.fit` returns t; `reserve` merges with the last interval or appends.
+                        if last >= t:
+                            end = t + hold
+                            if end > last:
+                                ends[-1] = end
+                        else:
+                            starts.append(t)
+                            ends.append(t + hold)
+                        if ends[0] < now:
+                            k = bisect_right(ends, now)
+                            del starts[:k], ends[:k]
+                    elif (len(ends) == 1 or t >= ends[-2]) and starts[-1] < t + hold:
+                        # Queued behind the last interval: `fit` returns its end, `reserve` extends it.
+                        t = last
+                        end = t + hold
+                        if end > t:
+                            ends[-1] = end
+                        if ends[0] < now:
+                            k = bisect_right(ends, now)
+                            del starts[:k], ends[:k]
+                    else:
+                        t = _fit_reserve(res, t, hold, now)
                 res.busy += hold
                 if t + occ > tail:
                     tail = t + occ
