@@ -208,7 +208,7 @@ def test_noc_model_under_random_contention(device) -> None:
         nbytes = rng.choice([32, 64, 2048, 4096, 8192, 10000, 30000])
         assert fast.transfer(now, *args, nbytes) == ref.transfer(now, *args, nbytes)
     assert fast.utilisation(now) == ref.utilisation(now)
-    assert {k: (r.starts, r.ends) for k, r in fast.resources.items()} == {
+    assert {k: (r.starts, r.ends) for k, r in fast.resources.items() if r.used} == {
         k: (c.starts, c.ends) for k, c in ref.calendars.items()
     }
 
@@ -234,3 +234,18 @@ def test_errors_are_the_same() -> None:
             simulate(program, reference=reference)
         messages.append((type(info.value), str(info.value), type(info.value.__cause__), str(info.value.__cause__)))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("device", [WH, BH, "wormhole_b0_n300", "blackhole_p100a"])
+def test_noc_routes(device) -> None:
+    from perfmodel.des.noc import NocModel
+    from perfmodel.des.noc_fast import FastNocModel
+    from perfmodel.device import load_device
+
+    profile = load_device(device)
+    ref, fast = NocModel(profile), FastNocModel(profile)
+    size_x, size_y = profile.noc.size_x, profile.noc.size_y
+    for noc in (0, 1):
+        for src in [(x, y) for x in range(size_x) for y in range(size_y)]:
+            for dst in [(x, y) for x in range(size_x) for y in range(size_y)]:
+                assert tuple(r.key for r in fast._links(noc, src, dst)) == ref.route(noc, src, dst)

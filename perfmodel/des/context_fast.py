@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from perfmodel.des.cb import CbState
 from perfmodel.des.context import _DST_CALLS, DesContext, Gen
+from perfmodel.des.env_fast import FastTimeout
 from perfmodel.kernel_api import DST_CB, cb_label
 from perfmodel.program import CoreProgram, KernelSpec, Program
 
@@ -52,8 +53,11 @@ class FastDesContext(DesContext):
         sim = self.sim
         sim.calls += 1
         if sim.calls > sim.max_calls:
-            sim.calls -= 1
-            self._tick()  # raises the reference's error
+            self._over_limit()
+
+    def _over_limit(self) -> None:
+        self.sim.calls -= 1
+        self._tick()  # raises the reference's error
 
     def _sleep(self, cycles: float) -> Gen:
         """Let `cycles` pass on this thread: without an event when nothing else is due before the end."""
@@ -64,30 +68,42 @@ class FastDesContext(DesContext):
             env._now = end
             self.sim.skipped_events += 1
             return _DONE
-        return iter((env.timeout(cycles),))
+        return iter((FastTimeout(cycles),))
 
     # ---- circular buffers --------------------------------------------------------------------------------
     def _cb_reserve(self, cb: int, n: int) -> Gen:
         state = self.cbs.get(cb) or self._cb(cb)
-        self._count_call()
+        sim = self.sim
+        sim.calls += 1
+        if sim.calls > sim.max_calls:
+            self._over_limit()
         if state.capacity - (state.pushed - state.popped) < n:
             return self._block("cb_reserve_back", state, n, front=False)
         return _DONE
 
     def _cb_wait(self, cb: int, n: int) -> Gen:
         state = self.cbs.get(cb) or self._cb(cb)
-        self._count_call()
+        sim = self.sim
+        sim.calls += 1
+        if sim.calls > sim.max_calls:
+            self._over_limit()
         if state.pushed - state.popped < n:
             return self._block("cb_wait_front", state, n, front=True)
         return _DONE
 
     def _cb_push(self, cb: int, n: int) -> Gen:
-        self._count_call()
+        sim = self.sim
+        sim.calls += 1
+        if sim.calls > sim.max_calls:
+            self._over_limit()
         (self.cbs.get(cb) or self._cb(cb)).push(n, self.env._now)
         return _DONE
 
     def _cb_pop(self, cb: int, n: int) -> Gen:
-        self._count_call()
+        sim = self.sim
+        sim.calls += 1
+        if sim.calls > sim.max_calls:
+            self._over_limit()
         (self.cbs.get(cb) or self._cb(cb)).pop(n, self.env._now)
         return _DONE
 

@@ -5,7 +5,8 @@ True)` runs it). This subclass reserves exactly the same busy intervals and retu
 tests/test_des_fast_equals_reference.py checks that on a range of programs. What it saves:
 
 - the resources of a (core, NoC, direction, bank) path are looked up once, as a tuple of `_Resource`
-  objects (calendar and accumulated busy time in one), not per transfer by tuple keys;
+  objects (calendar and accumulated busy time in one), not per transfer by tuple keys; its links are a
+  slice of the row and column rings of the torus;
 - the packets of a transfer size are priced once: per packet its issue, service and latency cycles and per
   hop its hold and occupancy (the bank's hold includes its recovery, computed as `occ + recovery * size`
   like the reference);
@@ -48,6 +49,42 @@ class FastNocModel(NocModel):
         self.resources: dict[Resource, _Resource] = {}
         self._paths: dict[tuple[tuple[int, int], int, str, int], tuple[_Resource, ...]] = {}
         self._transfers: dict[tuple[tuple[int, int], int, str, int, int], tuple[_Packet, ...]] = {}
+        self._ring_links: dict[tuple[int, str, int], tuple[_Resource, ...]] = {}
+
+    def _resource(self, key: Resource) -> _Resource:
+        res = self.resources.get(key)
+        if res is None:
+            res = self.resources[key] = _Resource(key)
+        return res
+
+    def _rings(self, noc: int, axis: str, fixed: int) -> tuple[_Resource, ...]:
+        """The links of one row (axis "x", at y = fixed) or column (axis "y", at x = fixed) of NoC `noc`, in
+        the order NoC `noc` crosses them from coordinate 0 and round the torus twice: the links of a route
+        along it are a slice (`NocModel.route` walks them one by one)."""
+        key = (noc, axis, fixed)
+        ring = self._ring_links.get(key)
+        if ring is None:
+            size = self.device.noc.size_x if axis == "x" else self.device.noc.size_y
+            # NoC 0 moves +1 from coordinate c, NoC 1 moves -1: coordinate c sits at index c, resp. size-1-c.
+            order = [c % size for c in range(2 * size)] if noc == 0 else [(-1 - c) % size for c in range(2 * size)]
+            keys = [("link", noc, c, fixed, axis) if axis == "x" else ("link", noc, fixed, c, axis) for c in order]
+            ring = self._ring_links[key] = tuple(self._resource(k) for k in keys)
+        return ring
+
+    def _links(self, noc: int, src: tuple[int, int], dst: tuple[int, int]) -> tuple[_Resource, ...]:
+        """The resources of `NocModel.route(noc, src, dst)`."""
+        noc_spec = self.device.noc
+        size_x, size_y = noc_spec.size_x, noc_spec.size_y
+        (sx, sy), (dx, dy) = src, dst
+        if noc == 0:
+            x_links = self._rings(0, "x", sy)[sx : sx + (dx - sx) % size_x]
+            y_links = self._rings(0, "y", dx)[sy : sy + (dy - sy) % size_y]
+            return x_links + y_links
+        y_first = size_y - 1 - sy
+        x_first = size_x - 1 - sx
+        y_links = self._rings(1, "y", sx)[y_first : y_first + (sy - dy) % size_y]
+        x_links = self._rings(1, "x", dy)[x_first : x_first + (sx - dx) % size_x]
+        return y_links + x_links
 
     def _path(self, core: tuple[int, int], noc: int, direction: str, bank: int) -> tuple[_Resource, ...]:
         """The resources in the order the data crosses them (as `NocModel.transfer` builds them)."""
@@ -59,17 +96,10 @@ class FastNocModel(NocModel):
             core_phys = self.core_xy(core)
             bank_phys = tuple(self.device.dram.bank_noc_xy[bank])
             src, dst = (bank_phys, core_phys) if direction == "read" else (core_phys, bank_phys)
-            links = self.route(noc, src, dst)  # type: ignore[arg-type]
-            core_key, bank_key = ("core", core, noc), ("bank", bank)
-            keys = (bank_key, *links, core_key) if direction == "read" else (core_key, *links, bank_key)
-            resources = self.resources
-            out = []
-            for k in keys:
-                res = resources.get(k)
-                if res is None:
-                    res = resources[k] = _Resource(k)
-                out.append(res)
-            path = self._paths[key] = tuple(out)
+            links = self._links(noc, src, dst)  # type: ignore[arg-type]
+            core_res, bank_res = self._resource(("core", core, noc)), self._resource(("bank", bank))
+            path = (bank_res, *links, core_res) if direction == "read" else (core_res, *links, bank_res)
+            self._paths[key] = path
         return path
 
     def _priced(self, core: tuple[int, int], noc: int, direction: str, bank: int, nbytes: int) -> tuple[_Packet, ...]:
