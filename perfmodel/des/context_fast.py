@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from perfmodel.des.cb import CbState
 from perfmodel.des.context import _DST_CALLS, DesContext, Gen
 from perfmodel.des.env_fast import FastTimeout
 from perfmodel.kernel_api import DST_CB, cb_label
+from perfmodel.numerics.formats import get_format
 from perfmodel.program import CoreProgram, KernelSpec, Program
 
 if TYPE_CHECKING:
@@ -48,6 +51,8 @@ class FastDesContext(DesContext):
         # The profile's cycles per (cb, call, thread, tiles) and setup per (cb, call): fixed for a run.
         self._tcosts: dict[tuple[int, str, str, int], float] = {}
         self._setups: dict[tuple[int, str], float] = {}
+        self._dtypes: dict[int, np.dtype] = {}  # per CB, the numpy type of its pages (functional runs)
+        self._l1: np.ndarray | None = None  # this core's L1 bytes, once allocated (functional runs)
 
     def _count_call(self) -> None:
         sim = self.sim
@@ -161,6 +166,39 @@ class FastDesContext(DesContext):
                 self._tracer.complete(self.core, self.risc, call, now, waited)
             return self._sleep(waited)
         return _DONE
+
+    # ---- functional pages ----------------------------------------------------------------------------------
+    def _page_dtype(self, cb: int, state: CbState) -> np.dtype:
+        dtype = self._dtypes.get(cb)
+        if dtype is None:
+            dtype = self._dtypes[cb] = np.dtype(get_format(state.spec.data_format).dtype)
+        return dtype
+
+    def _read_pages(self, cb: int, first: int, count: int) -> np.ndarray:
+        state = self.cbs.get(cb) or self._cb(cb)
+        page = state.page_bytes
+        addr = state.rd_ptr + first * page
+        end = addr + count * page
+        l1 = self._l1
+        if l1 is None or addr < 0 or end > l1.size:
+            pages = super()._read_pages(cb, first, count)  # the first access, or the reference's error
+            self._l1 = self.sim.memory.l1_of(self.core)
+            return pages
+        return l1[addr:end].view(self._page_dtype(cb, state)).reshape(count, -1)
+
+    def _write_pages(self, cb: int, first: int, values: np.ndarray) -> None:
+        state = self.cbs.get(cb) or self._cb(cb)
+        dtype = self._page_dtype(cb, state)
+        if values.dtype != dtype:
+            values = values.astype(dtype)  # the packer converts to the CB's format
+        raw = np.ascontiguousarray(values).view(np.uint8).reshape(-1)
+        addr = state.wr_ptr + first * state.page_bytes
+        l1 = self._l1
+        if l1 is None or addr < 0 or addr + raw.size > l1.size:
+            self.sim.memory.l1_write(self.core, addr, raw)  # the first access, or the reference's error
+            self._l1 = self.sim.memory.l1_of(self.core)
+            return
+        l1[addr : addr + raw.size] = raw
 
     # ---- compute -----------------------------------------------------------------------------------------
     def _tcost(self, cb: int, name: str, thread: str, tiles: int) -> float:

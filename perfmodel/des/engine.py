@@ -302,7 +302,8 @@ def _named_inputs(program: Program, inputs: np.ndarray | Mapping[str, np.ndarray
     for name, values in named.items():
         try:
             array = np.asarray(values)
-            array.astype(np.float64)  # numbers only; the values themselves are converted by the memory
+            if array.dtype.kind not in "biuf":  # bool, integer and float arrays are numbers already
+                array.astype(np.float64)  # numbers only; the values themselves are converted by the memory
         except (TypeError, ValueError):
             what = f"an array of {values.dtype}" if isinstance(values, np.ndarray) else type(values).__name__
             raise InputError(f"input for buffer {name!r} is not an array of numbers (got {what})") from None
