@@ -1,12 +1,14 @@
 """`DesContext` with its hot calls made cheap, keeping every result bit for bit (`simulate(..., reference=True)`
 runs the plain `context.DesContext`; tests/test_des_fast_equals_reference.py checks they agree).
 
-Four savings:
+Five savings:
 
 - Calls that do not block are plain functions returning an exhausted iterator, not generators: a CB wait
   or reserve that is already satisfied, a push or pop, a NoC issue, a compute step, a barrier that is due.
 - A blocked wait finds its kernel line only when the run ends in a deadlock.
-- The compute cycles of a call (`_tcost`, `_setup`) are looked up in the profile once per run.
+- Functional runs copy NoC data and CB pages on the core's L1 array directly (the reference's memory
+  calls whenever an index is out of range, for its errors).
+- The compute cycles of a call (`_tcost`, `_setup`) and its Dst chunks are worked out once per run.
 - A busy step (compute cycles, a NoC issue, a barrier) of a thread that would be the next to run anyway
   takes no simpy event. When every event in the queue is later than the end of the step, the reference's
   timeout would be the next event processed and the thread would resume at once at its end; so the clock
@@ -17,7 +19,7 @@ Four savings:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -51,6 +53,7 @@ class FastDesContext(DesContext):
         # The profile's cycles per (cb, call, thread, tiles) and setup per (cb, call): fixed for a run.
         self._tcosts: dict[tuple[int, str, str, int], float] = {}
         self._setups: dict[tuple[int, str], float] = {}
+        self._chunk_lists: dict[int, list[tuple[int, int]]] = {}  # read only: the helpers iterate them
         self._dtypes: dict[int, np.dtype] = {}  # per CB, the numpy type of its pages (functional runs)
         self._l1: np.ndarray | None = None  # this core's L1 bytes, once allocated (functional runs)
 
@@ -167,6 +170,41 @@ class FastDesContext(DesContext):
             return self._sleep(waited)
         return _DONE
 
+    def noc_async_read(self, src: Any, dst_l1_addr: int, nbytes: int) -> Gen:
+        bank, address = src
+        if self.functional and not self._copy(bank, address, dst_l1_addr, nbytes, to_l1=True):
+            self.sim.memory.read_dram_to_l1(bank, address, self.core, dst_l1_addr, nbytes)
+            self._l1 = self.sim.memory.l1_of(self.core)
+        return self._issue("read", bank, nbytes)
+
+    def noc_async_write(self, src_l1_addr: int, dst: Any, nbytes: int) -> Gen:
+        bank, address = dst
+        self._unflushed_writes.append(nbytes)  # `_note_write`
+        if self.functional and not self._copy(bank, address, src_l1_addr, nbytes, to_l1=False):
+            self.sim.memory.write_l1_to_dram(self.core, src_l1_addr, bank, address, nbytes)
+            self._l1 = self.sim.memory.l1_of(self.core)
+        return self._issue("write", bank, nbytes)
+
+    def _copy(self, bank: int, address: int, l1_addr: int, nbytes: int, to_l1: bool) -> bool:
+        """`FunctionalMemory.read_dram_to_l1` / `write_l1_to_dram` when every index is in range; False (and
+        nothing done) otherwise, for the memory's own code to do or refuse."""
+        memory = self.sim.memory
+        l1 = self._l1
+        if l1 is None or not (0 <= bank < memory.num_banks and address >= 0 and nbytes >= 0 and l1_addr >= 0):
+            return False
+        l1_end = l1_addr + nbytes
+        if l1_end > l1.size:
+            return False
+        end = address + nbytes
+        dram = memory.dram[bank]
+        if end > dram.size:
+            dram = memory._bank(bank, end)
+        if to_l1:
+            l1[l1_addr:l1_end] = dram[address:end]
+        else:
+            dram[address:end] = l1[l1_addr:l1_end]
+        return True
+
     # ---- functional pages ----------------------------------------------------------------------------------
     def _page_dtype(self, cb: int, state: CbState) -> np.dtype:
         dtype = self._dtypes.get(cb)
@@ -207,6 +245,15 @@ class FastDesContext(DesContext):
         if cycles is None:
             cycles = self._tcosts[key] = super()._tcost(cb, name, thread, tiles)
         return cycles
+
+    def _chunks(self, tiles: int) -> list[tuple[int, int]]:
+        chunks = self._chunk_lists.get(tiles)
+        if chunks is None:
+            chunks = self._chunk_lists[tiles] = super()._chunks(tiles)
+        return chunks
+
+    def _init(self, cb: int, name: str) -> Gen:
+        return self._compute(f"{name} init", self._setup(cb, name))
 
     def _setup(self, cb: int, name: str) -> float:
         key = (cb, name)
