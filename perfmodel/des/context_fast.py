@@ -25,7 +25,6 @@ import numpy as np
 
 from perfmodel.des.cb import CbState
 from perfmodel.des.context import _DST_CALLS, DesContext, Gen
-from perfmodel.des.env_fast import FastTimeout
 from perfmodel.kernel_api import DST_CB, cb_label
 from perfmodel.numerics.formats import get_format
 from perfmodel.program import CoreProgram, KernelSpec, Program
@@ -76,7 +75,7 @@ class FastDesContext(DesContext):
             env._now = end
             self.sim.skipped_events += 1
             return _DONE
-        return iter((FastTimeout(cycles),))
+        return iter((env.schedule_resume(self.process, cycles),))
 
     # ---- circular buffers --------------------------------------------------------------------------------
     def _cb_reserve(self, cb: int, n: int) -> Gen:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from heapq import heappop, heappush
 from itertools import count
+from types import GeneratorType
 from typing import Any
 
 from simpy.core import EmptySchedule
@@ -49,6 +50,15 @@ class FastEvent:
         self.triggered = True
         env = self.env
         heappush(env._queue, (env._now, _NORMAL, next(env._eid), self))
+
+
+class _Scheduled:
+    """What a process yields after scheduling its own resumption (`schedule_resume`)."""
+
+    __slots__ = ()
+
+
+SCHEDULED = _Scheduled()
 
 
 class _Ended:
@@ -87,6 +97,12 @@ class FastEnvironment:
             raise ValueError(f"Negative delay {delay}")
         return FastTimeout(delay)
 
+    def schedule_resume(self, process: Generator[Any, Any, Any], delay: float) -> _Scheduled:
+        """A timeout of `delay` for `process`, scheduled now (as `timeout` is when it is made): the process
+        then yields the returned `SCHEDULED`."""
+        heappush(self._queue, (self._now + delay, _NORMAL, next(self._eid), process))
+        return SCHEDULED
+
     def event(self) -> FastEvent:
         return FastEvent(self)
 
@@ -114,15 +130,16 @@ class FastEnvironment:
             if not queue:
                 return done
             self._now, _, _, target = heappop(queue)
-            cls = type(target)
-            if cls is FastEvent:
-                target = target.process
-                if target is None:
+            if type(target) is not GeneratorType:
+                cls = type(target)
+                if cls is FastEvent:
+                    target = target.process
+                    if target is None:
+                        continue
+                elif cls is _Ended:
                     continue
-            elif cls is _Ended:
-                continue
-            elif cls is _Failed:
-                self._fail(target)
+                elif cls is _Failed:
+                    self._fail(target)
             # `_resume`, inlined.
             try:
                 event = target.send(None)
@@ -132,6 +149,8 @@ class FastEnvironment:
             except BaseException as e:
                 e.__traceback__ = e.__traceback__.tb_next if e.__traceback__ is not None else None
                 heappush(queue, (self._now, _NORMAL, next(eid), _Failed(e)))
+                continue
+            if event is SCHEDULED:
                 continue
             cls = type(event)
             if cls is FastTimeout:
@@ -162,6 +181,8 @@ class FastEnvironment:
         except BaseException as e:
             e.__traceback__ = e.__traceback__.tb_next if e.__traceback__ is not None else None
             heappush(self._queue, (self._now, _NORMAL, next(self._eid), _Failed(e)))
+            return
+        if event is SCHEDULED:
             return
         cls = type(event)
         if cls is FastTimeout:
