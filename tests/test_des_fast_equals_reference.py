@@ -78,6 +78,8 @@ CENTRALIZE = [
     ((1, 1, 128, 256), BH, "float32", {"grid": (1, 1), "fp32_dest_acc_en": False}),
     ((1, 1, 1024, 256), WH, "bfloat16", {}),
     ((1, 1, 1024, 256), BH, "float32", {}),
+    ((1, 1, 4096, 512), WH, "bfloat16", {}),
+    ((1, 1, 2048, 1024), BH, "bfloat16", {"row_wise": True}),
     ((2, 3, 320, 512), WH, "bfloat16", {"grid": (4, 3), "row_wise": True}),
     ((1, 1, 512, 512), WH, "bfloat16", {"grid": (2, 2), "in_buffering": 1, "out_buffering": 1}),
     ((1, 1, 512, 512), BH, "bfloat16", {"grid": (3, 2), "in_buffering": 3, "out_buffering": 4}),

@@ -48,6 +48,7 @@ class FastDesContext(DesContext):
     ) -> None:
         super().__init__(sim, program, core_program, spec, cbs, thread)
         self._track = self.thread or self.risc
+        self._who = f"{self.kernel_name}/{self._track}"  # who waits, in a CB's blocked-cycle keys
         self._queue = self.env._queue  # simpy's event heap of (time, priority, id, event)
         # The profile's cycles per (cb, call, thread, tiles) and setup per (cb, call): fixed for a run.
         self._tcosts: dict[tuple[int, str, str, int], float] = {}
@@ -137,7 +138,7 @@ class FastDesContext(DesContext):
         waited = env._now - t0
         if waited > 0:
             self.stats.add_blocked(thread, call, waited)
-            cb.add_blocked(f"{self.kernel_name}/{thread}", call, waited)
+            cb.add_blocked(self._who, call, waited)
             if self._tracer is not None:
                 self._tracer.complete(self.core, thread, f"{call} {cb_label(cb.index)} blocked", t0, waited, pages=n)
 
