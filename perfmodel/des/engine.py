@@ -98,6 +98,8 @@ class Simulation:
             )
         l1_bytes = program.device.core.l1_bytes
         self.memory = FunctionalMemory(program.device.dram.num_banks, l1_bytes) if functional else None
+        if self.memory is not None and not reference:
+            self.memory.reserve(program.buffers)
         self.core_cbs: dict[tuple[int, int], dict[int, CbState]] = {}
         self.contexts: list[DesContext] = []
         context = DesContext if reference else FastDesContext
