@@ -256,3 +256,30 @@ def test_noc_routes(device) -> None:
         for src in [(x, y) for x in range(size_x) for y in range(size_y)]:
             for dst in [(x, y) for x in range(size_x) for y in range(size_y)]:
                 assert tuple(r.key for r in fast._links(noc, src, dst)) == ref.route(noc, src, dst)
+
+
+def _per_tile_a_compute(k, *, Ht, Wt):
+    """centralize_w_rm's compute with the subtract waiting for A tile by tile (its data read per tile)."""
+    from perfmodel.kernel_api import InputPolicy
+    from perfmodel.ops.centralize_w_rm import kernels as ck
+
+    for _ in range(Ht):
+        yield from k.tilize(ck.CB_IN_RM, Wt, ck.CB_IN_TILED, num_blocks=1)
+        yield from k.reduce(ck.CB_IN_TILED, ck.CB_SCALER, ck.CB_MEAN_TILED, Wt)
+        yield from k.sub(
+            ck.CB_IN_TILED,
+            ck.CB_MEAN_TILED,
+            ck.CB_CENTRALIZED,
+            Wt,
+            a_policy=InputPolicy(wait="per_tile", pop="at_end"),
+            b_policy=InputPolicy(wait="upfront", pop="at_end"),
+        )
+        yield from k.untilize(ck.CB_CENTRALIZED, ck.CB_OUT_RM, Wt)
+
+
+def test_compute_variants_functional() -> None:
+    op = perfmodel.get_op("centralize_w_rm")
+    for kernel, shape in ((_per_tile_a_compute, (1, 1, 96, 320)), (preloaded_streaming_compute, (1, 1, 32, 32))):
+        for device in (WH, BH):
+            program = op.build_program(shape, device=device, config={"grid": (1, 1)}, kernels={"compute": kernel})
+            assert_same_run(program, functional=True)

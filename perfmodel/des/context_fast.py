@@ -224,6 +224,14 @@ class FastDesContext(DesContext):
             return pages
         return l1[addr:end].view(self._page_dtype(cb, state)).reshape(count, -1)
 
+    def _read_tiles(self, cb: int, first: int, count: int) -> np.ndarray:
+        state = self.cbs.get(cb) or self._cb(cb)
+        addr = state.rd_ptr + first * state.page_bytes
+        l1 = self._l1
+        if l1 is None or addr < 0 or addr + count * state.page_bytes > l1.size:
+            return super()._read_tiles(cb, first, count)  # page by page: the first access, or its error
+        return self._read_pages(cb, first, count).copy()
+
     def _write_pages(self, cb: int, first: int, values: np.ndarray) -> None:
         state = self.cbs.get(cb) or self._cb(cb)
         dtype = self._page_dtype(cb, state)
