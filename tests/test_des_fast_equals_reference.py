@@ -53,6 +53,8 @@ def assert_same_run(program, *, functional: bool = False, **kwargs) -> perfmodel
     fast = simulate(program, **kwargs)
     ref = simulate(program, reference=True, **kwargs)
     assert _comparable(fast) == _comparable(ref)
+    # As text too: an int where the reference has a float (0 for 0.0) would show in a JSON report.
+    assert json.dumps(_comparable(fast), sort_keys=True) == json.dumps(_comparable(ref), sort_keys=True)
     assert _bits(fast.output) == _bits(ref.output)
     return fast
 

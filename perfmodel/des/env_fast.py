@@ -79,7 +79,7 @@ _ENDED = _Ended()
 
 class FastEnvironment:
     def __init__(self) -> None:
-        self._now = 0.0
+        self._now: float = 0  # an int until the first timeout, as simpy's initial time
         self._queue: list[tuple[float, int, int, Any]] = []
         self._eid = count()
 
