@@ -285,3 +285,13 @@ def test_compute_variants_functional() -> None:
         for device in (WH, BH):
             program = op.build_program(shape, device=device, config={"grid": (1, 1)}, kernels={"compute": kernel})
             assert_same_run(program, functional=True)
+
+
+def test_zero_setup_profile() -> None:
+    """Kernels that start at cycle 0 (no setup): pushes, zones and waits at the initial time."""
+    from perfmodel.device import load_device
+
+    profile = load_device(WH)
+    profile = dataclasses.replace(profile, dispatch=dataclasses.replace(profile.dispatch, kernel_setup_cycles=0.0))
+    assert_same_run(_centralize((1, 1, 64, 64), profile, "bfloat16", grid=(1, 1)), functional=True)
+    assert_same_run(perfmodel.get_op("unary").build_program((1, 1, 64, 64), device=profile, config={"grid": (1, 1)}))
