@@ -53,6 +53,7 @@ class FastDesContext(DesContext):
         # The profile's cycles per (cb, call, thread, tiles) and setup per (cb, call): fixed for a run.
         self._tcosts: dict[tuple[int, str, str, int], float] = {}
         self._setups: dict[tuple[int, str], float] = {}
+        self._packets: dict[tuple[str, int, int], Any] = {}  # priced packets per (direction, bank, bytes)
         self._chunk_lists: dict[int, list[tuple[int, int]]] = {}  # read only: the helpers iterate them
         self._dtypes: dict[int, np.dtype] = {}  # per CB, the numpy type of its pages (functional runs)
         self._l1: np.ndarray | None = None  # this core's L1 bytes, once allocated (functional runs)
@@ -146,7 +147,11 @@ class FastDesContext(DesContext):
     def _issue(self, direction: str, bank: int, nbytes: int) -> Gen:
         self._count_call()
         now = self.env._now
-        issue, done = self.sim.noc.transfer(now, self.core, self._noc(), direction, bank, nbytes)  # type: ignore[arg-type]
+        key = (direction, bank, nbytes)
+        packets = self._packets.get(key)
+        if packets is None:
+            packets = self._packets[key] = self.sim.noc.packets_of(self.core, self._noc(), direction, bank, nbytes)
+        issue, done = self.sim.noc.reserve(now, packets, nbytes)
         if direction == "read":
             if done > self.read_done:
                 self.read_done = done

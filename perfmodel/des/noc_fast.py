@@ -130,10 +130,20 @@ class FastNocModel(NocModel):
     def transfer(
         self, now: float, core: tuple[int, int], noc: int, direction: Direction, bank: int, nbytes: int
     ) -> tuple[float, float]:
+        return self.reserve(now, self.packets_of(core, noc, direction, bank, nbytes), nbytes)
+
+    def packets_of(
+        self, core: tuple[int, int], noc: int, direction: str, bank: int, nbytes: int
+    ) -> tuple[_Packet, ...]:
+        """The priced packets of a transfer (what `reserve` takes); an unknown bank is an InputError."""
         key = (core, noc, direction, bank, nbytes)
         packets = self._transfers.get(key)
         if packets is None:
             packets = self._transfers[key] = self._priced(core, noc, direction, bank, nbytes)
+        return packets
+
+    def reserve(self, now: float, packets: tuple[_Packet, ...], nbytes: int) -> tuple[float, float]:
+        """`transfer` of the priced `packets` of `nbytes`: (issue cycles, completion of the last packet)."""
         issued = now
         issue_total = 0.0
         done = now
