@@ -194,16 +194,20 @@ def test_random_configs() -> None:
     assert ran >= 8
 
 
-@pytest.mark.parametrize("device", [WH, BH])
-def test_noc_model_under_random_contention(device) -> None:
-    """Random transfers, issued at non-decreasing times from many cores: the same times and busy cycles."""
+@pytest.mark.parametrize(
+    ("device", "streams", "chains"), [(WH, 16, False), (BH, 16, False), (WH, 1, True), (BH, 1, True)]
+)
+def test_noc_model_under_random_contention(device, streams, chains) -> None:
+    """Random transfers, issued at non-decreasing times from many cores: the same times and busy cycles
+    (with chains of links formed and split all the time, and without)."""
     from perfmodel.des.noc import NocModel
     from perfmodel.des.noc_fast import FastNocModel
     from perfmodel.device import load_device
 
     profile = load_device(device)
     rng = random.Random(7)
-    ref, fast = NocModel(profile, streams=16), FastNocModel(profile, streams=16)
+    ref, fast = NocModel(profile, streams=streams), FastNocModel(profile, streams=streams)
+    fast.chain_links = chains
     now = 0.0
     for _ in range(6000):
         now += rng.choice([0.0, 0.0, 0.5, 3.0, rng.random() * 200])
@@ -212,12 +216,13 @@ def test_noc_model_under_random_contention(device) -> None:
         nbytes = rng.choice([32, 64, 2048, 4096, 8192, 10000, 30000])
         assert fast.transfer(now, *args, nbytes) == ref.transfer(now, *args, nbytes)
     assert fast.utilisation(now) == ref.utilisation(now)
+    assert (fast.generation > 0) == chains
 
     # The fast model prunes past intervals in batches: the same intervals from `now` on.
     def current(starts: list[float], ends: list[float]) -> list[tuple[float, float]]:
         return [(s, e) for s, e in zip(starts, ends, strict=True) if e > now]
 
-    assert {k: current(r.starts, r.ends) for k, r in fast.resources.items() if r.used} == {
+    assert {k: current(r.leader().starts, r.leader().ends) for k, r in fast.resources.items() if r.used} == {
         k: current(c.starts, c.ends) for k, c in ref.calendars.items()
     }
 

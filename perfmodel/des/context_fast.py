@@ -54,6 +54,7 @@ class FastDesContext(DesContext):
         self._tcosts: dict[tuple[int, str, str, int], float] = {}
         self._setups: dict[tuple[int, str], float] = {}
         self._packets: dict[tuple[str, int, int], Any] = {}  # priced packets per (direction, bank, bytes)
+        self._generation = 0  # of the NoC's chains when they were priced
         self._chunk_lists: dict[int, list[tuple[int, int]]] = {}  # read only: the helpers iterate them
         self._dtypes: dict[int, np.dtype] = {}  # per CB, the numpy type of its pages (functional runs)
         self._l1: np.ndarray | None = None  # this core's L1 bytes, once allocated (functional runs)
@@ -147,11 +148,15 @@ class FastDesContext(DesContext):
     def _issue(self, direction: str, bank: int, nbytes: int) -> Gen:
         self._count_call()
         now = self.env._now
+        noc = self.sim.noc
+        if self._generation != noc.generation:  # a chain of links was split: the NoC prices anew
+            self._packets.clear()
+            self._generation = noc.generation
         key = (direction, bank, nbytes)
         packets = self._packets.get(key)
         if packets is None:
-            packets = self._packets[key] = self.sim.noc.packets_of(self.core, self._noc(), direction, bank, nbytes)
-        issue, done = self.sim.noc.reserve(now, packets, nbytes)
+            packets = self._packets[key] = noc.packets_of(self.core, self._noc(), direction, bank, nbytes)
+        issue, done = noc.reserve(now, packets, nbytes)
         if direction == "read":
             if done > self.read_done:
                 self.read_done = done

@@ -6,7 +6,8 @@ tests/test_des_fast_equals_reference.py checks that on a range of programs. What
 
 - the resources of a (core, NoC, direction, bank) path are looked up once, as a tuple of `_Resource`
   objects (calendar and accumulated busy time in one), not per transfer by tuple keys; its links are a
-  slice of the row and column rings of the torus;
+  slice of the row and column rings of the torus; a run of links that every packet crosses one after
+  the other is reserved once (`_path`);
 - the packets of a transfer size are priced once: per packet its issue, service and latency cycles and per
   hop its hold and occupancy (the bank's hold includes its recovery, computed as `occ + recovery * size`
   like the reference);
@@ -34,28 +35,43 @@ _KEEP = 32
 # One packet of a priced transfer: (issue, service, latency, per hop (resource, its starts, its ends, hold,
 # occupancy)).
 _Hop = tuple["_Resource", list[float], list[float], float, float]
+_PathKey = tuple[tuple[int, int], int, str, int]
 _Packet = tuple[float, float, float, tuple[_Hop, ...]]
 
 
 class _Resource(Calendar):
     """One resource's busy intervals (the reference `Calendar`) and its accumulated busy cycles."""
 
-    __slots__ = ("busy", "key", "used")
+    __slots__ = ("busy", "chain", "fresh", "key", "used")
 
     def __init__(self, key: Resource) -> None:
         super().__init__()
         self.key = key
         self.busy = 0.0
         self.used = False  # a packet has held it (the reference's busy dict has a key for it)
+        self.fresh = True  # on no path yet
+        # The links that every packet crosses one after the other, this one among them (see `_path`).
+        self.chain: list[_Resource] | None = None
+
+    def leader(self) -> _Resource:
+        """The resource whose intervals and busy cycles are this one's: the first of its chain."""
+        return self if self.chain is None else self.chain[0]
 
 
 class FastNocModel(NocModel):
     def __init__(self, device: DeviceProfile, streams: int = 1) -> None:
         super().__init__(device, streams)
         self.resources: dict[Resource, _Resource] = {}
-        self._paths: dict[tuple[tuple[int, int], int, str, int], tuple[_Resource, ...]] = {}
+        # Per path: all its resources, and the ones a packet is reserved on (one per chain).
+        self._paths: dict[_PathKey, tuple[tuple[_Resource, ...], tuple[_Resource, ...]]] = {}
         self._transfers: dict[tuple[tuple[int, int], int, str, int, int], tuple[_Packet, ...]] = {}
         self._ring_links: dict[tuple[int, str, int], tuple[_Resource, ...]] = {}
+        self._chain_paths: dict[int, set[_PathKey]] = {}  # per chain leader (id), the paths that skip its chain
+        self._path_transfers: dict[_PathKey, list[tuple[tuple[int, int], int, str, int, int]]] = {}
+        self.generation = 0  # counts the chain splits: priced packets kept elsewhere are stale after one
+        # Chains pay off when one core streams: its paths share few links. The paths of many cores cross
+        # each other everywhere, and splitting the chains as they appear costs more than they save.
+        self.chain_links = self.streams == 1
 
     def _resource(self, key: Resource) -> _Resource:
         res = self.resources.get(key)
@@ -93,10 +109,19 @@ class FastNocModel(NocModel):
         return y_links + x_links
 
     def _path(self, core: tuple[int, int], noc: int, direction: str, bank: int) -> tuple[_Resource, ...]:
-        """The resources in the order the data crosses them (as `NocModel.transfer` builds them)."""
+        """The resources a packet of this path is reserved on, in the order the data crosses them (as
+        `NocModel.transfer` builds them), one per chain of links.
+
+        A chain is a run of links that every packet so far crossed one after the other: each packet reaches
+        the next link of the chain when it starts on this one and finds it exactly as busy (no other packet
+        ever held it), so it starts there at once, with the same hold. Their calendars and busy cycles stay
+        equal and only the first is reserved. A chain is made of links that are on no path yet, from the
+        first path that crosses them; a later path that enters or leaves a chain part way splits it there
+        (the new first link takes a copy of the calendar and busy cycles), and the packets priced with the
+        whole chain are priced again."""
         key = (core, noc, direction, bank)
-        path = self._paths.get(key)
-        if path is None:
+        entry = self._paths.get(key)
+        if entry is None:
             if not 0 <= bank < self.device.dram.num_banks:
                 raise InputError(f"DRAM bank {bank} does not exist on {self.device.name}")
             core_phys = self.core_xy(core)
@@ -105,8 +130,65 @@ class FastNocModel(NocModel):
             links = self._links(noc, src, dst)  # type: ignore[arg-type]
             core_res, bank_res = self._resource(("core", core, noc)), self._resource(("bank", bank))
             path = (bank_res, *links, core_res) if direction == "read" else (core_res, *links, bank_res)
-            self._paths[key] = path
-        return path
+            self._split_chains(path)
+            if self.chain_links:
+                self._new_chains(path)
+            for res in path:
+                res.fresh = False
+            reserved = tuple(r for r in path if r.chain is None or r.chain[0] is r)
+            for r in reserved:
+                if r.chain is not None:
+                    self._chain_paths.setdefault(id(r), set()).add(key)
+            entry = self._paths[key] = (path, reserved)
+        return entry[1]
+
+    def _split_chains(self, path: tuple[_Resource, ...]) -> None:
+        """Split every chain that `path` enters or leaves part way, where it does."""
+        changed = True
+        while changed:
+            changed = False
+            for i, res in enumerate(path):
+                chain = res.chain
+                if chain is None:
+                    continue
+                j = chain.index(res)
+                if j > 0 and (i == 0 or path[i - 1] is not chain[j - 1]):
+                    self._split(chain, j)
+                elif j < len(chain) - 1 and (i == len(path) - 1 or path[i + 1] is not chain[j + 1]):
+                    self._split(chain, j + 1)
+                else:
+                    continue
+                changed = True
+                break
+
+    def _split(self, chain: list[_Resource], j: int) -> None:
+        leader, head, tail = chain[0], chain[:j], chain[j:]
+        first = tail[0]
+        first.starts[:] = leader.starts
+        first.ends[:] = leader.ends
+        first.busy = leader.busy
+        for part in (head, tail):
+            for res in part:
+                res.chain = part if len(part) > 1 else None
+        # The paths that skipped `first` must now reserve it: price them again.
+        for key in self._chain_paths.pop(id(leader), ()):
+            self._paths.pop(key, None)
+            for transfer in self._path_transfers.pop(key, ()):
+                self._transfers.pop(transfer, None)
+        self.generation += 1
+
+    @staticmethod
+    def _new_chains(path: tuple[_Resource, ...]) -> None:
+        """Chain the runs of consecutive links of `path` that are on no other path."""
+        run: list[_Resource] = []
+        for res in (*path, None):
+            if res is not None and res.fresh and res.key[0] == "link":
+                run.append(res)
+                continue
+            if len(run) > 1:
+                for link in run:
+                    link.chain = run
+            run = []
 
     def _priced(self, core: tuple[int, int], noc: int, direction: str, bank: int, nbytes: int) -> tuple[_Packet, ...]:
         path = self._path(core, noc, direction, bank)
@@ -123,7 +205,7 @@ class FastNocModel(NocModel):
             hops = tuple((res, res.starts, res.ends, *by_kind[res.key[0]]) for res in path)
             packets.append((c.issue_cycles, c.service_cycles, c.latency_cycles, hops))
         if packets:
-            for res in path:  # the transfer being priced is about to hold every resource of its path
+            for res in self._paths[core, noc, direction, bank][0]:  # about to hold every resource of its path
                 res.used = True
         return tuple(packets)
 
@@ -140,6 +222,7 @@ class FastNocModel(NocModel):
         packets = self._transfers.get(key)
         if packets is None:
             packets = self._transfers[key] = self._priced(core, noc, direction, bank, nbytes)
+            self._path_transfers.setdefault((core, noc, direction, bank), []).append(key)
         return packets
 
     def reserve(self, now: float, packets: tuple[_Packet, ...], nbytes: int) -> tuple[float, float]:
@@ -196,7 +279,7 @@ class FastNocModel(NocModel):
         busy.clear()
         for key, res in self.resources.items():
             if res.used:
-                busy[key] = res.busy
+                busy[key] = res.leader().busy
         return super().utilisation(duration_cycles)
 
 
