@@ -1,13 +1,15 @@
 """`DesContext` with its hot calls made cheap, keeping every result bit for bit (`simulate(..., reference=True)`
 runs the plain `context.DesContext`; tests/test_des_fast_equals_reference.py checks they agree).
 
-Five savings:
+What it saves:
 
 - Calls that do not block are plain functions returning an exhausted iterator, not generators: a CB wait
   or reserve that is already satisfied, a push or pop, a NoC issue, a compute step, a barrier that is due.
 - A blocked wait finds its kernel line only when the run ends in a deadlock.
-- Functional runs copy NoC data and CB pages on the core's L1 array directly (the reference's memory
-  calls whenever an index is out of range, for its errors).
+- Functional runs copy NoC data and CB pages on the core's L1 array directly, and read a chunk's tiles in
+  one slice (`_read_tiles`); the reference's memory calls whenever an index is out of range, for its
+  errors.
+- The priced packets of each transfer it makes are kept (until the NoC splits a chain of links).
 - The compute cycles of a call (`_tcost`, `_setup`) and its Dst chunks are worked out once per run.
 - A busy step (compute cycles, a NoC issue, a barrier) of a thread that would be the next to run anyway
   takes no simpy event. When every event in the queue is later than the end of the step, the reference's

@@ -29,7 +29,8 @@ from perfmodel.errors import InputError
 
 # Intervals that ended before `now` are pruned once a calendar holds more than this many. The reference
 # prunes them at every reservation; they cannot change a result, because every later hop starts at or
-# after `now`: fit skips them (they end before it starts) and no reservation merges with them.
+# after `now`: fit skips them (they end before it starts), and a reservation that touches one (it starts
+# exactly at `now`) only stretches that interval back over time that no later hop can use.
 _KEEP = 32
 
 # One packet of a priced transfer: (issue, service, latency, per hop (resource, its starts, its ends, hold,
