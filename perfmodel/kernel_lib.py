@@ -178,6 +178,11 @@ class KernelContextBase:
         like the unpacker), as an array of the CB's data format of shape [count, values per page]."""
         raise NotImplementedError
 
+    def _read_tiles(self, cb: int, first: int, count: int) -> np.ndarray:
+        """Copies of `count` pages from the front of `cb` starting `first` pages after the read pointer,
+        read page by page (an engine may read them at once), shape [count, values per page]."""
+        return np.stack([self._read_pages(cb, first + k, 1)[0].copy() for k in range(count)])
+
     def _write_pages(self, cb: int, first: int, values: np.ndarray) -> None:
         """Write pages at the back of `cb` starting `first` pages after the write pointer (no wrap)."""
         raise NotImplementedError
@@ -482,6 +487,8 @@ class KernelContextBase:
             if b_policy.wait == "upfront":
                 yield from self._cb_wait(b_cb, b_tiles)
             popped_a = popped_b = 0
+            # Without per-tile waits nothing runs between the reads of a chunk: read its tiles at once.
+            read_per_tile = a_policy.wait == "per_tile" or b_policy.wait == "per_tile"
             for first, n in chunks:
                 pairs = []
                 for i in range(first, first + n):
@@ -491,11 +498,19 @@ class KernelContextBase:
                         yield from self._cb_wait(a_cb, a_index + 1)
                     if b_policy.wait == "per_tile":
                         yield from self._cb_wait(b_cb, b_index + 1)
-                    if self.functional:
+                    if self.functional and read_per_tile:
                         a_tile = self._read_pages(a_cb, a_index, 1)[0].copy()
                         pairs.append((a_tile, self._read_pages(b_cb, b_index, 1)[0].copy()))
                 if self.functional:
-                    self._hand("src", pairs)
+                    if read_per_tile:
+                        a_read, b_read = np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs])
+                    else:
+                        a_read = self._read_tiles(a_cb, first - popped_a, n)
+                        if b_per_tile:
+                            b_read = self._read_tiles(b_cb, first - popped_b, n)
+                        else:  # the column's one tile, for each tile of a
+                            b_read = np.repeat(self._read_tiles(b_cb, -popped_b, 1), n, axis=0)
+                    self._hand("src", (a_read, b_read))
                 yield from self._to_math(a_cb, cost_name, n)
                 # The unpacker has the tiles now: a streaming input frees them at once.
                 for _ in range(n):
@@ -515,10 +530,10 @@ class KernelContextBase:
                 yield from self._from_unpack(a_cb, cost_name, n)
                 if self.functional:
                     # One batched call per chunk: the primitive treats leading axes as independent tiles.
-                    pairs = self._take("src")
+                    a_read, b_read = self._take("src")
                     result = sub_bcast_col(
-                        np.stack([a for a, _ in pairs]),
-                        np.stack([b for _, b in pairs]),
+                        a_read,
+                        b_read,
                         data_format=self._cb_format(a_cb),
                         fp32_dest_acc_en=self.program.compute_config.fp32_dest_acc_en,
                     )

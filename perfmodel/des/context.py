@@ -74,6 +74,7 @@ class DesContext(KernelContextBase):
         self.read_done = 0.0
         self.write_done = 0.0
         self._tracer = sim.tracer
+        self.process: Iterator[Any] | None = None  # the simpy process's generator (set by the engine)
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
     def _cb(self, cb: int) -> CbState:

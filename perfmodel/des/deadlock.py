@@ -35,13 +35,21 @@ WATCHER_CODES = {
 _FREE_CALLS = ("cb_reserve_back", "tile_regs_acquire")  # wait for free pages (else for visible ones)
 
 
+# filename -> engine code or not, for `kernel_frame`, which runs on every blocked wait.
+_IS_ENGINE: dict[str, bool] = {}
+
+
 def register_engine_file(path: str) -> None:
     """Mark another module (e.g. the dry-run checker) as engine code for `kernel_frame`."""
     _EXTRA_ENGINE_FILES.add(os.path.abspath(path))
+    _IS_ENGINE.clear()
 
 
 def _is_engine(filename: str) -> bool:
-    return filename.startswith(_ENGINE_DIR) or filename in _EXTRA_ENGINE_FILES
+    known = _IS_ENGINE.get(filename)
+    if known is None:
+        known = _IS_ENGINE[filename] = filename.startswith(_ENGINE_DIR) or filename in _EXTRA_ENGINE_FILES
+    return known
 
 
 def kernel_frame(depth: int = 1) -> FrameType | None:
@@ -54,6 +62,21 @@ def kernel_frame(depth: int = 1) -> FrameType | None:
     while frame is not None and _is_engine(frame.f_code.co_filename):
         frame = frame.f_back
     return frame
+
+
+def suspended_kernel_frame(generator: Any) -> FrameType | None:
+    """The innermost kernel-mirror frame of the suspended `yield from` chain that starts at `generator`:
+    what `kernel_frame` returned when the innermost generator of the chain last ran (for a report made
+    when it is needed instead of on every wait)."""
+    found = None
+    while generator is not None:
+        frame = getattr(generator, "gi_frame", None)
+        if frame is None:
+            break
+        if not _is_engine(frame.f_code.co_filename):
+            found = frame
+        generator = generator.gi_yieldfrom
+    return found
 
 
 def frame_source(frame: FrameType | None) -> str:

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import GeneratorType
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,19 @@ from simpy.core import EmptySchedule
 
 from perfmodel.des.cb import CbState
 from perfmodel.des.context import DesContext
-from perfmodel.des.deadlock import BlockedWait, CbCounters, DeadlockError, SimulationLimitError, frame_source
+from perfmodel.des.context_fast import FastDesContext
+from perfmodel.des.deadlock import (
+    BlockedWait,
+    CbCounters,
+    DeadlockError,
+    SimulationLimitError,
+    frame_source,
+    suspended_kernel_frame,
+)
+from perfmodel.des.env_fast import FastEnvironment
 from perfmodel.des.memory import FunctionalMemory
 from perfmodel.des.noc import NocModel
+from perfmodel.des.noc_fast import FastNocModel
 from perfmodel.des.trace import Tracer
 from perfmodel.errors import InputError
 from perfmodel.io.files import check_output_path
@@ -56,16 +67,24 @@ class Simulation:
     """The live state of one run. Built and consumed by `simulate`; never returned to the caller."""
 
     def __init__(
-        self, program: Program, *, functional: bool, trace: bool, max_events: int, timeout_s: float | None = None
+        self,
+        program: Program,
+        *,
+        functional: bool,
+        trace: bool,
+        max_events: int,
+        timeout_s: float | None = None,
+        reference: bool = False,
     ) -> None:
         self.program = program
         self.device = program.device
-        self.env = simpy.Environment()
+        self.env = simpy.Environment() if reference else FastEnvironment()
         # Every core of the program reads and writes interleaved DRAM: the banks see num_cores streams.
-        self.noc = NocModel(program.device, streams=program.num_cores)
+        self.noc = (NocModel if reference else FastNocModel)(program.device, streams=program.num_cores)
         self.max_calls = max_events
         self.timeout_s = timeout_s
         self.calls = 0
+        self.skipped_events = 0  # timeouts a fast context did without an event (`context_fast`)
         self.blocked: dict[tuple[tuple[int, int], str, str], tuple[str, CbState, int, Any]] = {}
         self.zone_open: dict[tuple[tuple[int, int], str, str], float] = {}
         self.zones: list[tuple[tuple[int, int], str, str, float, float]] = []
@@ -79,8 +98,11 @@ class Simulation:
             )
         l1_bytes = program.device.core.l1_bytes
         self.memory = FunctionalMemory(program.device.dram.num_banks, l1_bytes) if functional else None
+        if self.memory is not None and not reference:
+            self.memory.reserve(program.buffers)
         self.core_cbs: dict[tuple[int, int], dict[int, CbState]] = {}
         self.contexts: list[DesContext] = []
+        context = DesContext if reference else FastDesContext
         pseudo = pseudo_cbs(program)
         for core_program in program.cores:
             cbs = {
@@ -92,10 +114,11 @@ class Simulation:
             self.core_cbs[core_program.core] = cbs
             handoff: dict[str, Any] = {"src": deque(), "dst": deque()}
             for _, spec, thread in kernel_threads(program):
-                ctx = DesContext(self, program, core_program, spec, cbs, thread)
+                ctx = context(self, program, core_program, spec, cbs, thread)
                 ctx.share_handoff(handoff)
                 self.contexts.append(ctx)
-                self.env.process(self._run_kernel(ctx, spec, core_program))
+                ctx.process = self._run_kernel(ctx, spec, core_program)
+                self.env.process(ctx.process)
 
     def _cb_layout(self) -> int:
         """CBs are allocated one after another from the bottom of the free L1 region, as tt-metal does."""
@@ -128,10 +151,18 @@ class Simulation:
         events = 0
         limit = self.max_calls
         deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
+        steps = getattr(env, "steps", None)  # a fast environment steps in batches between the checks
         try:
             while True:
-                step()
-                events += 1
+                if steps is None:
+                    step()
+                    events += 1
+                else:
+                    wanted = _CHECK_EVERY + 1 - (events & _CHECK_EVERY)
+                    done = steps(wanted)
+                    events += done
+                    if done < wanted:
+                        break  # the queue is empty
                 if not events & _CHECK_EVERY:
                     if events > limit:
                         raise SimulationLimitError(limit_message(f"{limit:,} events", env.now, limit))
@@ -145,7 +176,7 @@ class Simulation:
                         progress(env.now, events)
         except EmptySchedule:
             pass
-        return events
+        return events + self.skipped_events
 
     def deadlock(self) -> DeadlockError | None:
         unfinished = [ctx for ctx in self.contexts if ctx.stats.end is None]
@@ -153,6 +184,8 @@ class Simulation:
             return None
         report = []
         for (core, kernel, thread), (call, cb, n, frame) in sorted(self.blocked.items(), key=lambda kv: kv[0]):
+            if isinstance(frame, GeneratorType):  # a fast context's blocked process (`context_fast`)
+                frame = suspended_kernel_frame(frame)
             available = cb.free if call in ("cb_reserve_back", "tile_regs_acquire") else cb.visible
             report.append(
                 BlockedWait(core, kernel, thread, call, cb.index, n, available, cb.capacity, frame_source(frame))
@@ -184,11 +217,14 @@ def simulate(
     max_events: int | None = None,
     timeout_s: float | None = None,
     progress: ProgressFn | None = None,
+    reference: bool = False,
 ) -> RunResult:
     """Simulate `program`; with `inputs` (the op's input array of the program's exact shape, or {buffer name:
     array}) pages carry data and `result.output` is the op's output. Raises `DeadlockError` when the program
     hangs, `SimulationLimitError` when it reaches `max_events` (events or kernel calls; default
-    `default_max_events(program)`) or `timeout_s` seconds of wall time (default: none)."""
+    `default_max_events(program)`) or `timeout_s` seconds of wall time (default: none). `reference` runs the
+    plain implementation of the NoC and of the kernel calls instead of their fast equivalents (the same
+    results bit for bit: tests/test_des_fast_equals_reference.py)."""
     if trace_path is not None:
         check_output_path(trace_path, what="trace file")  # refused now, not after a long run
     wall0 = time.perf_counter()
@@ -197,7 +233,12 @@ def simulate(
         timeout_s = _bound_arg("timeout_s", timeout_s, float)
     named = None if inputs is None else _named_inputs(program, inputs)
     sim = Simulation(
-        program, functional=inputs is not None, trace=trace_path is not None, max_events=limit, timeout_s=timeout_s
+        program,
+        functional=inputs is not None,
+        trace=trace_path is not None,
+        max_events=limit,
+        timeout_s=timeout_s,
+        reference=reference,
     )
     if named is not None:
         assert sim.memory is not None
@@ -263,7 +304,8 @@ def _named_inputs(program: Program, inputs: np.ndarray | Mapping[str, np.ndarray
     for name, values in named.items():
         try:
             array = np.asarray(values)
-            array.astype(np.float64)  # numbers only; the values themselves are converted by the memory
+            if array.dtype.kind not in "biuf":  # bool, integer and float arrays are numbers already
+                array.astype(np.float64)  # numbers only; the values themselves are converted by the memory
         except (TypeError, ValueError):
             what = f"an array of {values.dtype}" if isinstance(values, np.ndarray) else type(values).__name__
             raise InputError(f"input for buffer {name!r} is not an array of numbers (got {what})") from None

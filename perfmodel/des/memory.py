@@ -8,6 +8,8 @@ enter and leave through the interleaved page layout of a `DramBuffer` (page p in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from perfmodel.errors import InputError
@@ -55,6 +57,16 @@ class FunctionalMemory:
     def l1_write(self, core: tuple[int, int], addr: int, data: np.ndarray) -> None:
         raw = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
         self._l1_range(core, addr, raw.size)[:] = raw
+
+    def reserve(self, buffers: Iterable[DramBuffer]) -> None:
+        """Allocate the banks for `buffers` at once (they grow on demand otherwise; the bytes are the same)."""
+        ends = [0] * self.num_banks
+        for buf in buffers:
+            for bank in range(min(self.num_banks, buf.num_pages)):
+                count = len(range(bank, buf.num_pages, self.num_banks))
+                ends[bank] = max(ends[bank], buf.base_address + count * buf.aligned_page_size_bytes)
+        for bank, end in enumerate(ends):
+            self._bank(bank, end)
 
     # ---- host tensors ----------------------------------------------------------------------------------
     def load_buffer(self, buf: DramBuffer, values: np.ndarray) -> None:
