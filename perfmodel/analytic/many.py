@@ -59,13 +59,16 @@ def _op_name(op: Any) -> str:
     return op if isinstance(op, str) else str(op.name)
 
 
-def estimate_many(op: Any, table: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
+def estimate_many(op: Any, table: pd.DataFrame | Mapping[str, Any], *, reference: bool = False) -> pd.DataFrame:
     """A copy of `table` with the analytic result columns `RESULT_COLUMNS` appended, row for row.
 
     `table` is a DataFrame or a dict of columns (anything `pandas.DataFrame` takes as a dict).
 
     For centralize_w_rm the input columns are N, C, H, W, dtype, device, grid_x, grid_y, row_wise,
     in_buffering, out_buffering (see `ops/centralize_w_rm/model.py`).
+
+    `reference=True` takes the plain path the fast one is checked against (no shortcuts, no persistent
+    cache); the result is the same, bit for bit.
     """
     # A cold call dry-runs the kernels for every new shape key: hundreds of thousands of short-lived
     # tuples that form no reference cycles. The cyclic collector would rescan them (and the caller's heap)
@@ -73,7 +76,7 @@ def estimate_many(op: Any, table: pd.DataFrame | Mapping[str, Any]) -> pd.DataFr
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _estimate_many(op, table)
+        return _estimate_many(op, table, reference)
     finally:
         if paused:
             gc.enable()
@@ -90,7 +93,7 @@ def _as_table(table: Any) -> pd.DataFrame:
     raise InputError(f"estimate_many takes a pandas DataFrame or a dict of columns, got {type(table).__name__}")
 
 
-def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
+def _estimate_many(op: Any, table: pd.DataFrame, reference: bool) -> pd.DataFrame:
     name = _op_name(op)
     model = op_model(name)
     table = _as_table(table)
@@ -262,6 +265,7 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
             units_slowest=slowest[idx],
             num_cores=num_cores[idx],
             capacities={cb: caps[cb][idx] for cb in cross},
+            reference=reference,
         )
         cycles[idx] = ev.cycles
         duration_ns[idx] = ev.cycles / clock

@@ -131,6 +131,7 @@ def pipeline_times(
     rate_cycles: Mapping[str, np.ndarray] | None = None,
     lockstep_units: int | None = None,
     max_explicit_units: int = 24,
+    reference: bool = False,
 ) -> PipelineTimes:
     """Times of a core running `units[r]` units of signature `sigs[which[r]]` with CB capacities in pages.
 
@@ -139,6 +140,10 @@ def pipeline_times(
     Shares apply to the first `lockstep_units`
     units (all when None); `rate_cycles[kernel]` is the least time between the starts of two consecutive
     units of that kernel (a shared-bandwidth bound on the steady state).
+
+    Rows with equal inputs are evaluated once (`_distinct_rows`), and a dependency that every row takes
+    from the same node and unit is read as a slice; `reference=True` evaluates every row and every
+    dependency the general way (the tests compare both, bit for bit).
     """
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
@@ -152,7 +157,88 @@ def pipeline_times(
             rate_cycles=rate_cycles,
             lockstep_units=lockstep_units,
             max_explicit_units=max_explicit_units,
+            reference=reference,
         )
+    inverse = None
+    if not reference:
+        # Rows with equal inputs have equal times (a row's result never depends on the rest of the batch).
+        distinct = _distinct_rows(which, units, capacities, share_bytes_per_cycle, rate_cycles)
+        if distinct is not None:
+            first, inverse = distinct
+            which = np.broadcast_to(np.asarray(which), (rows,))[first]
+            units = units[first]
+            capacities = _rows_at(capacities, first, rows)
+            share_bytes_per_cycle = _rows_at(share_bytes_per_cycle, first, rows)
+            rate_cycles = _rows_at(rate_cycles, first, rows)
+            rows = len(first)
+    times = _evaluate_rows(
+        sigs,
+        which,
+        units,
+        capacities,
+        share_bytes_per_cycle,
+        rate_cycles,
+        lockstep_units,
+        max_explicit_units,
+        reference,
+    )
+    if inverse is None:
+        return times
+    return PipelineTimes(
+        times.total_cycles[inverse],
+        times.period_cycles[inverse],
+        {k: v[inverse] for k, v in times.kernel_end_cycles.items()},
+        times.deadlock[inverse],
+    )
+
+
+def _distinct_rows(
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    rate_cycles: Mapping[str, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(first row of each distinct input, distinct input of each row), or None when every row is distinct.
+
+    Inputs are compared by their bits (all are int64 or float64): equal bits, equal times."""
+    rows = units.shape[0]
+    if rows < 2:
+        return None
+    columns = [np.broadcast_to(np.asarray(which, dtype=np.int64), (rows,)), units]
+    for group in (capacities, share_bytes_per_cycle or {}, rate_cycles or {}):
+        for key in sorted(group, key=repr):
+            columns.append(np.broadcast_to(np.asarray(group[key], dtype=np.float64), (rows,)))
+    stacked = np.empty((rows, len(columns)), dtype=np.uint64)
+    for c, col in enumerate(columns):
+        stacked[:, c] = col.view(np.uint64)
+    keys = stacked.view(np.dtype((np.void, 8 * len(columns)))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if len(first) == rows:
+        return None
+    return first, inverse.reshape(-1)
+
+
+def _rows_at(values: Mapping | None, first: np.ndarray, rows: int) -> dict | None:
+    """Per-row arrays (or scalars, broadcast) of `values` at rows `first`."""
+    if values is None:
+        return None
+    return {k: np.broadcast_to(np.asarray(v), (rows,))[first] for k, v in values.items()}
+
+
+def _evaluate_rows(
+    sigs: Sequence[StageSignature],
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    rate_cycles: Mapping[str, np.ndarray] | None,
+    lockstep_units: int | None,
+    max_explicit_units: int,
+    reference: bool,
+) -> PipelineTimes:
+    """`pipeline_times` for signatures of one structure, in chunks of rows."""
+    rows = units.shape[0]
     table = _sig_table(sigs)
     if rows <= _CHUNK_ROWS:
         return _pipeline_times(
@@ -165,6 +251,7 @@ def pipeline_times(
             lockstep_units,
             max_explicit_units,
             None,
+            reference,
         )
     parts = []
     workspace: dict[tuple[int, tuple[int, int]], np.ndarray] = {}  # history arrays, reused chunk to chunk
@@ -183,6 +270,7 @@ def pipeline_times(
                 lockstep_units,
                 max_explicit_units,
                 workspace,
+                reference,
             )
         )
     return PipelineTimes(
@@ -220,6 +308,7 @@ def _by_structure(
     rate_cycles: Mapping[str, np.ndarray] | None,
     lockstep_units: int | None,
     max_explicit_units: int,
+    reference: bool,
 ) -> PipelineTimes:
     """`pipeline_times` for signatures of several node structures (e.g. one op with different block sizes):
     each structure's rows are evaluated together and the results put back in row order."""
@@ -255,6 +344,7 @@ def _by_structure(
             rate_cycles=None if rate_cycles is None else {k: rows_of(v, mask) for k, v in rate_cycles.items()},
             lockstep_units=lockstep_units,
             max_explicit_units=max_explicit_units,
+            reference=reference,
         )
         total[mask] = part.total_cycles
         period[mask] = part.period_cycles
@@ -298,6 +388,7 @@ def _pipeline_times(
     lockstep_units: int | None,
     max_explicit_units: int,
     workspace: dict[tuple[int, tuple[int, int]], np.ndarray] | None = None,
+    reference: bool = True,
 ) -> PipelineTimes:
     which = np.asarray(which, dtype=np.int64)
     units = np.asarray(units, dtype=np.int64)
@@ -464,8 +555,50 @@ def _pipeline_times(
     deps_p = [None if dep is None else (sort(dep[0]), sort(dep[1]), np.unique(dep[0]).tolist()) for dep in deps]
     pro_p = {j: sort(v) for j, v in pro_time_by_index.items()}
     hist = {i: _history(workspace, i, (k_max + 1, rows)) for i in keep}
-    cur: dict[int, np.ndarray] = {}
     idx = np.arange(rows)
+    if reference:
+        _recursion_reference(
+            order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
+            running, k_max, lockstep_units, idx,
+        )  # fmt: skip
+    else:
+        _recursion(
+            order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
+            running, k_max, lockstep_units, idx,
+        )  # fmt: skip
+
+    ends: dict[str, np.ndarray] = {}
+    period = np.zeros(rows)
+    k_row = k_row[perm]
+    c = np.minimum(cyc[perm], k_row - 1)
+    units_p = units[perm]
+    explicit = np.clip(units_p, 1, k_row)
+    beyond = units_p > k_row
+    m = k_row - ((k_row - units_p) % c)
+    setup_p, back = sort(setup), np.empty(rows, dtype=np.int64)
+    back[perm] = idx  # sorted position of each row
+    for name in kernels:
+        if own[name]:
+            curve = hist[own[name][-1]][1:] + tail_p[name]  # (k_max, rows): end after k units
+        else:
+            curve = start_p[name] + np.arange(1, k_max + 1)[:, None] * tail_p[name]
+        slope = (curve[k_row - 1, idx] - curve[k_row - 1 - c, idx]) / c
+        value = curve[explicit - 1, idx]
+        base = curve[np.clip(m, 1, k_row) - 1, idx]
+        value = np.where(beyond, base + (units_p - m) * slope, value)
+        ends[name] = (np.where(units_p == 0, setup_p, value) + sort(epilogue[name]))[back]
+        period = np.maximum(period, slope)
+    period = period[back]
+    total = np.max(np.stack(list(ends.values())), axis=0)
+    return PipelineTimes(total, period, ends, deadlock)
+
+
+def _recursion_reference(
+    order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
+    running, k_max, lockstep_units, idx,
+) -> None:  # fmt: skip
+    """The recursion node by node, every dependency gathered per row: fills `hist` (see `_recursion`)."""
+    cur: dict[int, np.ndarray] = {}
     for k in range(1, k_max + 1):
         n = running[k]
         for i in order:
@@ -493,30 +626,82 @@ def _pipeline_times(
             if i in keep:
                 hist[i][k, :n] = t
 
-    ends: dict[str, np.ndarray] = {}
-    period = np.zeros(rows)
-    k_row = k_row[perm]
-    c = np.minimum(cyc[perm], k_row - 1)
-    units_p = units[perm]
-    explicit = np.clip(units_p, 1, k_row)
-    beyond = units_p > k_row
-    m = k_row - ((k_row - units_p) % c)
-    setup_p, back = sort(setup), np.empty(rows, dtype=np.int64)
-    back[perm] = idx  # sorted position of each row
-    for name in kernels:
-        if own[name]:
-            curve = hist[own[name][-1]][1:] + tail_p[name]  # (k_max, rows): end after k units
+
+def _recursion(
+    order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
+    running, k_max, lockstep_units, idx,
+) -> None:  # fmt: skip
+    """Fill `hist[i][k]` (the time of node i of unit k, rows in horizon order) for every kept node.
+
+    The same float operations as `_recursion_reference`, in the same order per row; what differs is only
+    how values are fetched: a kept node is computed in place in its history row, and a dependency whose
+    node and unit shift are the same on every row (most: the compute threads' pseudo-CBs) is a slice of
+    the history rather than a per-row gather, skipped in units where it is not due.
+    """
+    plans = []
+    for i in order:
+        name = body[i][0]
+        first = i == own[name][0]
+        dep = deps_p[i]
+        if dep is None:
+            plan = None
         else:
-            curve = start_p[name] + np.arange(1, k_max + 1)[:, None] * tail_p[name]
-        slope = (curve[k_row - 1, idx] - curve[k_row - 1 - c, idx]) / c
-        value = curve[explicit - 1, idx]
-        base = curve[np.clip(m, 1, k_row) - 1, idx]
-        value = np.where(beyond, base + (units_p - m) * slope, value)
-        ends[name] = (np.where(units_p == 0, setup_p, value) + sort(epilogue[name]))[back]
-        period = np.maximum(period, slope)
-    period = period[back]
-    total = np.max(np.stack(list(ends.values())), axis=0)
-    return PipelineTimes(total, period, ends, deadlock)
+            nodes, shift, distinct = dep
+            if len(distinct) == 1 and shift.size and shift[0] == shift.min() == shift.max():
+                plan = (distinct[0], int(shift[0]))
+            else:
+                plan = dep
+        plans.append(
+            (
+                i,
+                name,
+                first,
+                own[name][-1],
+                work_p[i],
+                work_iso_p[i],
+                rate_p[name] if (rate_p is not None and first and name in rate_p) else None,
+                plan,
+                None if pro_deps[i] is None else pro_p[pro_deps[i]],
+                hist.get(i),
+            )
+        )
+    cur: dict[int, np.ndarray] = {}
+    maximum, add = np.maximum, np.add
+    for k in range(1, k_max + 1):
+        n = running[k]
+        in_step = lockstep_units is None or k <= lockstep_units
+        for i, name, first, last, work_s, work_i, rate, plan, pro, own_hist in plans:
+            if not first:
+                prev = cur[i - 1]
+            elif k == 1:
+                prev = start_p[name][:n]
+            else:
+                prev = hist[last][k - 1, :n] + tail_p[name][:n]
+            work = work_s if in_step else work_i
+            if own_hist is not None:
+                t = own_hist[k, :n]
+                add(prev, work[:n], out=t)
+            else:
+                t = prev + work[:n]
+            if rate is not None and k > 1:
+                maximum(t, own_hist[k - 1, :n] + rate[:n], out=t)
+            if plan is not None:
+                if len(plan) == 2:
+                    j, shift = plan
+                    src = k - shift
+                    if 1 <= src <= k:
+                        maximum(t, hist[j][src, :n], out=t)
+                else:
+                    nodes, shift, distinct = plan
+                    src = k - shift[:n]
+                    at = np.clip(src, 0, k_max)
+                    got = hist[distinct[0]][at, idx[:n]]
+                    for j in distinct[1:]:
+                        got = np.where(nodes[:n] == j, hist[j][at, idx[:n]], got)
+                    maximum(t, np.where((src >= 1) & (src <= k), got, _NEG), out=t)
+            if pro is not None:
+                maximum(t, pro[:n], out=t)
+            cur[i] = t
 
 
 def _unit_order(preds: list[set[int]], succs: list[list[int]]) -> list[int]:
