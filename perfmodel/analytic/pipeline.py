@@ -52,9 +52,25 @@ class PipelineTimes:
     deadlock: np.ndarray  # a reservation that can never be satisfied (capacity below one request)
 
 
+# id(signature) -> (signature, its structure): a wide row's structure has thousands of nodes, and a table's
+# signatures are grouped by it several times per call. The signature is kept so its id is not reused.
+_STRUCTURES: dict[int, tuple[StageSignature, tuple]] = {}
+
+
 def structure(sig: StageSignature) -> tuple:
     """What rows must share to be evaluated together: kernels and their CB calls, without sizes or times, and
     the pseudo-CB capacities (they decide which release of SRC or DST a compute thread waits for)."""
+    hit = _STRUCTURES.get(id(sig))
+    if hit is not None and hit[0] is sig:
+        return hit[1]
+    value = _structure(sig)
+    if len(_STRUCTURES) > 16384:
+        _STRUCTURES.clear()
+    _STRUCTURES[id(sig)] = (sig, value)
+    return value
+
+
+def _structure(sig: StageSignature) -> tuple:
     return (
         tuple(
             (k.name, tuple((n.call, n.cb) for n in k.prologue), tuple((n.call, n.cb) for n in k.body))
@@ -534,7 +550,7 @@ def _pipeline_times(
     own = {name: [i for i, b in enumerate(body) if b[0] == name] for name in kernels}
     # History (every unit) only for nodes another node depends on and each kernel's last node; the rest
     # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
-    keep = {int(j) for dep in deps if dep is not None for j in np.unique(dep[0])}
+    keep = {int(j) for dep in deps if dep is not None for j in _distinct(dep[0])}
     keep |= {own[name][-1] for name in kernels if own[name]}
     keep |= {own[name][0] for name in kernels if own[name]}
     # Each row runs to its own horizon k_row (it extrapolates from there, so its result never depends on
@@ -549,10 +565,23 @@ def _pipeline_times(
 
     start_p = {name: sort(v) for name, v in start_of.items()}
     tail_p = {name: sort(v) for name, v in tail.items()}
-    work_p = [sort(w) for w in work]
-    work_iso_p = [sort(w) for w in work_iso]
+    if reference:
+        work_p = [sort(w) for w in work]
+        work_iso_p = [sort(w) for w in work_iso]
+        deps_p = [None if dep is None else (sort(dep[0]), sort(dep[1]), np.unique(dep[0]).tolist()) for dep in deps]
+    else:
+        # The same arrays, permuted as one matrix each (a few calls instead of a few per node).
+        work_p = list(_sorted_rows(work, perm, rows))
+        work_iso_p = (
+            work_p
+            if all(a is b for a, b in zip(work, work_iso, strict=True))
+            else list(_sorted_rows(work_iso, perm, rows))
+        )
+        present = [dep for dep in deps if dep is not None]
+        nodes_p = iter(_sorted_rows([dep[0] for dep in present], perm, rows))
+        shift_p = iter(_sorted_rows([dep[1] for dep in present], perm, rows))
+        deps_p = [None if dep is None else (next(nodes_p), next(shift_p), _distinct(dep[0])) for dep in deps]
     rate_p = None if rate_cycles is None else {name: sort(v) for name, v in rate_cycles.items()}
-    deps_p = [None if dep is None else (sort(dep[0]), sort(dep[1]), np.unique(dep[0]).tolist()) for dep in deps]
     pro_p = {j: sort(v) for j, v in pro_time_by_index.items()}
     hist = {i: _history(workspace, i, (k_max + 1, rows)) for i in keep}
     idx = np.arange(rows)
@@ -702,6 +731,23 @@ def _recursion(
             if pro is not None:
                 maximum(t, pro[:n], out=t)
             cur[i] = t
+
+
+def _sorted_rows(arrays: Sequence[np.ndarray], perm: np.ndarray, rows: int) -> np.ndarray:
+    """`arrays` (each per row, or a scalar) stacked into a (len(arrays), rows) matrix, columns in `perm` order."""
+    if not arrays:
+        return np.empty((0, rows))
+    return np.stack([np.broadcast_to(a, (rows,)) for a in arrays])[:, perm]
+
+
+def _distinct(values: np.ndarray) -> list[int]:
+    """The distinct values of an integer array, ascending (as `np.unique`), with a shortcut for one value."""
+    if not values.size:
+        return []
+    low = values.min()
+    if low == values.max():
+        return [int(low)]
+    return np.unique(values).tolist()
 
 
 def _unit_order(preds: list[set[int]], succs: list[list[int]]) -> list[int]:
