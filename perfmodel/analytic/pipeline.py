@@ -370,6 +370,66 @@ def _by_structure(
     return PipelineTimes(total, period, ends, deadlock)
 
 
+def _segment_work_reference(
+    table: _SigTable,
+    which: np.ndarray,
+    rows: int,
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Per body node, per row: (work with shared bandwidth, pages, work on an idle core), node by node."""
+    body = table.body
+    work = [w[which] for w in table.work]
+    pages = [p[which] for p in table.pages]
+    work_iso = list(work)
+    if share_bytes_per_cycle is not None:
+        # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
+        # bytes at this core's share of the bandwidth, plus what does not overlap (first issue, last latency).
+        for i in range(len(body)):
+            kernel = body[i][0]
+            fixed = table.fixed[i][which]
+            shared = fixed.copy()
+            moved = np.zeros(rows)
+            for direction in ("read", "write"):
+                nbytes = table.nbytes[i][direction][which]
+                if np.any(nbytes > 0):
+                    shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction)]
+                    moved = moved + nbytes
+            work[i] = np.where(moved > 0, np.maximum(work_iso[i], shared), work_iso[i])
+    return work, pages, work_iso
+
+
+def _segment_work(
+    table: _SigTable,
+    which: np.ndarray,
+    rows: int,
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """`_segment_work_reference` with every node at once: (nodes, rows) matrices, the same float operations."""
+    nodes = len(table.body)
+    if not nodes:
+        return [], [], []
+    work_iso = np.asarray(table.work)[:, which]
+    pages = np.asarray(table.pages)[:, which]
+    if share_bytes_per_cycle is None:
+        return list(work_iso), list(pages), list(work_iso)
+    kernel_of = np.array([table.kernels.index(kernel) for kernel, _, _ in table.body])
+    shared = np.asarray(table.fixed)[:, which]
+    moved = np.zeros((nodes, rows))
+    for direction in ("read", "write"):
+        nbytes = np.asarray([b[direction] for b in table.nbytes])[:, which]
+        # As node by node: a node adds the term only if some row moves bytes that way.
+        has = np.flatnonzero(np.any(nbytes > 0, axis=1))
+        if not has.size:
+            continue
+        share = np.stack(
+            [np.broadcast_to(np.asarray(share_bytes_per_cycle[(k, direction)]), (rows,)) for k in table.kernels]
+        )
+        shared[has] = shared[has] + nbytes[has] / share[kernel_of[has]]
+        moved[has] = moved[has] + nbytes[has]
+    work = np.where(moved > 0, np.maximum(work_iso, shared), work_iso)
+    return list(work), list(pages), list(work_iso)
+
+
 def _release(
     cb: int, nodes: list[int], cumulative: np.ndarray, need: np.ndarray, uniform: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -410,23 +470,10 @@ def _pipeline_times(
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
     kernels, body, pro = table.kernels, table.body, table.pro
-    work = [w[which] for w in table.work]
-    pages = [p[which] for p in table.pages]
-    work_iso = list(work)
-    if share_bytes_per_cycle is not None:
-        # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
-        # bytes at this core's share of the bandwidth, plus what does not overlap (first issue, last latency).
-        for i in range(len(body)):
-            kernel = body[i][0]
-            fixed = table.fixed[i][which]
-            shared = fixed.copy()
-            moved = np.zeros(rows)
-            for direction in ("read", "write"):
-                nbytes = table.nbytes[i][direction][which]
-                if np.any(nbytes > 0):
-                    shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction)]
-                    moved = moved + nbytes
-            work[i] = np.where(moved > 0, np.maximum(work_iso[i], shared), work_iso[i])
+    if reference:
+        work, pages, work_iso = _segment_work_reference(table, which, rows, share_bytes_per_cycle)
+    else:
+        work, pages, work_iso = _segment_work(table, which, rows, share_bytes_per_cycle)
     pro_work = [w[which] for w in table.pro_work]
     pro_pages = [p[which] for p in table.pro_pages]
     tail = {name: v[which] for name, v in table.tail.items()}
@@ -737,7 +784,7 @@ def _sorted_rows(arrays: Sequence[np.ndarray], perm: np.ndarray, rows: int) -> n
     """`arrays` (each per row, or a scalar) stacked into a (len(arrays), rows) matrix, columns in `perm` order."""
     if not arrays:
         return np.empty((0, rows))
-    return np.stack([np.broadcast_to(a, (rows,)) for a in arrays])[:, perm]
+    return np.stack([a if np.shape(a) == (rows,) else np.broadcast_to(a, (rows,)) for a in arrays])[:, perm]
 
 
 def _distinct(values: np.ndarray) -> list[int]:
