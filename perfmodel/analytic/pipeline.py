@@ -99,7 +99,23 @@ class _SigTable:
     setup: np.ndarray
 
 
+# tuple of id(signature) -> (the signatures, their table): a table of many rows gathers the same few again.
+_SIG_TABLES: dict[tuple[int, ...], tuple[tuple[StageSignature, ...], _SigTable]] = {}
+
+
 def _sig_table(sigs: Sequence[StageSignature]) -> _SigTable:
+    key = tuple(map(id, sigs))
+    hit = _SIG_TABLES.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], sigs, strict=True)):
+        return hit[1]
+    value = _gather_sig_table(sigs)
+    if len(_SIG_TABLES) > 4096:
+        _SIG_TABLES.clear()
+    _SIG_TABLES[key] = (tuple(sigs), value)
+    return value
+
+
+def _gather_sig_table(sigs: Sequence[StageSignature]) -> _SigTable:
     shape0 = structure(sigs[0])
     if any(structure(s) != shape0 for s in sigs[1:]):
         raise ValueError("signatures of different kernel structure cannot be evaluated together")
