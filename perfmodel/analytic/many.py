@@ -9,6 +9,11 @@ rows the factory would reject (a cell of the wrong type, bad shape, unknown devi
 board, tensors larger than the DRAM) and rows that cannot finish (a buffering that deadlocks) are marked
 infeasible with their reason and NaN times; a row that only overflows L1 keeps the time it would take.
 Cells are validated per row by the column types the op's model declares (`columns.validate_columns`).
+
+What a group derives from its unit programs (`_Figures`: the signature, the CB tables, the probe's and the
+DRAM buffers' figures) is kept in memory and on disk (`cache`), so a fresh process reads it instead of
+dry-running the kernels again. `estimate_many(..., reference=True)` takes neither cache nor the pipeline's
+shortcuts: the plain path the fast one is tested against, bit for bit.
 """
 
 from __future__ import annotations

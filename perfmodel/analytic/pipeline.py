@@ -27,6 +27,11 @@ K = max(24, 3c + 8) per row and m = n mod c counted back from K.
 Every configuration (row) has its own stage times and capacities; rows that share the node *structure*
 (the same kernels and CB calls, as all shapes of one op do) are evaluated together, and a table mixing
 structures (one op at several block sizes) is evaluated one structure at a time (`_by_structure`).
+
+A row's times depend on its own inputs only, so rows with equal inputs are evaluated once; the recursion
+costs a few numpy calls per node and unit of a structure (a wide tile row has thousands of nodes), so the
+fast loop (`_recursion`) reads a dependency that is the same on every row as a slice and writes kept nodes
+in place. `reference=True` runs the plain loop (`_recursion_reference`) on every row.
 """
 
 from __future__ import annotations
