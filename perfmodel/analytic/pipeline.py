@@ -135,17 +135,20 @@ def _gather_sig_table(sigs: Sequence[StageSignature]) -> _SigTable:
     flat_body = [[n for k in s.kernels for n in k.body] for s in sigs]
     flat_pro = [[n for k in s.kernels for n in k.prologue] for s in sigs]
     by_name = [{k.name: k for k in s.kernels} for s in sigs]
+    # Per body node, per signature: work, pages, fixed DRAM cycles, read and write bytes (one array, then rows).
+    figures = np.array(
+        [[(n.work_cycles, n.pages, n.dram_fixed_cycles, n.read_bytes, n.write_bytes) for n in fb] for fb in flat_body],
+        dtype=float,
+    ).reshape(len(sigs), len(body), 5)
+    work, pages, fixed, read, write = (list(np.ascontiguousarray(figures[:, :, f].T)) for f in range(5))
     return _SigTable(
         kernels=kernels,
         body=body,
         pro=pro,
-        work=[per_sig([fb[i].work_cycles for fb in flat_body]) for i in range(len(body))],
-        pages=[per_sig([fb[i].pages for fb in flat_body]) for i in range(len(body))],
-        fixed=[per_sig([fb[i].dram_fixed_cycles for fb in flat_body]) for i in range(len(body))],
-        nbytes=[
-            {d: per_sig([getattr(fb[i], f"{d}_bytes") for fb in flat_body]) for d in ("read", "write")}
-            for i in range(len(body))
-        ],
+        work=work,
+        pages=pages,
+        fixed=fixed,
+        nbytes=[{"read": r, "write": w} for r, w in zip(read, write, strict=True)],
         pro_work=[per_sig([fp[i].work_cycles for fp in flat_pro]) for i in range(len(pro))],
         pro_pages=[per_sig([fp[i].pages for fp in flat_pro]) for i in range(len(pro))],
         tail={name: per_sig([k[name].body_tail_cycles for k in by_name]) for name in kernels},
