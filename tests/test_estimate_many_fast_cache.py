@@ -104,6 +104,23 @@ def test_new_keys_are_merged_into_the_file(cache_dir: Path) -> None:
     assert widths == {32, 64}
 
 
+def test_files_of_other_code_versions_are_removed(cache_dir: Path) -> None:
+    table = small_table(seed=7).assign(device="wormhole_b0_n150")
+    estimate_many("centralize_w_rm", table)
+    (path,) = cache_dir.glob("centralize_w_rm-*.pkl")
+    op, code, profile = path.stem.rsplit("-", 2)
+    stale = cache_dir / f"{op}-{'0' * len(code)}-{profile}.pkl"
+    other_board = cache_dir / f"{op}-{'0' * len(code)}-{'1' * len(profile)}.pkl"
+    other_op = cache_dir / f"unary-{'0' * len(code)}-{profile}.pkl"
+    for p in (stale, other_board, other_op):
+        p.write_bytes(path.read_bytes())
+    path.unlink()
+    many._FIGURES.clear()
+    estimate_many("centralize_w_rm", table)
+    assert path.exists() and not stale.exists()
+    assert other_board.exists() and other_op.exists()
+
+
 @pytest.mark.parametrize("content", [b"", b"not a pickle", b"\x80\x05K\x01.", b"\x80\x05\x95"])
 def test_a_corrupt_cache_file_is_ignored(cache_dir: Path, content: bytes) -> None:
     table = small_table(seed=3)

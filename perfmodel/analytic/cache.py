@@ -7,6 +7,9 @@ kept on disk, one file per (op, code, board):
 
     <cache dir>/<op>-<hash of the code>-<hash of the profile>.pkl   (a pickled dict: shape key -> figures)
 
+A file written by another version of the code is removed when this one writes its own for the same op and
+board.
+
 The cache directory is `PERFMODEL_CACHE_DIR` when set ("off" disables the cache), else the user's cache
 directory (`platformdirs.user_cache_dir("tensix-perfmodel")`). Files are written whole to a temporary file
 and renamed into place (`os.replace`), so concurrent writers never leave a torn file (one of them wins; the
@@ -86,12 +89,18 @@ class FigureStore:
         self.new[key] = value
 
     def save(self) -> None:
-        """Merge the new entries into the file (another process may have added some meanwhile)."""
+        """Merge the new entries into the file (another process may have added some meanwhile), and remove
+        the files of the same op and board left by other versions of the code (they are never read again)."""
         if self.path is None or not self.new:
             return
         merged = {**_load(self.path), **self.new}
         _write(self.path, merged)
         self.new = {}
+        op, _, profile = self.path.stem.rsplit("-", 2)
+        for stale in self.path.parent.glob(f"{op}-*-{profile}.pkl"):
+            if stale != self.path and stale.stem.rsplit("-", 2)[0] == op:
+                with contextlib.suppress(OSError):
+                    stale.unlink()
 
 
 def store(op_name: str, device: Any) -> FigureStore:
