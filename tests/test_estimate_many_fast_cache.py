@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
+import pickle
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +41,15 @@ def small_table(n: int = 40, seed: int = 0) -> pd.DataFrame:
     )
 
 
+def _entries(path: Path) -> list:
+    """The keys of a cache file."""
+    db = sqlite3.connect(path)
+    try:
+        return [ast.literal_eval(key) for (key,) in db.execute("SELECT key FROM figures")]
+    finally:
+        db.close()
+
+
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
@@ -65,7 +77,7 @@ print(len(derived))
 def test_a_second_process_reads_the_cache_and_gets_the_same_frame(cache_dir: Path, tmp_path: Path) -> None:
     table = small_table()
     first = estimate_many("centralize_w_rm", table)
-    files = list(cache_dir.glob("centralize_w_rm-*.pkl"))
+    files = list(cache_dir.glob(f"centralize_w_rm-*{cache.SUFFIX}"))
     assert len(files) == len(DEVICES)
     table.to_pickle(tmp_path / "table.pkl")
     run = subprocess.run(
@@ -99,19 +111,19 @@ def test_figures_read_back_in_this_process_give_the_same_frame(cache_dir: Path) 
 def test_new_keys_are_merged_into_the_file(cache_dir: Path) -> None:
     estimate_many("centralize_w_rm", small_table(seed=2).assign(device="wormhole_b0_n150", W=32))
     estimate_many("centralize_w_rm", small_table(seed=2).assign(device="wormhole_b0_n150", W=64))
-    (path,) = cache_dir.glob("centralize_w_rm-*.pkl")
-    widths = {key[0][0] for key in cache._load(path)}
+    (path,) = cache_dir.glob(f"centralize_w_rm-*{cache.SUFFIX}")
+    widths = {key[0][0] for key in _entries(path)}
     assert widths == {32, 64}
 
 
 def test_files_of_other_code_versions_are_removed(cache_dir: Path) -> None:
     table = small_table(seed=7).assign(device="wormhole_b0_n150")
     estimate_many("centralize_w_rm", table)
-    (path,) = cache_dir.glob("centralize_w_rm-*.pkl")
+    (path,) = cache_dir.glob(f"centralize_w_rm-*{cache.SUFFIX}")
     op, code, profile = path.stem.rsplit("-", 2)
-    stale = cache_dir / f"{op}-{'0' * len(code)}-{profile}.pkl"
-    other_board = cache_dir / f"{op}-{'0' * len(code)}-{'1' * len(profile)}.pkl"
-    other_op = cache_dir / f"unary-{'0' * len(code)}-{profile}.pkl"
+    stale = cache_dir / f"{op}-{'0' * len(code)}-{profile}{cache.SUFFIX}"
+    other_board = cache_dir / f"{op}-{'0' * len(code)}-{'1' * len(profile)}{cache.SUFFIX}"
+    other_op = cache_dir / f"unary-{'0' * len(code)}-{profile}{cache.SUFFIX}"
     for p in (stale, other_board, other_op):
         p.write_bytes(path.read_bytes())
     path.unlink()
@@ -121,24 +133,26 @@ def test_files_of_other_code_versions_are_removed(cache_dir: Path) -> None:
     assert other_board.exists() and other_op.exists()
 
 
-@pytest.mark.parametrize("content", [b"", b"not a pickle", b"\x80\x05K\x01.", b"\x80\x05\x95"])
+@pytest.mark.parametrize("content", [b"", b"not a database", b"SQLite format 3\x00" + b"\x00" * 90, b"\x80\x05K\x01."])
 def test_a_corrupt_cache_file_is_ignored(cache_dir: Path, content: bytes) -> None:
     table = small_table(seed=3)
     want = estimate_many("centralize_w_rm", table, reference=True)
     estimate_many("centralize_w_rm", table)
-    for path in cache_dir.glob("*.pkl"):
+    for path in cache_dir.glob(f"*{cache.SUFFIX}"):
         path.write_bytes(content)
     many._FIGURES.clear()
     pd.testing.assert_frame_equal(estimate_many("centralize_w_rm", table), want, check_exact=True)
-    # ... and rewritten whole.
-    assert all(isinstance(cache._load(p), dict) and cache._load(p) for p in cache_dir.glob("*.pkl"))
+    # ... and replaced by a good one.
+    assert all(_entries(p) for p in cache_dir.glob(f"*{cache.SUFFIX}"))
 
 
 def test_a_cache_entry_of_the_wrong_kind_is_derived_again(cache_dir: Path) -> None:
     table = small_table(seed=4)
     want = estimate_many("centralize_w_rm", table)
-    for path in cache_dir.glob("*.pkl"):
-        cache._write(path, dict.fromkeys(cache._load(path), "junk"))
+    for path in cache_dir.glob(f"*{cache.SUFFIX}"):
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE figures SET value = ?", (pickle.dumps("junk"),))
+        db.close()
     many._FIGURES.clear()
     pd.testing.assert_frame_equal(estimate_many("centralize_w_rm", table), want, check_exact=True)
 

@@ -5,16 +5,16 @@ A fresh process pricing a table first dry-runs the kernels and prices the stage 
 (the perfmodel sources, the op's folder, the tool version) and on the board profile's content, so they are
 kept on disk, one file per (op, code, board):
 
-    <cache dir>/<op>-<hash of the code>-<hash of the profile>.pkl   (a pickled dict: shape key -> figures)
+    <cache dir>/<op>-<hash of the code>-<hash of the profile>.sqlite   (shape key -> pickled figures)
 
 A file written by another version of the code is removed when this one writes its own for the same op and
 board.
 
 The cache directory is `PERFMODEL_CACHE_DIR` when set ("off" disables the cache), else the user's cache
-directory (`platformdirs.user_cache_dir("tensix-perfmodel")`). Files are written whole to a temporary file
-and renamed into place (`os.replace`), so concurrent writers never leave a torn file (one of them wins; the
-other's entries are computed again next time). A file that cannot be read, written or unpickled is ignored:
-the cache only ever saves time. The files hold pickles: like any cache directory, it must be the user's own.
+directory (`platformdirs.user_cache_dir("tensix-perfmodel")`). Each file is an SQLite table, which serialises
+concurrent writers and lets a small table read only its own entries. A file or entry that cannot be read,
+written or unpickled is ignored (a file that is not a database is replaced when figures are next written):
+the cache only ever saves time. The entries are pickles: like any cache directory, it must be the user's own.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import functools
 import hashlib
 import os
 import pickle
-import tempfile
-from collections.abc import Hashable, Mapping
+import sqlite3
+from collections.abc import Hashable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ ENV = "PERFMODEL_CACHE_DIR"
 _OFF = {"off", "0", "false", "no", "none"}
 # Bump when the layout of the cached figures changes (not needed when only the code changes: it is hashed).
 FORMAT = 1
+SUFFIX = ".sqlite"
 
 
 def cache_dir() -> Path | None:
@@ -74,30 +75,91 @@ def profile_hash(device: Any) -> str:
 
 
 class FigureStore:
-    """The cached figures of one op on one board: `get` and `put` by shape key, `save` writes new ones."""
+    """The cached figures of one op on one board: `get` and `put` by shape key, `save` writes the new ones.
+
+    The file is an SQLite table (key, pickled figures), so a small table reads only the figures it needs;
+    SQLite serialises concurrent writers. Nothing is opened until the first `get` or `save`.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.entries: dict[Hashable, Any] = _load(path) if path is not None else {}
         self.new: dict[Hashable, Any] = {}
+        self._db: sqlite3.Connection | None = None
+        self._broken = path is None
+        self._not_a_database = False
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is None and not self._broken:
+            assert self.path is not None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+                self._db.execute("CREATE TABLE IF NOT EXISTS figures (key TEXT PRIMARY KEY, value BLOB)")
+            except (OSError, sqlite3.Error) as exc:
+                self._close()
+                self._broken = True
+                # A file SQLite does not recognise (not a busy or unwritable one) is replaced by `save`.
+                self._not_a_database = isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                    exc, sqlite3.OperationalError
+                )
+        return self._db
+
+    def _close(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+        self._db = None
 
     def get(self, key: Hashable) -> Any:
-        return self.entries.get(key)
+        """The figures stored under `key`, or None (absent, unreadable or not unpickling)."""
+        if key in self.new:
+            return self.new[key]
+        db = self._connect()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT value FROM figures WHERE key = ?", (repr(key),)).fetchone()
+            return None if row is None else pickle.loads(row[0])
+        except Exception:  # a corrupt file or entry: as if absent
+            return None
 
     def put(self, key: Hashable, value: Any) -> None:
-        self.entries[key] = value
         self.new[key] = value
 
     def save(self) -> None:
-        """Merge the new entries into the file (another process may have added some meanwhile), and remove
-        the files of the same op and board left by other versions of the code (they are never read again)."""
+        """Write the new entries, and remove the files of the same op and board left by other versions of the
+        code (they are never read again). A file that is not a database is replaced."""
         if self.path is None or not self.new:
+            self._close()
             return
-        merged = {**_load(self.path), **self.new}
-        _write(self.path, merged)
+        self._broken = False  # a failed read is tried again for writing
+        try:
+            entries = [(repr(k), pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in self.new.items()]
+        except Exception:  # a figure that does not pickle: nothing is kept
+            self.new = {}
+            return
+        for attempt in range(2):
+            db = self._connect()
+            if db is not None:
+                try:
+                    with db:
+                        db.execute("BEGIN IMMEDIATE")
+                        db.executemany("INSERT OR REPLACE INTO figures (key, value) VALUES (?, ?)", entries)
+                    break
+                except sqlite3.OperationalError:
+                    break  # locked for longer than the timeout, read-only, full: the cache is only a shortcut
+                except sqlite3.DatabaseError:
+                    self._not_a_database = True
+            self._close()
+            if attempt or not self._not_a_database:
+                break
+            with contextlib.suppress(OSError):
+                self.path.unlink()  # not a database (a torn or foreign file): start a new one
+            self._broken = self._not_a_database = False
+        self._close()
         self.new = {}
         op, _, profile = self.path.stem.rsplit("-", 2)
-        for stale in self.path.parent.glob(f"{op}-*-{profile}.pkl"):
+        for stale in self.path.parent.glob(f"{op}-*-{profile}{SUFFIX}"):
             if stale != self.path and stale.stem.rsplit("-", 2)[0] == op:
                 with contextlib.suppress(OSError):
                     stale.unlink()
@@ -108,29 +170,4 @@ def store(op_name: str, device: Any) -> FigureStore:
     folder = cache_dir()
     if folder is None:
         return FigureStore(None)
-    return FigureStore(folder / f"{op_name}-{code_hash(op_name)}-{profile_hash(device)}.pkl")
-
-
-def _load(path: Path) -> dict[Hashable, Any]:
-    try:
-        with path.open("rb") as f:
-            value = pickle.load(f)
-    except Exception:  # absent, unreadable, torn or from another pickle protocol: as if empty
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _write(path: Path, entries: Mapping[Hashable, Any]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(dict(entries), f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass  # a read-only or full disk, a figure that does not pickle: the cache is only a shortcut
+    return FigureStore(folder / f"{op_name}-{code_hash(op_name)}-{profile_hash(device)}{SUFFIX}")
