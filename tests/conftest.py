@@ -74,6 +74,18 @@ def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None, 
     raise RuntimeError(f"server did not start within {wait_s} s: {log.read_text()}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """estimate_many's persistent cache (perfmodel/analytic/cache.py) in a temporary folder, never the user's."""
+    old = os.environ.get("PERFMODEL_CACHE_DIR")
+    os.environ["PERFMODEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("perfmodel-cache"))
+    yield
+    if old is None:
+        os.environ.pop("PERFMODEL_CACHE_DIR", None)
+    else:
+        os.environ["PERFMODEL_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def launch_server():
     """`launch_server(data_dir, *flags, env=...)` -> a running `Server` (the caller stops it)."""

@@ -278,8 +278,12 @@ def evaluate(
     units_slowest: np.ndarray,
     num_cores: np.ndarray,
     capacities: Mapping[int, np.ndarray],
+    reference: bool = False,
 ) -> Evaluation:
-    """Cycles, bound and stage breakdown; row r uses signature `sigs[which[r]]` and the device figures of row r."""
+    """Cycles, bound and stage breakdown; row r uses signature `sigs[which[r]]` and the device figures of row r.
+
+    `reference=True`: the pipeline recursion without its shortcuts (`pipeline.pipeline_times`), for tests.
+    """
     which = np.asarray(which, dtype=np.int64)
     units_total = np.asarray(units_total, dtype=np.int64)
     units_slowest = np.asarray(units_slowest, dtype=np.int64)
@@ -325,6 +329,7 @@ def evaluate(
         share_bytes_per_cycle=shares,
         rate_cycles=rates,
         lockstep_units=1,
+        reference=reference,
     )
 
     def per_row(values: Sequence[float]) -> np.ndarray:

@@ -9,6 +9,11 @@ rows the factory would reject (a cell of the wrong type, bad shape, unknown devi
 board, tensors larger than the DRAM) and rows that cannot finish (a buffering that deadlocks) are marked
 infeasible with their reason and NaN times; a row that only overflows L1 keeps the time it would take.
 Cells are validated per row by the column types the op's model declares (`columns.validate_columns`).
+
+What a group derives from its unit programs (`_Figures`: the signature, the CB tables, the probe's and the
+DRAM buffers' figures) is kept in memory and on disk (`cache`), so a fresh process reads it instead of
+dry-running the kernels again. `estimate_many(..., reference=True)` takes neither cache nor the pipeline's
+shortcuts: the plain path the fast one is tested against, bit for bit.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from __future__ import annotations
 import dataclasses
 import gc
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from perfmodel.analytic import cache
 from perfmodel.analytic.columns import INT64_LIMIT, validate_columns
 from perfmodel.analytic.engine import (
     BOUND_NAMES,
@@ -59,13 +66,16 @@ def _op_name(op: Any) -> str:
     return op if isinstance(op, str) else str(op.name)
 
 
-def estimate_many(op: Any, table: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
+def estimate_many(op: Any, table: pd.DataFrame | Mapping[str, Any], *, reference: bool = False) -> pd.DataFrame:
     """A copy of `table` with the analytic result columns `RESULT_COLUMNS` appended, row for row.
 
     `table` is a DataFrame or a dict of columns (anything `pandas.DataFrame` takes as a dict).
 
     For centralize_w_rm the input columns are N, C, H, W, dtype, device, grid_x, grid_y, row_wise,
     in_buffering, out_buffering (see `ops/centralize_w_rm/model.py`).
+
+    `reference=True` takes the plain path the fast one is checked against (no shortcuts, no persistent
+    cache); the result is the same, bit for bit.
     """
     # A cold call dry-runs the kernels for every new shape key: hundreds of thousands of short-lived
     # tuples that form no reference cycles. The cyclic collector would rescan them (and the caller's heap)
@@ -73,7 +83,7 @@ def estimate_many(op: Any, table: pd.DataFrame | Mapping[str, Any]) -> pd.DataFr
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _estimate_many(op, table)
+        return _estimate_many(op, table, reference)
     finally:
         if paused:
             gc.enable()
@@ -90,7 +100,7 @@ def _as_table(table: Any) -> pd.DataFrame:
     raise InputError(f"estimate_many takes a pandas DataFrame or a dict of columns, got {type(table).__name__}")
 
 
-def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
+def _estimate_many(op: Any, table: pd.DataFrame, reference: bool) -> pd.DataFrame:
     name = _op_name(op)
     model = op_model(name)
     table = _as_table(table)
@@ -149,7 +159,10 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     key_values = [table[c].to_numpy() for c in model.KEY_COLUMNS]
     keys = [tuple(_scalar(col[first]) for col in key_values) for first in sig_first]
     sigs: list[Any] = []
+    figures: list[_Figures | None] = []
     sig_ok = np.zeros(len(sig_first), dtype=bool)
+    buffers = list(model.BUFFER_COLUMNS)
+    stores = {} if reference else {d: cache.store(name, dv) for d, dv in enumerate(devices) if dv is not None}
     for s, first in enumerate(sig_first):
         d = dev_codes[first]
         key = keys[s]
@@ -157,20 +170,25 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
         rows_s = group[valid[group]]
         if devices[d] is None or not rows_s.size:
             sigs.append(None)
+            figures.append(None)
             continue
-        try:
-            sigs.append(signature(name, devices[d], key))
-            sig_ok[s] = True
-        except PerfModelError as exc:
-            reason[rows_s] = str(exc)
+        fig = _figures(name, model, devices[d], key, buffers, stores.get(d))
+        if fig.error is not None:
+            reason[rows_s] = fig.error
             sigs.append(None)
+            figures.append(None)
+            continue
+        sigs.append(fig.sig)
+        figures.append(fig)
+        sig_ok[s] = True
+    for st in stores.values():
+        st.save()
     valid &= sig_ok[sig_codes]
 
     # CB tables: the factory's table is affine in the buffering factors, so per signature group it is
     # sampled at buffering 1 and at one more page-multiple per factor (checked at the all-2 point), and
     # every row's L1 and CB capacities follow from its factors.
     cross = sorted({cb for sg in sigs if sg is not None for cb in sg.cross_cbs})
-    buffers = list(model.BUFFER_COLUMNS)
     factors = np.stack([table[c].to_numpy(np.int64) for c in buffers], axis=1) if buffers else np.zeros((rows, 0))
     # Per group: the affine CB table and the static checks' figures; then every row at once.
     groups = len(sig_first)
@@ -182,22 +200,20 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     group_bytes_per_unit = np.zeros(groups)
     budget = np.zeros(groups)
     count_issues = np.full(groups, "", dtype=object)
-    for s, first in enumerate(sig_first):
-        if not has[s]:
+    for s, fig in enumerate(figures):
+        if fig is None:
             continue
-        b_l1, b_coef, b_pages, p_coef, probe = _affine_cbs(
-            name, model, devices[dev_codes[first]], keys[s], buffers, cross
-        )
+        b_l1, b_coef, b_pages, p_coef = _affine_cbs(name, fig.cb_tables, buffers, cross)
         base_l1[s] = b_l1
         l1_coef[s] = b_coef
         for cb in cross:
             base_pages[cb][s] = b_pages[cb]
             page_coef[cb][s] = p_coef[cb]
-        group_bytes_per_unit[s] = probe.dram_bytes / max(probe.units, 1)
+        group_bytes_per_unit[s] = fig.bytes_per_unit
         # The static checks' own rules: CB count and indices once per group (buffering cannot change them),
         # the L1 budget rule of checks.static.l1_budget (used bytes <= the board's free L1) per row.
-        count_issues[s] = "; ".join(v.kind for v in cb_count(probe))
-        budget[s] = probe.device.core.l1_free_bytes
+        count_issues[s] = fig.count_issues
+        budget[s] = fig.l1_budget
     in_group = has[sig_codes]
     extra_f = factors - 1
     # Integer-valued figures: the products and sums are exact, whatever the order.
@@ -219,7 +235,7 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
     dram_bytes = bytes_per_unit * units
     # The tensors must fit in DRAM, by the program's own buffer layout (`_dram_need`): not fitting is a
     # factory error, so no time either.
-    per_bank, bank_capacity = _dram_need(name, sig_first, has, sig_codes, keys, devices, dev_codes, units)
+    per_bank, bank_capacity = _dram_need(figures, [members(g) for g in range(groups)], units)
     no_dram = in_group & (per_bank > bank_capacity) & (reason == "")
     for r in np.flatnonzero(no_dram):
         reason[r] = (
@@ -262,6 +278,7 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
             units_slowest=slowest[idx],
             num_cores=num_cores[idx],
             capacities={cb: caps[cb][idx] for cb in cross},
+            reference=reference,
         )
         cycles[idx] = ev.cycles
         duration_ns[idx] = ev.cycles / clock
@@ -293,14 +310,7 @@ def _estimate_many(op: Any, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _dram_need(
-    name: str,
-    sig_first: np.ndarray,
-    has: np.ndarray,
-    sig_codes: np.ndarray,
-    keys: list[tuple],
-    devices: list[Any],
-    dev_codes: np.ndarray,
-    units: np.ndarray,
+    figures: list[_Figures | None], members: list[np.ndarray], units: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row: (bytes its DRAM buffers need in the fullest bank, bytes per bank of its board), in floats.
 
@@ -310,21 +320,17 @@ def _dram_need(
     rows = len(units)
     need = np.zeros(rows)
     capacity = np.full(rows, np.inf)
-    for s, first in enumerate(sig_first):
-        if not has[s]:
+    for fig, group in zip(figures, members, strict=True):
+        if fig is None:
             continue
-        device = devices[dev_codes[first]]
-        one, two = unit_programs(name, device, keys[s])
-        banks = device.dram.num_banks
-        members = sig_codes == s
-        u = units[members].astype(np.float64)
+        u = units[group].astype(np.float64)
         total = np.zeros(len(u))
-        for b1, b2 in zip(one.buffers, two.buffers, strict=True):
-            per_unit = b2.num_pages - b1.num_pages
-            pages = (b1.num_pages - per_unit) + u * per_unit
-            total += np.ceil(pages / banks) * b1.aligned_page_size_bytes
-        need[members] = total
-        capacity[members] = device.dram.capacity_bytes // banks
+        for pages_one, pages_two, page_bytes in fig.dram_buffers:
+            per_unit = pages_two - pages_one
+            pages = (pages_one - per_unit) + u * per_unit
+            total += np.ceil(pages / fig.dram_banks) * page_bytes
+        need[group] = total
+        capacity[group] = fig.dram_bank_bytes
     return need, capacity
 
 
@@ -342,24 +348,60 @@ def _scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-_AFFINE: dict[tuple, Any] = {}
+@dataclass(frozen=True)
+class _Figures:
+    """What `estimate_many` derives from the unit programs of one (board, shape key): cached on disk.
 
-
-def _affine_cbs(name: str, model: Any, device: Any, key: tuple, buffers: list[str], cross: list[int]) -> tuple:
-    """CB table of the op for shape `key` as base + coefficient x (factor - 1) per buffering column, cached.
-
-    Returns (L1 bytes at all factors 1, L1 bytes per extra factor, cross-CB pages at 1, pages per extra
-    factor, the one-unit program carrying the base CB table for the static checks). Twin boards (equal
-    up to name and description, `engine.twin`) share one entry: the probe is then the twin's program.
+    `error`: why the signature cannot be built (a PerfModelError's message), None when it can. `cb_tables`:
+    the factory's CB table (L1 bytes, pages per CB) at every buffering factor 1, at one factor 2 in turn and at
+    all factors 2 (`_affine_cbs`). The rest are the one-unit program's figures on the base CB table (DRAM bytes
+    per unit, the static CB-count findings, the free L1) and, per DRAM buffer, (pages with one unit, with two
+    units, aligned page bytes) with the board's bank count and bytes per bank.
     """
-    device = twin(device)
-    cache_key = (name, key, id(device), tuple(buffers), tuple(cross))
-    hit = _AFFINE.get(cache_key)
-    if hit is not None and hit[0] is device:
-        return hit[1]
-    one, _ = unit_programs(name, device, key)
-    row = dict(zip(model.KEY_COLUMNS, key, strict=True))
 
+    error: str | None
+    sig: Any = None
+    cb_tables: tuple[tuple[int, dict[int, int]], ...] = ()
+    bytes_per_unit: float = 0.0
+    count_issues: str = ""
+    l1_budget: int = 0
+    dram_buffers: tuple[tuple[int, int, int], ...] = ()
+    dram_banks: int = 1
+    dram_bank_bytes: int = 0
+
+
+# (op, shape key, id(device), buffer columns) -> (device, figures): the device is kept so its id is not reused.
+_FIGURES: dict[tuple, tuple[Any, _Figures]] = {}
+
+
+def _figures(name: str, model: Any, device: Any, key: tuple, buffers: list[str], store: Any) -> _Figures:
+    """The figures of (op, board, shape key): from this process's memory, else `store` (the persistent cache,
+    None on the reference path), else derived (and put in both)."""
+    memo_key = (name, key, id(device), tuple(buffers))
+    if store is not None:
+        hit = _FIGURES.get(memo_key)
+        if hit is not None and hit[0] is device:
+            return hit[1]
+        fig = store.get((key, tuple(buffers)))
+        if not isinstance(fig, _Figures):
+            fig = _derive_figures(name, model, device, key, buffers)
+            store.put((key, tuple(buffers)), fig)
+        if len(_FIGURES) > 16384:
+            _FIGURES.clear()
+        _FIGURES[memo_key] = (device, fig)
+        return fig
+    return _derive_figures(name, model, device, key, buffers)
+
+
+def _derive_figures(name: str, model: Any, device: Any, key: tuple, buffers: list[str]) -> _Figures:
+    try:
+        sig = signature(name, device, key)
+    except PerfModelError as exc:
+        return _Figures(error=str(exc))
+    # The CB tables and the probe come from the twin board's program (equal up to name and description).
+    probe_device = twin(device)
+    one, _ = unit_programs(name, probe_device, key)
+    row = dict(zip(model.KEY_COLUMNS, key, strict=True))
     # The pseudo-CBs between the compute threads (no L1; buffering does not change them).
     pseudo = {cb.index: cb.num_pages for cb in pseudo_cbs(one)}
 
@@ -367,25 +409,48 @@ def _affine_cbs(name: str, model: Any, device: Any, key: tuple, buffers: list[st
         cbs = model.cb_table_for_row({**row, **dict(zip(buffers, values, strict=True))})
         return sum(cb.total_bytes for cb in cbs), {**pseudo, **{cb.index: cb.num_pages for cb in cbs}}
 
-    base_l1, base_pages = table_at([1] * len(buffers))
-    l1_coef = np.zeros(len(buffers))
-    page_coef = {cb: np.zeros(len(buffers)) for cb in cross}
+    points = [[1] * len(buffers)]
     for j in range(len(buffers)):
         values = [1] * len(buffers)
         values[j] = 2
-        l1_j, pages_j = table_at(values)
+        points.append(values)
+    points.append([2] * len(buffers))
+    base_cbs = model.cb_table_for_row({**row, **dict.fromkeys(buffers, 1)})
+    probe = dataclasses.replace(one, cbs=base_cbs)
+    one_d, two_d = unit_programs(name, device, key)
+    return _Figures(
+        error=None,
+        sig=sig,
+        cb_tables=tuple(table_at(values) for values in points),
+        bytes_per_unit=probe.dram_bytes / max(probe.units, 1),
+        count_issues="; ".join(v.kind for v in cb_count(probe)),
+        l1_budget=probe.device.core.l1_free_bytes,
+        dram_buffers=tuple(
+            (b1.num_pages, b2.num_pages, b1.aligned_page_size_bytes)
+            for b1, b2 in zip(one_d.buffers, two_d.buffers, strict=True)
+        ),
+        dram_banks=device.dram.num_banks,
+        dram_bank_bytes=device.dram.capacity_bytes // device.dram.num_banks,
+    )
+
+
+def _affine_cbs(name: str, tables: tuple, buffers: list[str], cross: list[int]) -> tuple:
+    """The op's CB table as base + coefficient x (factor - 1) per buffering column, from `_Figures.cb_tables`.
+
+    Returns (L1 bytes at all factors 1, L1 bytes per extra factor, cross-CB pages at 1, pages per extra
+    factor).
+    """
+    base_l1, base_pages = tables[0]
+    l1_coef = np.zeros(len(buffers))
+    page_coef = {cb: np.zeros(len(buffers)) for cb in cross}
+    for j in range(len(buffers)):
+        l1_j, pages_j = tables[1 + j]
         l1_coef[j] = l1_j - base_l1
         for cb in cross:
             page_coef[cb][j] = pages_j.get(cb, 0) - base_pages.get(cb, 0)
-    check_l1, check_pages = table_at([2] * len(buffers))
+    check_l1, check_pages = tables[-1]
     if check_l1 != base_l1 + l1_coef.sum() or any(
         check_pages.get(cb, 0) != base_pages.get(cb, 0) + page_coef[cb].sum() for cb in cross
     ):
         raise NotImplementedError(f"op {name}: CB table is not affine in {buffers}; estimate_many needs it to be")
-    base_cbs = model.cb_table_for_row({**row, **dict.fromkeys(buffers, 1)})
-    probe = dataclasses.replace(one, cbs=base_cbs)
-    value = (base_l1, l1_coef, {cb: base_pages.get(cb, 0) for cb in cross}, page_coef, probe)
-    if len(_AFFINE) > 8192:
-        _AFFINE.clear()
-    _AFFINE[cache_key] = (device, value)
-    return value
+    return base_l1, l1_coef, {cb: base_pages.get(cb, 0) for cb in cross}, page_coef

@@ -27,6 +27,11 @@ K = max(24, 3c + 8) per row and m = n mod c counted back from K.
 Every configuration (row) has its own stage times and capacities; rows that share the node *structure*
 (the same kernels and CB calls, as all shapes of one op do) are evaluated together, and a table mixing
 structures (one op at several block sizes) is evaluated one structure at a time (`_by_structure`).
+
+A row's times depend on its own inputs only, so rows with equal inputs are evaluated once; the recursion
+costs a few numpy calls per node and unit of a structure (a wide tile row has thousands of nodes), so the
+fast loop (`_recursion`) reads a dependency that is the same on every row as a slice and writes kept nodes
+in place. `reference=True` runs the plain loop (`_recursion_reference`) on every row.
 """
 
 from __future__ import annotations
@@ -52,9 +57,25 @@ class PipelineTimes:
     deadlock: np.ndarray  # a reservation that can never be satisfied (capacity below one request)
 
 
+# id(signature) -> (signature, its structure): a wide row's structure has thousands of nodes, and a table's
+# signatures are grouped by it several times per call. The signature is kept so its id is not reused.
+_STRUCTURES: dict[int, tuple[StageSignature, tuple]] = {}
+
+
 def structure(sig: StageSignature) -> tuple:
     """What rows must share to be evaluated together: kernels and their CB calls, without sizes or times, and
     the pseudo-CB capacities (they decide which release of SRC or DST a compute thread waits for)."""
+    hit = _STRUCTURES.get(id(sig))
+    if hit is not None and hit[0] is sig:
+        return hit[1]
+    value = _structure(sig)
+    if len(_STRUCTURES) > 16384:
+        _STRUCTURES.clear()
+    _STRUCTURES[id(sig)] = (sig, value)
+    return value
+
+
+def _structure(sig: StageSignature) -> tuple:
     return (
         tuple(
             (k.name, tuple((n.call, n.cb) for n in k.prologue), tuple((n.call, n.cb) for n in k.body))
@@ -83,7 +104,23 @@ class _SigTable:
     setup: np.ndarray
 
 
+# tuple of id(signature) -> (the signatures, their table): a table of many rows gathers the same few again.
+_SIG_TABLES: dict[tuple[int, ...], tuple[tuple[StageSignature, ...], _SigTable]] = {}
+
+
 def _sig_table(sigs: Sequence[StageSignature]) -> _SigTable:
+    key = tuple(map(id, sigs))
+    hit = _SIG_TABLES.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], sigs, strict=True)):
+        return hit[1]
+    value = _gather_sig_table(sigs)
+    if len(_SIG_TABLES) > 4096:
+        _SIG_TABLES.clear()
+    _SIG_TABLES[key] = (tuple(sigs), value)
+    return value
+
+
+def _gather_sig_table(sigs: Sequence[StageSignature]) -> _SigTable:
     shape0 = structure(sigs[0])
     if any(structure(s) != shape0 for s in sigs[1:]):
         raise ValueError("signatures of different kernel structure cannot be evaluated together")
@@ -98,17 +135,20 @@ def _sig_table(sigs: Sequence[StageSignature]) -> _SigTable:
     flat_body = [[n for k in s.kernels for n in k.body] for s in sigs]
     flat_pro = [[n for k in s.kernels for n in k.prologue] for s in sigs]
     by_name = [{k.name: k for k in s.kernels} for s in sigs]
+    # Per body node, per signature: work, pages, fixed DRAM cycles, read and write bytes (one array, then rows).
+    figures = np.array(
+        [[(n.work_cycles, n.pages, n.dram_fixed_cycles, n.read_bytes, n.write_bytes) for n in fb] for fb in flat_body],
+        dtype=float,
+    ).reshape(len(sigs), len(body), 5)
+    work, pages, fixed, read, write = (list(np.ascontiguousarray(figures[:, :, f].T)) for f in range(5))
     return _SigTable(
         kernels=kernels,
         body=body,
         pro=pro,
-        work=[per_sig([fb[i].work_cycles for fb in flat_body]) for i in range(len(body))],
-        pages=[per_sig([fb[i].pages for fb in flat_body]) for i in range(len(body))],
-        fixed=[per_sig([fb[i].dram_fixed_cycles for fb in flat_body]) for i in range(len(body))],
-        nbytes=[
-            {d: per_sig([getattr(fb[i], f"{d}_bytes") for fb in flat_body]) for d in ("read", "write")}
-            for i in range(len(body))
-        ],
+        work=work,
+        pages=pages,
+        fixed=fixed,
+        nbytes=[{"read": r, "write": w} for r, w in zip(read, write, strict=True)],
         pro_work=[per_sig([fp[i].work_cycles for fp in flat_pro]) for i in range(len(pro))],
         pro_pages=[per_sig([fp[i].pages for fp in flat_pro]) for i in range(len(pro))],
         tail={name: per_sig([k[name].body_tail_cycles for k in by_name]) for name in kernels},
@@ -131,6 +171,7 @@ def pipeline_times(
     rate_cycles: Mapping[str, np.ndarray] | None = None,
     lockstep_units: int | None = None,
     max_explicit_units: int = 24,
+    reference: bool = False,
 ) -> PipelineTimes:
     """Times of a core running `units[r]` units of signature `sigs[which[r]]` with CB capacities in pages.
 
@@ -139,6 +180,10 @@ def pipeline_times(
     Shares apply to the first `lockstep_units`
     units (all when None); `rate_cycles[kernel]` is the least time between the starts of two consecutive
     units of that kernel (a shared-bandwidth bound on the steady state).
+
+    Rows with equal inputs are evaluated once (`_distinct_rows`), and a dependency that every row takes
+    from the same node and unit is read as a slice; `reference=True` evaluates every row and every
+    dependency the general way (the tests compare both, bit for bit).
     """
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
@@ -152,7 +197,88 @@ def pipeline_times(
             rate_cycles=rate_cycles,
             lockstep_units=lockstep_units,
             max_explicit_units=max_explicit_units,
+            reference=reference,
         )
+    inverse = None
+    if not reference:
+        # Rows with equal inputs have equal times (a row's result never depends on the rest of the batch).
+        distinct = _distinct_rows(which, units, capacities, share_bytes_per_cycle, rate_cycles)
+        if distinct is not None:
+            first, inverse = distinct
+            which = np.broadcast_to(np.asarray(which), (rows,))[first]
+            units = units[first]
+            capacities = _rows_at(capacities, first, rows)
+            share_bytes_per_cycle = _rows_at(share_bytes_per_cycle, first, rows)
+            rate_cycles = _rows_at(rate_cycles, first, rows)
+            rows = len(first)
+    times = _evaluate_rows(
+        sigs,
+        which,
+        units,
+        capacities,
+        share_bytes_per_cycle,
+        rate_cycles,
+        lockstep_units,
+        max_explicit_units,
+        reference,
+    )
+    if inverse is None:
+        return times
+    return PipelineTimes(
+        times.total_cycles[inverse],
+        times.period_cycles[inverse],
+        {k: v[inverse] for k, v in times.kernel_end_cycles.items()},
+        times.deadlock[inverse],
+    )
+
+
+def _distinct_rows(
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    rate_cycles: Mapping[str, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(first row of each distinct input, distinct input of each row), or None when every row is distinct.
+
+    Inputs are compared by their bits (all are int64 or float64): equal bits, equal times."""
+    rows = units.shape[0]
+    if rows < 2:
+        return None
+    columns = [np.broadcast_to(np.asarray(which, dtype=np.int64), (rows,)), units]
+    for group in (capacities, share_bytes_per_cycle or {}, rate_cycles or {}):
+        for key in sorted(group, key=repr):
+            columns.append(np.broadcast_to(np.asarray(group[key], dtype=np.float64), (rows,)))
+    stacked = np.empty((rows, len(columns)), dtype=np.uint64)
+    for c, col in enumerate(columns):
+        stacked[:, c] = col.view(np.uint64)
+    keys = stacked.view(np.dtype((np.void, 8 * len(columns)))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if len(first) == rows:
+        return None
+    return first, inverse.reshape(-1)
+
+
+def _rows_at(values: Mapping | None, first: np.ndarray, rows: int) -> dict | None:
+    """Per-row arrays (or scalars, broadcast) of `values` at rows `first`."""
+    if values is None:
+        return None
+    return {k: np.broadcast_to(np.asarray(v), (rows,))[first] for k, v in values.items()}
+
+
+def _evaluate_rows(
+    sigs: Sequence[StageSignature],
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    rate_cycles: Mapping[str, np.ndarray] | None,
+    lockstep_units: int | None,
+    max_explicit_units: int,
+    reference: bool,
+) -> PipelineTimes:
+    """`pipeline_times` for signatures of one structure, in chunks of rows."""
+    rows = units.shape[0]
     table = _sig_table(sigs)
     if rows <= _CHUNK_ROWS:
         return _pipeline_times(
@@ -165,6 +291,7 @@ def pipeline_times(
             lockstep_units,
             max_explicit_units,
             None,
+            reference,
         )
     parts = []
     workspace: dict[tuple[int, tuple[int, int]], np.ndarray] = {}  # history arrays, reused chunk to chunk
@@ -183,6 +310,7 @@ def pipeline_times(
                 lockstep_units,
                 max_explicit_units,
                 workspace,
+                reference,
             )
         )
     return PipelineTimes(
@@ -220,6 +348,7 @@ def _by_structure(
     rate_cycles: Mapping[str, np.ndarray] | None,
     lockstep_units: int | None,
     max_explicit_units: int,
+    reference: bool,
 ) -> PipelineTimes:
     """`pipeline_times` for signatures of several node structures (e.g. one op with different block sizes):
     each structure's rows are evaluated together and the results put back in row order."""
@@ -255,6 +384,7 @@ def _by_structure(
             rate_cycles=None if rate_cycles is None else {k: rows_of(v, mask) for k, v in rate_cycles.items()},
             lockstep_units=lockstep_units,
             max_explicit_units=max_explicit_units,
+            reference=reference,
         )
         total[mask] = part.total_cycles
         period[mask] = part.period_cycles
@@ -262,6 +392,66 @@ def _by_structure(
         for name, values in part.kernel_end_cycles.items():
             ends.setdefault(name, np.zeros(rows))[mask] = values
     return PipelineTimes(total, period, ends, deadlock)
+
+
+def _segment_work_reference(
+    table: _SigTable,
+    which: np.ndarray,
+    rows: int,
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Per body node, per row: (work with shared bandwidth, pages, work on an idle core), node by node."""
+    body = table.body
+    work = [w[which] for w in table.work]
+    pages = [p[which] for p in table.pages]
+    work_iso = list(work)
+    if share_bytes_per_cycle is not None:
+        # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
+        # bytes at this core's share of the bandwidth, plus what does not overlap (first issue, last latency).
+        for i in range(len(body)):
+            kernel = body[i][0]
+            fixed = table.fixed[i][which]
+            shared = fixed.copy()
+            moved = np.zeros(rows)
+            for direction in ("read", "write"):
+                nbytes = table.nbytes[i][direction][which]
+                if np.any(nbytes > 0):
+                    shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction)]
+                    moved = moved + nbytes
+            work[i] = np.where(moved > 0, np.maximum(work_iso[i], shared), work_iso[i])
+    return work, pages, work_iso
+
+
+def _segment_work(
+    table: _SigTable,
+    which: np.ndarray,
+    rows: int,
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """`_segment_work_reference` with every node at once: (nodes, rows) matrices, the same float operations."""
+    nodes = len(table.body)
+    if not nodes:
+        return [], [], []
+    work_iso = np.asarray(table.work)[:, which]
+    pages = np.asarray(table.pages)[:, which]
+    if share_bytes_per_cycle is None:
+        return list(work_iso), list(pages), list(work_iso)
+    kernel_of = np.array([table.kernels.index(kernel) for kernel, _, _ in table.body])
+    shared = np.asarray(table.fixed)[:, which]
+    moved = np.zeros((nodes, rows))
+    for direction in ("read", "write"):
+        nbytes = np.asarray([b[direction] for b in table.nbytes])[:, which]
+        # As node by node: a node adds the term only if some row moves bytes that way.
+        has = np.flatnonzero(np.any(nbytes > 0, axis=1))
+        if not has.size:
+            continue
+        share = np.stack(
+            [np.broadcast_to(np.asarray(share_bytes_per_cycle[(k, direction)]), (rows,)) for k in table.kernels]
+        )
+        shared[has] = shared[has] + nbytes[has] / share[kernel_of[has]]
+        moved[has] = moved[has] + nbytes[has]
+    work = np.where(moved > 0, np.maximum(work_iso, shared), work_iso)
+    return list(work), list(pages), list(work_iso)
 
 
 def _release(
@@ -298,28 +488,16 @@ def _pipeline_times(
     lockstep_units: int | None,
     max_explicit_units: int,
     workspace: dict[tuple[int, tuple[int, int]], np.ndarray] | None = None,
+    reference: bool = True,
 ) -> PipelineTimes:
     which = np.asarray(which, dtype=np.int64)
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
     kernels, body, pro = table.kernels, table.body, table.pro
-    work = [w[which] for w in table.work]
-    pages = [p[which] for p in table.pages]
-    work_iso = list(work)
-    if share_bytes_per_cycle is not None:
-        # Cores running in step share the DRAM and the NoC links: a segment's transfers take at least their
-        # bytes at this core's share of the bandwidth, plus what does not overlap (first issue, last latency).
-        for i in range(len(body)):
-            kernel = body[i][0]
-            fixed = table.fixed[i][which]
-            shared = fixed.copy()
-            moved = np.zeros(rows)
-            for direction in ("read", "write"):
-                nbytes = table.nbytes[i][direction][which]
-                if np.any(nbytes > 0):
-                    shared = shared + nbytes / share_bytes_per_cycle[(kernel, direction)]
-                    moved = moved + nbytes
-            work[i] = np.where(moved > 0, np.maximum(work_iso[i], shared), work_iso[i])
+    if reference:
+        work, pages, work_iso = _segment_work_reference(table, which, rows, share_bytes_per_cycle)
+    else:
+        work, pages, work_iso = _segment_work(table, which, rows, share_bytes_per_cycle)
     pro_work = [w[which] for w in table.pro_work]
     pro_pages = [p[which] for p in table.pro_pages]
     tail = {name: v[which] for name, v in table.tail.items()}
@@ -443,7 +621,7 @@ def _pipeline_times(
     own = {name: [i for i, b in enumerate(body) if b[0] == name] for name in kernels}
     # History (every unit) only for nodes another node depends on and each kernel's last node; the rest
     # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
-    keep = {int(j) for dep in deps if dep is not None for j in np.unique(dep[0])}
+    keep = {int(j) for dep in deps if dep is not None for j in _distinct(dep[0])}
     keep |= {own[name][-1] for name in kernels if own[name]}
     keep |= {own[name][0] for name in kernels if own[name]}
     # Each row runs to its own horizon k_row (it extrapolates from there, so its result never depends on
@@ -458,14 +636,69 @@ def _pipeline_times(
 
     start_p = {name: sort(v) for name, v in start_of.items()}
     tail_p = {name: sort(v) for name, v in tail.items()}
-    work_p = [sort(w) for w in work]
-    work_iso_p = [sort(w) for w in work_iso]
+    if reference:
+        work_p = [sort(w) for w in work]
+        work_iso_p = [sort(w) for w in work_iso]
+        deps_p = [None if dep is None else (sort(dep[0]), sort(dep[1]), np.unique(dep[0]).tolist()) for dep in deps]
+    else:
+        # The same arrays, permuted as one matrix each (a few calls instead of a few per node).
+        work_p = list(_sorted_rows(work, perm, rows))
+        work_iso_p = (
+            work_p
+            if all(a is b for a, b in zip(work, work_iso, strict=True))
+            else list(_sorted_rows(work_iso, perm, rows))
+        )
+        present = [dep for dep in deps if dep is not None]
+        nodes_p = iter(_sorted_rows([dep[0] for dep in present], perm, rows))
+        shift_p = iter(_sorted_rows([dep[1] for dep in present], perm, rows))
+        deps_p = [None if dep is None else (next(nodes_p), next(shift_p), _distinct(dep[0])) for dep in deps]
     rate_p = None if rate_cycles is None else {name: sort(v) for name, v in rate_cycles.items()}
-    deps_p = [None if dep is None else (sort(dep[0]), sort(dep[1]), np.unique(dep[0]).tolist()) for dep in deps]
     pro_p = {j: sort(v) for j, v in pro_time_by_index.items()}
     hist = {i: _history(workspace, i, (k_max + 1, rows)) for i in keep}
-    cur: dict[int, np.ndarray] = {}
     idx = np.arange(rows)
+    if reference:
+        _recursion_reference(
+            order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
+            running, k_max, lockstep_units, idx,
+        )  # fmt: skip
+    else:
+        _recursion(
+            order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
+            running, k_max, lockstep_units, idx,
+        )  # fmt: skip
+
+    ends: dict[str, np.ndarray] = {}
+    period = np.zeros(rows)
+    k_row = k_row[perm]
+    c = np.minimum(cyc[perm], k_row - 1)
+    units_p = units[perm]
+    explicit = np.clip(units_p, 1, k_row)
+    beyond = units_p > k_row
+    m = k_row - ((k_row - units_p) % c)
+    setup_p, back = sort(setup), np.empty(rows, dtype=np.int64)
+    back[perm] = idx  # sorted position of each row
+    for name in kernels:
+        if own[name]:
+            curve = hist[own[name][-1]][1:] + tail_p[name]  # (k_max, rows): end after k units
+        else:
+            curve = start_p[name] + np.arange(1, k_max + 1)[:, None] * tail_p[name]
+        slope = (curve[k_row - 1, idx] - curve[k_row - 1 - c, idx]) / c
+        value = curve[explicit - 1, idx]
+        base = curve[np.clip(m, 1, k_row) - 1, idx]
+        value = np.where(beyond, base + (units_p - m) * slope, value)
+        ends[name] = (np.where(units_p == 0, setup_p, value) + sort(epilogue[name]))[back]
+        period = np.maximum(period, slope)
+    period = period[back]
+    total = np.max(np.stack(list(ends.values())), axis=0)
+    return PipelineTimes(total, period, ends, deadlock)
+
+
+def _recursion_reference(
+    order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
+    running, k_max, lockstep_units, idx,
+) -> None:  # fmt: skip
+    """The recursion node by node, every dependency gathered per row: fills `hist` (see `_recursion`)."""
+    cur: dict[int, np.ndarray] = {}
     for k in range(1, k_max + 1):
         n = running[k]
         for i in order:
@@ -493,30 +726,99 @@ def _pipeline_times(
             if i in keep:
                 hist[i][k, :n] = t
 
-    ends: dict[str, np.ndarray] = {}
-    period = np.zeros(rows)
-    k_row = k_row[perm]
-    c = np.minimum(cyc[perm], k_row - 1)
-    units_p = units[perm]
-    explicit = np.clip(units_p, 1, k_row)
-    beyond = units_p > k_row
-    m = k_row - ((k_row - units_p) % c)
-    setup_p, back = sort(setup), np.empty(rows, dtype=np.int64)
-    back[perm] = idx  # sorted position of each row
-    for name in kernels:
-        if own[name]:
-            curve = hist[own[name][-1]][1:] + tail_p[name]  # (k_max, rows): end after k units
+
+def _recursion(
+    order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
+    running, k_max, lockstep_units, idx,
+) -> None:  # fmt: skip
+    """Fill `hist[i][k]` (the time of node i of unit k, rows in horizon order) for every kept node.
+
+    The same float operations as `_recursion_reference`, in the same order per row; what differs is only
+    how values are fetched: a kept node is computed in place in its history row, and a dependency whose
+    node and unit shift are the same on every row (most: the compute threads' pseudo-CBs) is a slice of
+    the history rather than a per-row gather, skipped in units where it is not due.
+    """
+    plans = []
+    for i in order:
+        name = body[i][0]
+        first = i == own[name][0]
+        dep = deps_p[i]
+        if dep is None:
+            plan = None
         else:
-            curve = start_p[name] + np.arange(1, k_max + 1)[:, None] * tail_p[name]
-        slope = (curve[k_row - 1, idx] - curve[k_row - 1 - c, idx]) / c
-        value = curve[explicit - 1, idx]
-        base = curve[np.clip(m, 1, k_row) - 1, idx]
-        value = np.where(beyond, base + (units_p - m) * slope, value)
-        ends[name] = (np.where(units_p == 0, setup_p, value) + sort(epilogue[name]))[back]
-        period = np.maximum(period, slope)
-    period = period[back]
-    total = np.max(np.stack(list(ends.values())), axis=0)
-    return PipelineTimes(total, period, ends, deadlock)
+            nodes, shift, distinct = dep
+            if len(distinct) == 1 and shift.size and shift[0] == shift.min() == shift.max():
+                plan = (distinct[0], int(shift[0]))
+            else:
+                plan = dep
+        plans.append(
+            (
+                i,
+                name,
+                first,
+                own[name][-1],
+                work_p[i],
+                work_iso_p[i],
+                rate_p[name] if (rate_p is not None and first and name in rate_p) else None,
+                plan,
+                None if pro_deps[i] is None else pro_p[pro_deps[i]],
+                hist.get(i),
+            )
+        )
+    cur: dict[int, np.ndarray] = {}
+    maximum, add = np.maximum, np.add
+    for k in range(1, k_max + 1):
+        n = running[k]
+        in_step = lockstep_units is None or k <= lockstep_units
+        for i, name, first, last, work_s, work_i, rate, plan, pro, own_hist in plans:
+            if not first:
+                prev = cur[i - 1]
+            elif k == 1:
+                prev = start_p[name][:n]
+            else:
+                prev = hist[last][k - 1, :n] + tail_p[name][:n]
+            work = work_s if in_step else work_i
+            if own_hist is not None:
+                t = own_hist[k, :n]
+                add(prev, work[:n], out=t)
+            else:
+                t = prev + work[:n]
+            if rate is not None and k > 1:
+                maximum(t, own_hist[k - 1, :n] + rate[:n], out=t)
+            if plan is not None:
+                if len(plan) == 2:
+                    j, shift = plan
+                    src = k - shift
+                    if 1 <= src <= k:
+                        maximum(t, hist[j][src, :n], out=t)
+                else:
+                    nodes, shift, distinct = plan
+                    src = k - shift[:n]
+                    at = np.clip(src, 0, k_max)
+                    got = hist[distinct[0]][at, idx[:n]]
+                    for j in distinct[1:]:
+                        got = np.where(nodes[:n] == j, hist[j][at, idx[:n]], got)
+                    maximum(t, np.where((src >= 1) & (src <= k), got, _NEG), out=t)
+            if pro is not None:
+                maximum(t, pro[:n], out=t)
+            cur[i] = t
+
+
+def _sorted_rows(arrays: Sequence[np.ndarray], perm: np.ndarray, rows: int) -> np.ndarray:
+    """`arrays` (each per row, or a scalar) stacked into a (len(arrays), rows) matrix, columns in `perm` order."""
+    if not arrays:
+        return np.empty((0, rows))
+    return np.stack([a if np.shape(a) == (rows,) else np.broadcast_to(a, (rows,)) for a in arrays])[:, perm]
+
+
+def _distinct(values: np.ndarray) -> list[int]:
+    """The distinct values of an integer array, ascending (as `np.unique`), with a shortcut for one value."""
+    if not values.size:
+        return []
+    low = values.min()
+    if low == values.max():
+        return [int(low)]
+    return np.unique(values).tolist()
 
 
 def _unit_order(preds: list[set[int]], succs: list[list[int]]) -> list[int]:
