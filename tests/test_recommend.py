@@ -212,3 +212,24 @@ def test_max_error_defaults_to_the_ops_tolerance_and_is_checked() -> None:
     for bad in (-1.0, "0.1", True):
         with pytest.raises(perfmodel.InputError, match="max_error"):
             recommend(OP, SMALL, device=WH, space=space, max_error=bad)
+
+
+def test_each_configuration_is_simulated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The op's default is often among the top candidates: it is simulated once and its times agree."""
+    from perfmodel.tune import recommendation
+
+    calls: list[dict] = []
+    real = recommendation.confirm_program
+
+    def counting(space, point):
+        calls.append(dict(point))
+        return real(space, point)
+
+    monkeypatch.setattr(recommendation, "confirm_program", counting)
+    rec = recommend(OP, (1, 1, 4096, 2048), device=WH, top_k=3)
+    keys = [tuple(sorted(c.items())) for c in calls]
+    assert len(keys) == len(set(keys))
+    default = {k: v for k, v in rec.baseline.config.items() if k != "num_cores"}
+    assert default in calls  # the baseline was timed, by the candidate loop or on its own
+    same = [c for c in rec.alternatives if dict(c.config) == dict(rec.baseline.config)]
+    assert all(c.des_kernel_duration_ns == rec.baseline.des_kernel_duration_ns for c in same)

@@ -231,10 +231,11 @@ def recommend(
 
     confirmed: list[tuple[Candidate, Any, Any, Any]] = []
     rejected: list[Candidate] = []
+    simulated: dict[tuple, tuple[str, Any, Any, Any]] = {}  # the op's default is often a top candidate too
     for row in top_candidates(ranked, MAX_ATTEMPTS_PER_K * top_k).to_dict("records"):
         if len(confirmed) >= top_k:
             break
-        candidate, outcome = _confirm(space, row)
+        candidate, outcome = _confirm(space, row, simulated)
         if candidate.confirmed:
             confirmed.append((candidate, *outcome))
         else:
@@ -247,7 +248,7 @@ def recommend(
     base_over = str(base_row["infeasible_reason"]).startswith("error ")
     if base_over:  # timed all the same: the speedup is over what the factory builds untuned
         base_row["feasible"], base_row["infeasible_reason"] = True, ""
-    baseline, base_outcome = _confirm(declared, base_row)
+    baseline, base_outcome = _confirm(declared, base_row, simulated)
     if baseline.confirmed and not base_over:
         in_list = [c for c in confirmed if dict(c[0].config) == dict(baseline.config)]
         if not in_list:
@@ -315,26 +316,33 @@ def recommend(
     )
 
 
-def _confirm(space: SearchSpace, row: Mapping[str, Any]) -> tuple[Candidate, tuple[Any, Any, Any]]:
+def _confirm(
+    space: SearchSpace, row: Mapping[str, Any], simulated: dict[tuple, tuple[str, Any, Any, Any]]
+) -> tuple[Candidate, tuple[Any, Any, Any]]:
     """A Candidate for an `estimate_many` row: checked and simulated when the analytic model finds it feasible;
-    with its numerical error."""
+    with its numerical error. `simulated` holds the outcomes of the points already confirmed in this call."""
     from perfmodel.tune.error import numerical_error
 
-    candidate, outcome = _confirm_timed(space, row)
+    candidate, outcome = _confirm_timed(space, row, simulated)
     found = numerical_error(space, candidate.config)
     if found is not None:
         candidate = dataclasses.replace(candidate, max_abs_error=found.max_abs_error, max_ulp=found.max_ulp)
     return candidate, outcome
 
 
-def _confirm_timed(space: SearchSpace, row: Mapping[str, Any]) -> tuple[Candidate, tuple[Any, Any, Any]]:
+def _confirm_timed(
+    space: SearchSpace, row: Mapping[str, Any], simulated: dict[tuple, tuple[str, Any, Any, Any]]
+) -> tuple[Candidate, tuple[Any, Any, Any]]:
     evaluation = evaluation_of_row(space, row)
     config = {**evaluation.point, "num_cores": evaluation.num_cores}
     analytic_ns = evaluation.kernel_duration_ns if math.isfinite(evaluation.kernel_duration_ns) else None
     if not evaluation.feasible:
         candidate = Candidate(config, analytic_ns, None, evaluation.l1_bytes_per_core, None, False, evaluation.reason)
         return candidate, (None, None, None)
-    reason, program, report, result = confirm_program(space, evaluation.point)
+    key = tuple(sorted({**space.fixed, **evaluation.point}.items(), key=lambda item: item[0]))
+    if key not in simulated:
+        simulated[key] = confirm_program(space, evaluation.point)
+    reason, program, report, result = simulated[key]
     if result is None:
         candidate = Candidate(config, analytic_ns, None, evaluation.l1_bytes_per_core, None, False, reason)
         return candidate, (program, report, None)
