@@ -233,3 +233,27 @@ def test_each_configuration_is_simulated_once(monkeypatch: pytest.MonkeyPatch) -
     assert default in calls  # the baseline was timed, by the candidate loop or on its own
     same = [c for c in rec.alternatives if dict(c.config) == dict(rec.baseline.config)]
     assert all(c.des_kernel_duration_ns == rec.baseline.des_kernel_duration_ns for c in same)
+
+
+@pytest.mark.parametrize(
+    ("shape", "device", "max_error"),
+    [((1, 1, 256, 512), WH, None), ((1, 1, 32, 4096), "blackhole_p150a", 0.01), ((1, 2, 64, 1024), WH, None)],
+)
+def test_the_staged_ranking_equals_ranking_its_points_in_one_table(shape, device, max_error) -> None:
+    """The first stage's figures are reused, not recomputed: the ranking is what one estimate_many of every
+    staged point gives."""
+    import pandas as pd
+
+    from perfmodel.tune.objective import analytic_table
+
+    space = search_space(OP, shape, device=device)
+    staged = ranking._staged_points(space)
+    assert staged is not None
+    first, refined = staged
+    points = pd.concat([space.table([space.point_of(r) for r in first.to_dict("records")]), refined])
+    whole = analytic_table(space, points.reset_index(drop=True))
+    if max_error is not None:
+        whole = ranking.bound_error(space, whole, max_error)
+    ranked, method = ranking.rank_space(space, max_error=max_error)
+    assert method == "staged"
+    pd.testing.assert_frame_equal(ranked, ranking.sort_ranked(space, whole), check_exact=True)

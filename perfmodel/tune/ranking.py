@@ -46,8 +46,14 @@ def rank_space(space: SearchSpace, *, seed: int = 0, max_error: float | None = N
 
     staged = _staged_points(space)
     if staged is not None:
-        table, method = staged, "staged"
-    elif space.size <= EXHAUSTIVE_LIMIT:
+        first, refined = staged
+        # The first stage's rows are ranked already: only the refined points are new.
+        parts = [first] if refined.empty else [first, analytic_table(space, refined)]
+        ranked = pd.concat(parts, ignore_index=True)
+        if max_error is not None:
+            ranked = bound_error(space, ranked, max_error)
+        return sort_ranked(space, ranked), "staged"
+    if space.size <= EXHAUSTIVE_LIMIT:
         table, method = space.table(), "exhaustive"
     else:
         from perfmodel.tune.study import tune
@@ -63,8 +69,9 @@ def rank_space(space: SearchSpace, *, seed: int = 0, max_error: float | None = N
     return sort_ranked(space, ranked), method
 
 
-def _staged_points(space: SearchSpace) -> pd.DataFrame | None:
-    """The points of a two-stage ranking (module docstring), or None when the space is ranked otherwise."""
+def _staged_points(space: SearchSpace) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """A two-stage ranking (module docstring): (the first stage's points with their analytic figures, the
+    refined points not among them), or None when the space is ranked otherwise."""
     from perfmodel.tune.objective import analytic_table
 
     compute = [n for n in COMPUTE_KNOBS if n in space.knob_names and len(space.knob(n).choices) > 1]
@@ -74,7 +81,8 @@ def _staged_points(space: SearchSpace) -> pd.DataFrame | None:
     if structural.size > EXHAUSTIVE_LIMIT:
         return None
     first = structural.table()
-    best = top_candidates(sort_ranked(space, analytic_table(space, first)), REFINE_TOP)
+    first_ranked = analytic_table(space, first)
+    best = top_candidates(sort_ranked(space, first_ranked), REFINE_TOP)
     domains = [space.knob(n).choices for n in compute]
     points = [
         {**space.point_of(row), **dict(zip(compute, combo, strict=True))}
@@ -82,7 +90,8 @@ def _staged_points(space: SearchSpace) -> pd.DataFrame | None:
         for combo in itertools.product(*domains)
     ]
     table = pd.concat([first, space.table(points)], ignore_index=True)
-    return table.drop_duplicates(subset=list(space.knob_names), ignore_index=True)
+    table = table.drop_duplicates(subset=list(space.knob_names), ignore_index=True)
+    return first_ranked, table.iloc[len(first) :].reset_index(drop=True)
 
 
 def bound_error(space: SearchSpace, ranked: pd.DataFrame, max_error: float) -> pd.DataFrame:
