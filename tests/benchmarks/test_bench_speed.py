@@ -9,9 +9,11 @@ op centralize_w_rm. Tiles are the input tensor's 32x32 tiles. Run with
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -55,8 +57,10 @@ print(json.dumps({"wall_s": time.perf_counter() - t0}))
 """
 
 
-def _fresh(code: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+def _fresh(code: str, cache: str = "off") -> dict:
+    """Run `code` in a fresh interpreter; `cache` is its PERFMODEL_CACHE_DIR (off: estimate_many derives all)."""
+    env = {**os.environ, "PERFMODEL_CACHE_DIR": cache}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -91,16 +95,29 @@ def test_bench_des(shape: tuple[int, ...], grid: tuple[int, int] | None, functio
 @pytest.mark.benchmark
 @pytest.mark.parametrize("rows", [100_000, 1_000_000], ids=["100k", "1M"])
 def test_bench_estimate_many(rows: int) -> None:
-    runs = [_fresh(_MANY.format(here=str(HERE), rows=rows)) for _ in range(RUNS)]
+    # A random table takes tens of seconds per 100k rows today (README, performance): one run of each.
+    runs = 1
+    code = _MANY.format(here=str(HERE), rows=rows)
+    if rows <= 100_000:  # cold again with the persistent cache filled by a first process
+        with tempfile.TemporaryDirectory() as folder:
+            _fresh(code, cache=folder)
+            cached = [_fresh(code, cache=folder) for _ in range(runs)]
+        _report(
+            f"estimate_many {rows:,} random rows, cold with the disk cache filled",
+            [rows / r["cold_s"] for r in cached],
+            "rows/s",
+            ">= 500,000 rows/s at 100k",
+        )
+    results = [_fresh(code) for _ in range(runs)]
     _report(
-        f"estimate_many {rows:,} random rows, cold (first call, fresh process)",
-        [rows / r["cold_s"] for r in runs],
+        f"estimate_many {rows:,} random rows, cold (first call, fresh process, no disk cache)",
+        [rows / r["cold_s"] for r in results],
         "rows/s",
         ">= 500,000 rows/s at 100k",
     )
     _report(
         f"estimate_many {rows:,} random rows, warm",
-        [rows / r["warm_s"] for r in runs],
+        [rows / r["warm_s"] for r in results],
         "rows/s",
         ">= 1,000,000 rows/s at 1M",
     )
