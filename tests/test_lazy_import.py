@@ -32,3 +32,14 @@ print(missing, callable(perfmodel.tune), perfmodel.recommend is recommend, calla
 def test_an_unknown_name_is_an_attribute_error() -> None:
     out = _run("import perfmodel\ntry:\n    perfmodel.no_such_name\nexcept AttributeError as e:\n    print(e)")
     assert "no_such_name" in out
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    """`perfmodel devices` registers and imports its own subcommand only: not calibrate's scipy."""
+    code = """
+import sys
+from perfmodel.cli import main
+main(["devices"])
+print(sorted(m for m in ("scipy", "perfmodel.cli.calibrate", "perfmodel.cli.serve") if m in sys.modules))
+"""
+    assert _run(code).strip().splitlines()[-1] == "[]"

@@ -48,13 +48,21 @@ def package_version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with `only`, just that subcommand is registered (its module alone is
+    imported, so a command does not pay for the libraries of the others: scipy for calibrate, uvicorn for
+    serve)."""
     parser = _Parser(prog="perfmodel", description="Performance models and checks for Tenstorrent Tensix ops.")
     parser.add_argument("--version", action="version", version=f"perfmodel {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"perfmodel.cli.{name}").register(sub)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names when it starts with one (options before it mean the whole parser)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
 
 
 def attach_dash_values(argv: Sequence[str]) -> list[str]:
@@ -74,8 +82,8 @@ def attach_dash_values(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(attach_dash_values(sys.argv[1:] if argv is None else argv))
+    argv = attach_dash_values(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_command_of(argv)).parse_args(argv)
     try:
         return int(args.run(args))
     except PerfModelError as exc:
