@@ -18,6 +18,7 @@ from pathlib import Path as _Path
 from typing import TYPE_CHECKING, Any
 
 from perfmodel._layout import mount_project_folders as _mount_project_folders
+from perfmodel._lazy import lazy_exports
 from perfmodel.errors import InputError, PerfModelError, ProfileError
 
 if TYPE_CHECKING:
@@ -90,17 +91,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'perfmodel' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports("perfmodel", _EXPORTS, globals())
 
 
 # The package `perfmodel.tune` and the function `perfmodel.tune` share a name. The package is imported here

@@ -11,8 +11,9 @@ The names below are imported on first use (PEP 562): importing the package costs
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from perfmodel._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from perfmodel.tune.objective import BACKENDS, OBJECTIVES, Evaluation
@@ -47,14 +48,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'perfmodel.tune' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports("perfmodel.tune", _EXPORTS, globals())
