@@ -191,3 +191,7 @@ def test_the_key_follows_the_profile_content_and_the_code() -> None:
     assert cache.profile_hash(renamed) != cache.profile_hash(device)
     assert cache.store("centralize_w_rm", slower).path != cache.store("centralize_w_rm", device).path
     assert cache.code_hash("centralize_w_rm") != cache.code_hash("unary")  # the op's own folder is hashed
+    # The same figures read from another file (an installed copy against a checkout) share the cache.
+    assert cache.profile_hash(dataclasses.replace(device, path="elsewhere/wormhole_b0_n150.toml")) == (
+        cache.profile_hash(device)
+    )

@@ -20,6 +20,7 @@ the cache only ever saves time. The entries are pickles: like any cache director
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -75,8 +76,10 @@ def _version() -> str:
 
 
 def profile_hash(device: Any) -> str:
-    """Hash of a board profile's content (every figure, its name included: a signature carries the name)."""
-    return hashlib.sha256(repr(device).encode()).hexdigest()[:24]
+    """Hash of a board profile's content: every field that takes part in its equality (every figure, its name
+    included: a signature carries the name), not the file it was read from."""
+    content = tuple((f.name, getattr(device, f.name)) for f in dataclasses.fields(device) if f.compare)
+    return hashlib.sha256(repr(content).encode()).hexdigest()[:24]
 
 
 class FigureStore:
