@@ -300,3 +300,9 @@ def test_zero_setup_profile() -> None:
     profile = dataclasses.replace(profile, dispatch=dataclasses.replace(profile.dispatch, kernel_setup_cycles=0.0))
     assert_same_run(_centralize((1, 1, 64, 64), profile, "bfloat16", grid=(1, 1)), functional=True)
     assert_same_run(perfmodel.get_op("unary").build_program((1, 1, 64, 64), device=profile, config={"grid": (1, 1)}))
+
+
+def test_reference_must_be_a_bool() -> None:
+    program = perfmodel.get_op("centralize_w_rm").build_program((1, 1, 64, 64), device="wormhole_b0_n150")
+    with pytest.raises(perfmodel.InputError, match="reference must be True or False, got 'no'"):
+        perfmodel.simulate(program, reference="no")

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import perfmodel
 from perfmodel import estimate_many
 from perfmodel.space import search_space
 
@@ -184,3 +185,8 @@ def test_pipeline_with_starved_and_deadlocking_capacities(factors: tuple[float, 
     np.testing.assert_array_equal(got.period_cycles[live], want.period_cycles[live])
     for name, values in want.kernel_end_cycles.items():
         np.testing.assert_array_equal(got.kernel_end_cycles[name][live], values[live])
+
+
+def test_reference_must_be_a_bool() -> None:
+    with pytest.raises(perfmodel.InputError, match="reference must be True or False, got 1"):
+        perfmodel.estimate_many("centralize_w_rm", {"N": [1]}, reference=1)

@@ -80,6 +80,8 @@ def estimate_many(op: Any, table: pd.DataFrame | Mapping[str, Any], *, reference
     # A cold call dry-runs the kernels for every new shape key: hundreds of thousands of short-lived
     # tuples that form no reference cycles. The cyclic collector would rescan them (and the caller's heap)
     # many times over; it is paused for the call and runs as usual afterwards.
+    if not isinstance(reference, bool):
+        raise InputError(f"reference must be True or False, got {reference!r}")
     paused = gc.isenabled()
     gc.disable()
     try:

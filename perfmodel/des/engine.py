@@ -225,6 +225,8 @@ def simulate(
     `default_max_events(program)`) or `timeout_s` seconds of wall time (default: none). `reference` runs the
     plain implementation of the NoC and of the kernel calls instead of their fast equivalents (the same
     results bit for bit: tests/test_des_fast_equals_reference.py)."""
+    if not isinstance(reference, bool):
+        raise InputError(f"reference must be True or False, got {reference!r}")
     if trace_path is not None:
         check_output_path(trace_path, what="trace file")  # refused now, not after a long run
     wall0 = time.perf_counter()
