@@ -241,14 +241,33 @@ class RowDevices:
 
 def noc_pairs(sigs: Sequence[StageSignature]) -> list[tuple[int, str]]:
     """The (NoC, direction) pairs the kernels' DRAM traffic uses."""
-    pairs = set()
+    pairs: set[tuple[int, str]] = set()
     for s in sigs:
-        for k in s.kernels:
-            for n in k.body:
-                for direction in ("read", "write"):
-                    if getattr(n, f"{direction}_bytes") > 0 and k.noc is not None:
-                        pairs.add((k.noc, direction))
+        pairs |= _traffic(s)[0]
     return sorted(pairs)
+
+
+# id(signature) -> (signature, its NoC pairs, its bytes per unit by (kernel, direction)): a table of many rows
+# asks for the same few signatures' traffic, and a wide row's signature has thousands of nodes.
+_TRAFFIC: dict[int, tuple[StageSignature, frozenset, dict[tuple[str, str], float]]] = {}
+
+
+def _traffic(sig: StageSignature) -> tuple[frozenset, dict[tuple[str, str], float]]:
+    hit = _TRAFFIC.get(id(sig))
+    if hit is not None and hit[0] is sig:
+        return hit[1], hit[2]
+    pairs = set()
+    per_unit: dict[tuple[str, str], float] = {}
+    for k in sig.kernels:
+        for direction in ("read", "write"):
+            attr = f"{direction}_bytes"
+            per_unit[(k.name, direction)] = sum(getattr(n, attr) for n in k.body)
+            if k.noc is not None and any(getattr(n, attr) > 0 for n in k.body):
+                pairs.add((k.noc, direction))
+    if len(_TRAFFIC) > 16384:
+        _TRAFFIC.clear()
+    _TRAFFIC[id(sig)] = (sig, frozenset(pairs), per_unit)
+    return frozenset(pairs), per_unit
 
 
 def _share(dev: RowDevices, noc: int | None, direction: str, active: np.ndarray, dram_rate: np.ndarray) -> np.ndarray:
@@ -264,8 +283,7 @@ def _share(dev: RowDevices, noc: int | None, direction: str, active: np.ndarray,
 
 def per_row_bytes(sigs: Sequence[StageSignature], which: np.ndarray, kernel: str, direction: str) -> np.ndarray:
     """Per row: the DRAM bytes `kernel` moves per unit in `direction`."""
-    attr = f"{direction}_bytes"
-    values = [sum(getattr(x, attr) for x in s.kernel(kernel).body) for s in sigs]
+    values = [_traffic(s)[1][(kernel, direction)] for s in sigs]
     return np.asarray(values, dtype=float)[which]
 
 

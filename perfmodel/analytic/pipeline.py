@@ -281,7 +281,7 @@ def _evaluate_rows(
     rows = units.shape[0]
     table = _sig_table(sigs)
     if rows <= _CHUNK_ROWS:
-        return _pipeline_times(
+        return _times_of(
             table,
             which,
             units,
@@ -294,11 +294,11 @@ def _evaluate_rows(
             reference,
         )
     parts = []
-    workspace: dict[tuple[int, tuple[int, int]], np.ndarray] = {}  # history arrays, reused chunk to chunk
+    workspace: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}  # history arrays, reused chunk to chunk
     for lo in range(0, rows, _CHUNK_ROWS):
         sl = slice(lo, lo + _CHUNK_ROWS)
         parts.append(
-            _pipeline_times(
+            _times_of(
                 table,
                 np.asarray(which)[sl],
                 units[sl],
@@ -322,9 +322,10 @@ def _evaluate_rows(
 
 
 def _history(
-    workspace: dict[tuple[int, tuple[int, int]], np.ndarray] | None, i: int, shape: tuple[int, int]
+    workspace: dict[tuple[int, tuple[int, ...]], np.ndarray] | None, i: int, shape: tuple[int, ...]
 ) -> np.ndarray:
-    """An uninitialised (units + 1, rows) history array, from `workspace` when it has one.
+    """An uninitialised (units + 1, rows) history array (or (nodes, units + 1, rows) planes), from `workspace`
+    when it has one.
 
     No fill is needed: the recursion writes unit k of every row still running before anything reads it,
     and reads of a later unit (a dependency not yet due) are masked. Not filling tens of MB saves as much
@@ -422,38 +423,6 @@ def _segment_work_reference(
     return work, pages, work_iso
 
 
-def _segment_work(
-    table: _SigTable,
-    which: np.ndarray,
-    rows: int,
-    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """`_segment_work_reference` with every node at once: (nodes, rows) matrices, the same float operations."""
-    nodes = len(table.body)
-    if not nodes:
-        return [], [], []
-    work_iso = np.asarray(table.work)[:, which]
-    pages = np.asarray(table.pages)[:, which]
-    if share_bytes_per_cycle is None:
-        return list(work_iso), list(pages), list(work_iso)
-    kernel_of = np.array([table.kernels.index(kernel) for kernel, _, _ in table.body])
-    shared = np.asarray(table.fixed)[:, which]
-    moved = np.zeros((nodes, rows))
-    for direction in ("read", "write"):
-        nbytes = np.asarray([b[direction] for b in table.nbytes])[:, which]
-        # As node by node: a node adds the term only if some row moves bytes that way.
-        has = np.flatnonzero(np.any(nbytes > 0, axis=1))
-        if not has.size:
-            continue
-        share = np.stack(
-            [np.broadcast_to(np.asarray(share_bytes_per_cycle[(k, direction)]), (rows,)) for k in table.kernels]
-        )
-        shared[has] = shared[has] + nbytes[has] / share[kernel_of[has]]
-        moved[has] = moved[has] + nbytes[has]
-    work = np.where(moved > 0, np.maximum(work_iso, shared), work_iso)
-    return list(work), list(pages), list(work_iso)
-
-
 def _release(
     cb: int, nodes: list[int], cumulative: np.ndarray, need: np.ndarray, uniform: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -478,6 +447,27 @@ def _release(
     return np.asarray(nodes, dtype=np.int64)[first], shift
 
 
+def _times_of(
+    table: _SigTable,
+    which: np.ndarray,
+    units: np.ndarray,
+    capacities: Mapping[int, np.ndarray],
+    share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
+    rate_cycles: Mapping[str, np.ndarray] | None,
+    lockstep_units: int | None,
+    max_explicit_units: int,
+    workspace: dict[tuple[int, tuple[int, ...]], np.ndarray] | None,
+    reference: bool,
+) -> PipelineTimes:
+    """The times of rows of one structure: the plain evaluation, or the compiled one (`pipeline_fast`)."""
+    args = (table, which, units, capacities, share_bytes_per_cycle, rate_cycles, lockstep_units, max_explicit_units)
+    if reference:
+        return _pipeline_times(*args, workspace)
+    from perfmodel.analytic import pipeline_fast
+
+    return pipeline_fast.pipeline_times(*args, workspace)
+
+
 def _pipeline_times(
     table: _SigTable,
     which: np.ndarray,
@@ -487,17 +477,14 @@ def _pipeline_times(
     rate_cycles: Mapping[str, np.ndarray] | None,
     lockstep_units: int | None,
     max_explicit_units: int,
-    workspace: dict[tuple[int, tuple[int, int]], np.ndarray] | None = None,
-    reference: bool = True,
+    workspace: dict[tuple[int, tuple[int, ...]], np.ndarray] | None = None,
 ) -> PipelineTimes:
+    """The plain evaluation: every dependency node by node, every row gathered (the reference)."""
     which = np.asarray(which, dtype=np.int64)
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
     kernels, body, pro = table.kernels, table.body, table.pro
-    if reference:
-        work, pages, work_iso = _segment_work_reference(table, which, rows, share_bytes_per_cycle)
-    else:
-        work, pages, work_iso = _segment_work(table, which, rows, share_bytes_per_cycle)
+    work, pages, work_iso = _segment_work_reference(table, which, rows, share_bytes_per_cycle)
     pro_work = [w[which] for w in table.pro_work]
     pro_pages = [p[which] for p in table.pro_pages]
     tail = {name: v[which] for name, v in table.tail.items()}
@@ -564,8 +551,139 @@ def _pipeline_times(
         deps.append(dep)
         pro_deps.append(pro_dep)
 
-    # Evaluation order inside a unit: program order plus same-unit (shift 0) dependencies, the earliest
-    # ready node first (Kahn's algorithm on a heap).
+    order = evaluation_order(body, deps, deadlock)
+
+    cyc = np.ones(rows, dtype=np.int64)
+    for dep in deps:
+        if dep is not None:
+            cyc = np.lcm(cyc, np.maximum(dep[1], 1))
+    # Always run past the transient, even for short runs, so that the steady-state period is known.
+    k_max = max(max_explicit_units, 3 * int(cyc.max(initial=1)) + 8)
+
+    start_of, pro_time_by_index = prologue_times(kernels, pro, setup, pro_work, pro_tail)
+
+    own = {name: [i for i, b in enumerate(body) if b[0] == name] for name in kernels}
+    # History (every unit) only for nodes another node depends on and each kernel's last node; the rest
+    # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
+    keep = {int(j) for dep in deps if dep is not None for j in _distinct(dep[0])}
+    keep |= {own[name][-1] for name in kernels if own[name]}
+    keep |= {own[name][0] for name in kernels if own[name]}
+    # Each row runs to its own horizon k_row (it extrapolates from there, so its result never depends on
+    # the rest of the batch). Rows are taken longest horizon first, so the rows still running at unit k are
+    # a prefix: the recursion touches only those (most rows stop at 24 units, a few run to 44).
+    k_row = np.maximum(max_explicit_units, 3 * cyc + 8)
+    perm = np.argsort(-k_row, kind="stable")
+    running = np.searchsorted(-k_row[perm], -np.arange(k_max + 1), side="right")  # rows with k_row >= k
+
+    def sort(values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values, (rows,))[perm]
+
+    start_p = {name: sort(v) for name, v in start_of.items()}
+    tail_p = {name: sort(v) for name, v in tail.items()}
+    idx = np.arange(rows)
+    work_p = [sort(w) for w in work]
+    work_iso_p = [sort(w) for w in work_iso]
+    deps_p = [None if dep is None else (sort(dep[0]), sort(dep[1]), np.unique(dep[0]).tolist()) for dep in deps]
+    rate_p = None if rate_cycles is None else {name: sort(v) for name, v in rate_cycles.items()}
+    pro_p = {j: sort(v) for j, v in pro_time_by_index.items()}
+    hist = {i: _history(workspace, i, (k_max + 1, rows)) for i in keep}
+    _recursion_reference(
+        order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
+        running, k_max, lockstep_units, idx,
+    )  # fmt: skip
+    curves = {name: hist[own[name][-1]] for name in kernels if own[name]}
+    return extrapolate(kernels, curves, cyc, k_row, perm, units, start_p, tail_p, setup, epilogue, deadlock)
+
+
+def extrapolate(
+    kernels: Sequence[str],
+    curves: Mapping[str, np.ndarray],
+    cyc: np.ndarray,
+    k_row: np.ndarray,
+    perm: np.ndarray,
+    units: np.ndarray,
+    start_p: Mapping[str, np.ndarray],
+    tail_p: Mapping[str, np.ndarray],
+    setup: np.ndarray,
+    epilogue: Mapping[str, np.ndarray],
+    deadlock: np.ndarray,
+) -> PipelineTimes:
+    """The times of `units` units from each kernel's last-node times over its first k_row units (`curves`,
+    (units + 1, rows) in horizon order `perm`): explicit up to the horizon, periodic beyond it."""
+    rows = units.shape[0]
+    idx = np.arange(rows)
+
+    def sort(values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values, (rows,))[perm]
+
+    ends: dict[str, np.ndarray] = {}
+    period = np.zeros(rows)
+    k_row = k_row[perm]
+    c = np.minimum(cyc[perm], k_row - 1)
+    units_p = units[perm]
+    explicit = np.clip(units_p, 1, k_row)
+    beyond = units_p > k_row
+    m = k_row - ((k_row - units_p) % c)
+    setup_p, back = sort(setup), np.empty(rows, dtype=np.int64)
+    back[perm] = idx  # sorted position of each row
+    for name in kernels:
+        history, start, tail_n = curves.get(name), start_p[name], tail_p[name]
+        slope = (
+            _end_after(history, start, tail_n, k_row, idx) - _end_after(history, start, tail_n, k_row - c, idx)
+        ) / c
+        value = _end_after(history, start, tail_n, explicit, idx)
+        base = _end_after(history, start, tail_n, np.clip(m, 1, k_row), idx)
+        value = np.where(beyond, base + (units_p - m) * slope, value)
+        ends[name] = (np.where(units_p == 0, setup_p, value) + sort(epilogue[name]))[back]
+        period = np.maximum(period, slope)
+    period = period[back]
+    total = np.max(np.stack(list(ends.values())), axis=0)
+    return PipelineTimes(total, period, ends, deadlock)
+
+
+def _end_after(
+    history: np.ndarray | None, start: np.ndarray, tail: np.ndarray, k: np.ndarray, idx: np.ndarray
+) -> np.ndarray:
+    """A kernel's end after k[row] units (its last node's time in that unit plus its tail), per row; a kernel
+    with no CB call in its units (no `history`) runs its tail once per unit. Only units a row ran are read."""
+    if history is None:
+        return start + k * tail
+    return history[k, idx] + tail
+
+
+def prologue_times(
+    kernels: Sequence[str],
+    pro: Sequence[tuple[str, str, int]],
+    setup: np.ndarray,
+    pro_work: Sequence[np.ndarray],
+    pro_tail: Mapping[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
+    """(each kernel's time before its first unit, each prologue node's time): a prologue never blocks here."""
+    pro_time: list[np.ndarray] = []
+    start_of: dict[str, np.ndarray] = {}
+    for name in kernels:
+        t = setup.copy()
+        for j, p in enumerate(pro):
+            if p[0] == name:
+                t = t + pro_work[j]
+                pro_time.append(t)
+        start_of[name] = t + pro_tail[name]
+    pro_time_by_index = {}
+    counter = 0
+    for name in kernels:
+        for j, p in enumerate(pro):
+            if p[0] == name:
+                pro_time_by_index[j] = pro_time[counter]
+                counter += 1
+    return start_of, pro_time_by_index
+
+
+def evaluation_order(
+    body: Sequence[tuple[str, str, int]], deps: Sequence[tuple[np.ndarray, np.ndarray] | None], deadlock: np.ndarray
+) -> list[int]:
+    """The order of the nodes inside a unit: program order plus same-unit (shift 0) dependencies, the earliest
+    ready node first (Kahn's algorithm on a heap). Rows whose same-unit waits close a cycle are marked in
+    `deadlock` and those edges dropped."""
     preds: list[set[int]] = [set() for _ in body]
     succs: list[list[int]] = [[] for _ in body]
     for i in range(len(body)):
@@ -592,105 +710,7 @@ def _pipeline_times(
         order = _unit_order(preds, succs)
         if len(order) < len(body):
             raise ValueError("the kernels' same-unit CB dependencies form a cycle: the program deadlocks")
-
-    cyc = np.ones(rows, dtype=np.int64)
-    for dep in deps:
-        if dep is not None:
-            cyc = np.lcm(cyc, np.maximum(dep[1], 1))
-    # Always run past the transient, even for short runs, so that the steady-state period is known.
-    k_max = max(max_explicit_units, 3 * int(cyc.max(initial=1)) + 8)
-
-    # Prologue node times (a prologue never blocks here) and each kernel's time before its first unit.
-    pro_time: list[np.ndarray] = []
-    start_of: dict[str, np.ndarray] = {}
-    for name in kernels:
-        t = setup.copy()
-        for j, p in enumerate(pro):
-            if p[0] == name:
-                t = t + pro_work[j]
-                pro_time.append(t)
-        start_of[name] = t + pro_tail[name]
-    pro_time_by_index = {}
-    counter = 0
-    for name in kernels:
-        for j, p in enumerate(pro):
-            if p[0] == name:
-                pro_time_by_index[j] = pro_time[counter]
-                counter += 1
-
-    own = {name: [i for i, b in enumerate(body) if b[0] == name] for name in kernels}
-    # History (every unit) only for nodes another node depends on and each kernel's last node; the rest
-    # needs just the current unit. Keeps memory at a few (k_max x rows) arrays.
-    keep = {int(j) for dep in deps if dep is not None for j in _distinct(dep[0])}
-    keep |= {own[name][-1] for name in kernels if own[name]}
-    keep |= {own[name][0] for name in kernels if own[name]}
-    # Each row runs to its own horizon k_row (it extrapolates from there, so its result never depends on
-    # the rest of the batch). Rows are taken longest horizon first, so the rows still running at unit k are
-    # a prefix: the recursion touches only those (most rows stop at 24 units, a few run to 44).
-    k_row = np.maximum(max_explicit_units, 3 * cyc + 8)
-    perm = np.argsort(-k_row, kind="stable")
-    running = np.searchsorted(-k_row[perm], -np.arange(k_max + 1), side="right")  # rows with k_row >= k
-
-    def sort(values: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(values, (rows,))[perm]
-
-    start_p = {name: sort(v) for name, v in start_of.items()}
-    tail_p = {name: sort(v) for name, v in tail.items()}
-    if reference:
-        work_p = [sort(w) for w in work]
-        work_iso_p = [sort(w) for w in work_iso]
-        deps_p = [None if dep is None else (sort(dep[0]), sort(dep[1]), np.unique(dep[0]).tolist()) for dep in deps]
-    else:
-        # The same arrays, permuted as one matrix each (a few calls instead of a few per node).
-        work_p = list(_sorted_rows(work, perm, rows))
-        work_iso_p = (
-            work_p
-            if all(a is b for a, b in zip(work, work_iso, strict=True))
-            else list(_sorted_rows(work_iso, perm, rows))
-        )
-        present = [dep for dep in deps if dep is not None]
-        nodes_p = iter(_sorted_rows([dep[0] for dep in present], perm, rows))
-        shift_p = iter(_sorted_rows([dep[1] for dep in present], perm, rows))
-        deps_p = [None if dep is None else (next(nodes_p), next(shift_p), _distinct(dep[0])) for dep in deps]
-    rate_p = None if rate_cycles is None else {name: sort(v) for name, v in rate_cycles.items()}
-    pro_p = {j: sort(v) for j, v in pro_time_by_index.items()}
-    hist = {i: _history(workspace, i, (k_max + 1, rows)) for i in keep}
-    idx = np.arange(rows)
-    if reference:
-        _recursion_reference(
-            order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
-            running, k_max, lockstep_units, idx,
-        )  # fmt: skip
-    else:
-        _recursion(
-            order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
-            running, k_max, lockstep_units, idx,
-        )  # fmt: skip
-
-    ends: dict[str, np.ndarray] = {}
-    period = np.zeros(rows)
-    k_row = k_row[perm]
-    c = np.minimum(cyc[perm], k_row - 1)
-    units_p = units[perm]
-    explicit = np.clip(units_p, 1, k_row)
-    beyond = units_p > k_row
-    m = k_row - ((k_row - units_p) % c)
-    setup_p, back = sort(setup), np.empty(rows, dtype=np.int64)
-    back[perm] = idx  # sorted position of each row
-    for name in kernels:
-        if own[name]:
-            curve = hist[own[name][-1]][1:] + tail_p[name]  # (k_max, rows): end after k units
-        else:
-            curve = start_p[name] + np.arange(1, k_max + 1)[:, None] * tail_p[name]
-        slope = (curve[k_row - 1, idx] - curve[k_row - 1 - c, idx]) / c
-        value = curve[explicit - 1, idx]
-        base = curve[np.clip(m, 1, k_row) - 1, idx]
-        value = np.where(beyond, base + (units_p - m) * slope, value)
-        ends[name] = (np.where(units_p == 0, setup_p, value) + sort(epilogue[name]))[back]
-        period = np.maximum(period, slope)
-    period = period[back]
-    total = np.max(np.stack(list(ends.values())), axis=0)
-    return PipelineTimes(total, period, ends, deadlock)
+    return order
 
 
 def _recursion_reference(
@@ -725,83 +745,6 @@ def _recursion_reference(
             cur[i] = t
             if i in keep:
                 hist[i][k, :n] = t
-
-
-def _recursion(
-    order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
-    running, k_max, lockstep_units, idx,
-) -> None:  # fmt: skip
-    """Fill `hist[i][k]` (the time of node i of unit k, rows in horizon order) for every kept node.
-
-    The same float operations as `_recursion_reference`, in the same order per row; what differs is only
-    how values are fetched: a kept node is computed in place in its history row, and a dependency whose
-    node and unit shift are the same on every row (most: the compute threads' pseudo-CBs) is a slice of
-    the history rather than a per-row gather, skipped in units where it is not due.
-    """
-    plans = []
-    for i in order:
-        name = body[i][0]
-        first = i == own[name][0]
-        dep = deps_p[i]
-        if dep is None:
-            plan = None
-        else:
-            nodes, shift, distinct = dep
-            if len(distinct) == 1 and shift.size and shift[0] == shift.min() == shift.max():
-                plan = (distinct[0], int(shift[0]))
-            else:
-                plan = dep
-        plans.append(
-            (
-                i,
-                name,
-                first,
-                own[name][-1],
-                work_p[i],
-                work_iso_p[i],
-                rate_p[name] if (rate_p is not None and first and name in rate_p) else None,
-                plan,
-                None if pro_deps[i] is None else pro_p[pro_deps[i]],
-                hist.get(i),
-            )
-        )
-    cur: dict[int, np.ndarray] = {}
-    maximum, add = np.maximum, np.add
-    for k in range(1, k_max + 1):
-        n = running[k]
-        in_step = lockstep_units is None or k <= lockstep_units
-        for i, name, first, last, work_s, work_i, rate, plan, pro, own_hist in plans:
-            if not first:
-                prev = cur[i - 1]
-            elif k == 1:
-                prev = start_p[name][:n]
-            else:
-                prev = hist[last][k - 1, :n] + tail_p[name][:n]
-            work = work_s if in_step else work_i
-            if own_hist is not None:
-                t = own_hist[k, :n]
-                add(prev, work[:n], out=t)
-            else:
-                t = prev + work[:n]
-            if rate is not None and k > 1:
-                maximum(t, own_hist[k - 1, :n] + rate[:n], out=t)
-            if plan is not None:
-                if len(plan) == 2:
-                    j, shift = plan
-                    src = k - shift
-                    if 1 <= src <= k:
-                        maximum(t, hist[j][src, :n], out=t)
-                else:
-                    nodes, shift, distinct = plan
-                    src = k - shift[:n]
-                    at = np.clip(src, 0, k_max)
-                    got = hist[distinct[0]][at, idx[:n]]
-                    for j in distinct[1:]:
-                        got = np.where(nodes[:n] == j, hist[j][at, idx[:n]], got)
-                    maximum(t, np.where((src >= 1) & (src <= k), got, _NEG), out=t)
-            if pro is not None:
-                maximum(t, pro[:n], out=t)
-            cur[i] = t
 
 
 def _sorted_rows(arrays: Sequence[np.ndarray], perm: np.ndarray, rows: int) -> np.ndarray:
