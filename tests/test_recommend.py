@@ -216,17 +216,17 @@ def test_max_error_defaults_to_the_ops_tolerance_and_is_checked() -> None:
 
 def test_each_configuration_is_simulated_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The op's default is often among the top candidates: it is simulated once and its times agree."""
-    from perfmodel.tune import recommendation
+    from perfmodel.tune import simulations
 
     calls: list[dict] = []
-    real = recommendation.confirm_program
+    real = simulations.confirm_program
 
     def counting(space, point):
         calls.append(dict(point))
         return real(space, point)
 
-    monkeypatch.setattr(recommendation, "confirm_program", counting)
-    rec = recommend(OP, (1, 1, 4096, 2048), device=WH, top_k=3)
+    monkeypatch.setattr(simulations, "confirm_program", counting)
+    rec = recommend(OP, (1, 1, 4096, 2048), device=WH, top_k=3, workers=1)  # every simulation in this process
     keys = [tuple(sorted(c.items())) for c in calls]
     assert len(keys) == len(set(keys))
     default = {k: v for k, v in rec.baseline.config.items() if k != "num_cores"}

@@ -158,7 +158,10 @@ def _gather_sig_table(sigs: Sequence[StageSignature]) -> _SigTable:
     )
 
 
-_CHUNK_ROWS = 32_768  # rows per pass: bounds the history arrays to a few tens of MB
+_CHUNK_ROWS = 32_768  # rows per pass at most
+# Node x row cells per pass: a pass holds a few (nodes, rows) arrays (work, pages, dependencies), so a wide
+# row's thousands of nodes take fewer rows at a time (about 16 MB per array).
+_CHUNK_CELLS = 2**21
 
 
 def pipeline_times(
@@ -280,7 +283,8 @@ def _evaluate_rows(
     """`pipeline_times` for signatures of one structure, in chunks of rows."""
     rows = units.shape[0]
     table = _sig_table(sigs)
-    if rows <= _CHUNK_ROWS:
+    chunk = max(256, min(_CHUNK_ROWS, _CHUNK_CELLS // max(len(table.body), 1)))
+    if rows <= chunk:
         return _times_of(
             table,
             which,
@@ -295,8 +299,8 @@ def _evaluate_rows(
         )
     parts = []
     workspace: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}  # history arrays, reused chunk to chunk
-    for lo in range(0, rows, _CHUNK_ROWS):
-        sl = slice(lo, lo + _CHUNK_ROWS)
+    for lo in range(0, rows, chunk):
+        sl = slice(lo, lo + chunk)
         parts.append(
             _times_of(
                 table,

@@ -18,11 +18,16 @@ then the fewest cores, and the simulator's budget goes to genuinely different ca
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from perfmodel.space import SearchSpace
+
+if TYPE_CHECKING:
+    from perfmodel.tune.simulations import Simulations
 
 # Spaces up to this many points are ranked exhaustively by estimate_many (about 10^5 points a second);
 # larger ones by an analytic optuna study of STUDY_TRIALS trials.
@@ -36,20 +41,32 @@ COMPUTE_KNOBS = ("math_fidelity", "fp32_dest_acc_en", "dst_full_sync_en")
 TIE_RELATIVE = 1e-9
 
 
-def rank_space(space: SearchSpace, *, seed: int = 0, max_error: float | None = None) -> tuple[pd.DataFrame, str]:
+def rank_space(
+    space: SearchSpace,
+    *,
+    seed: int = 0,
+    max_error: float | None = None,
+    helper: Simulations | None = None,
+    then: Callable[[], None] | None = None,
+) -> tuple[pd.DataFrame, str]:
     """(ranked table, 'exhaustive' or 'study'): analytic figures of the space's points, best feasible first.
 
     With `max_error`, the feasible points get their numerical error (`perfmodel.tune.error`), and a point whose
-    max abs error exceeds the bound is infeasible ("error ... exceeds max_error ...").
+    max abs error exceeds the bound is infeasible ("error ... exceeds max_error ..."). `helper` shares the
+    rows of the analytic model with a helper process (`simulations.Simulations`); the table is the same.
+    `then` is called once the analytic figures are in, before the errors are computed.
     """
     from perfmodel.tune.objective import analytic_table
 
-    staged = _staged_points(space)
+    analytic = analytic_table if helper is None else helper.analytic_table
+    staged = _staged_points(space, analytic)
     if staged is not None:
         first, refined = staged
         # The first stage's rows are ranked already: only the refined points are new.
-        parts = [first] if refined.empty else [first, analytic_table(space, refined)]
+        parts = [first] if refined.empty else [first, analytic(space, refined)]
         ranked = pd.concat(parts, ignore_index=True)
+        if then is not None:
+            then()
         if max_error is not None:
             ranked = bound_error(space, ranked, max_error)
         return sort_ranked(space, ranked), "staged"
@@ -63,17 +80,22 @@ def rank_space(space: SearchSpace, *, seed: int = 0, max_error: float | None = N
         )
         table, method = space.table([t.config for t in result.trials if t.config]), "study"
         table = table.drop_duplicates(ignore_index=True)
-    ranked = analytic_table(space, table)
+    ranked = analytic(space, table)
+    if then is not None:
+        then()
     if max_error is not None:
         ranked = bound_error(space, ranked, max_error)
     return sort_ranked(space, ranked), method
 
 
-def _staged_points(space: SearchSpace) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+def _staged_points(
+    space: SearchSpace, analytic_table: Callable[[SearchSpace, pd.DataFrame], pd.DataFrame] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """A two-stage ranking (module docstring): (the first stage's points with their analytic figures, the
-    refined points not among them), or None when the space is ranked otherwise."""
-    from perfmodel.tune.objective import analytic_table
-
+    refined points not among them), or None when the space is ranked otherwise. `analytic_table`:
+    `objective.analytic_table` or an equivalent (default: that one)."""
+    if analytic_table is None:
+        from perfmodel.tune.objective import analytic_table
     compute = [n for n in COMPUTE_KNOBS if n in space.knob_names and len(space.knob(n).choices) > 1]
     if space.size <= STAGED_LIMIT or not compute:
         return None

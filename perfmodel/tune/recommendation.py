@@ -30,8 +30,9 @@ from typing import Any
 from perfmodel.errors import InputError
 from perfmodel.result import plain_value
 from perfmodel.space import SearchSpace, search_space
-from perfmodel.tune.objective import confirm_program, evaluation_of_row
+from perfmodel.tune.objective import evaluation_of_row
 from perfmodel.tune.ranking import infeasible_reasons, rank_space, top_candidates
+from perfmodel.tune.simulations import Simulations, default_workers
 
 MAX_ATTEMPTS_PER_K = 3
 
@@ -204,17 +205,22 @@ def recommend(
     space: SearchSpace | None = None,
     seed: int = 0,
     max_error: float | None = None,
+    workers: int | None = None,
 ) -> Recommendation:
     """The configuration of `op` to build for `shape` on `device`, confirmed by the simulator (module doc).
 
     `space` replaces the op's declared search space; the baseline stays the op's own default. `max_error`
     bounds the max abs error of the recommended configuration (None: the op's tolerance; `math.inf`: no bound).
+    `workers`: processes that simulate the candidates (None: 2 when a helper can be forked, see
+    `simulations.default_workers`; 1: this process only). The result is the same either way.
     """
     from perfmodel.tune.objective import analytic_table
     from perfmodel.tune.ranking import bound_error
 
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InputError(f"top_k must be an integer >= 1, got {top_k!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise InputError(f"workers must be an integer >= 1, got {workers!r}")
     if max_error is not None and (
         isinstance(max_error, bool) or not isinstance(max_error, int | float) or not max_error >= 0
     ):
@@ -226,29 +232,40 @@ def recommend(
         raise InputError(f"space is for op {space.op_name!r}, not {op_name!r}")
     space = space or declared
     bound = declared.tolerance if max_error is None else float(max_error)
-    ranked, method = rank_space(space, seed=seed, max_error=bound)
-    feasible_points = int(ranked["feasible"].astype(bool).sum())
+    with Simulations((space, declared), default_workers() if workers is None else workers) as sims:
+        # The helper process (if any) ranks part of the space, then simulates the baseline while this process
+        # computes the errors and starts on the candidates.
+        ranked, method = rank_space(
+            space,
+            seed=seed,
+            max_error=bound,
+            helper=sims,
+            then=lambda: sims.start(declared, declared.point_of(declared.default)),
+        )
+        feasible_points = int(ranked["feasible"].astype(bool).sum())
 
-    confirmed: list[tuple[Candidate, Any, Any, Any]] = []
-    rejected: list[Candidate] = []
-    simulated: dict[tuple, tuple[str, Any, Any, Any]] = {}  # the op's default is often a top candidate too
-    for row in top_candidates(ranked, MAX_ATTEMPTS_PER_K * top_k).to_dict("records"):
-        if len(confirmed) >= top_k:
-            break
-        candidate, outcome = _confirm(space, row, simulated)
-        if candidate.confirmed:
-            confirmed.append((candidate, *outcome))
-        else:
-            rejected.append(candidate)
+        confirmed: list[tuple[Candidate, Any, Any, Any]] = []
+        rejected: list[Candidate] = []
+        rows = top_candidates(ranked, MAX_ATTEMPTS_PER_K * top_k).to_dict("records")
+        points = [space.point_of(row) for row in rows]
+        for index, row in enumerate(rows):
+            if len(confirmed) >= top_k:
+                break
+            _share_work(sims, space, points[index : index + top_k - len(confirmed)])
+            candidate, outcome = _confirm(space, row, sims)
+            if candidate.confirmed:
+                confirmed.append((candidate, *outcome))
+            else:
+                rejected.append(candidate)
 
-    base_table = analytic_table(declared, declared.table([declared.default]))
-    if bound is not None:
-        base_table = bound_error(declared, base_table, bound)
-    base_row = base_table.iloc[0].to_dict()
-    base_over = str(base_row["infeasible_reason"]).startswith("error ")
-    if base_over:  # timed all the same: the speedup is over what the factory builds untuned
-        base_row["feasible"], base_row["infeasible_reason"] = True, ""
-    baseline, base_outcome = _confirm(declared, base_row, simulated)
+        base_table = analytic_table(declared, declared.table([declared.default]))
+        if bound is not None:
+            base_table = bound_error(declared, base_table, bound)
+        base_row = base_table.iloc[0].to_dict()
+        base_over = str(base_row["infeasible_reason"]).startswith("error ")
+        if base_over:  # timed all the same: the speedup is over what the factory builds untuned
+            base_row["feasible"], base_row["infeasible_reason"] = True, ""
+        baseline, base_outcome = _confirm(declared, base_row, sims)
     if baseline.confirmed and not base_over:
         in_list = [c for c in confirmed if dict(c[0].config) == dict(baseline.config)]
         if not in_list:
@@ -316,14 +333,25 @@ def recommend(
     )
 
 
-def _confirm(
-    space: SearchSpace, row: Mapping[str, Any], simulated: dict[tuple, tuple[str, Any, Any, Any]]
-) -> tuple[Candidate, tuple[Any, Any, Any]]:
+def _share_work(sims: Simulations, space: SearchSpace, window: Sequence[Mapping[str, Any]]) -> None:
+    """Before the outcome of `window[0]` is asked for (`window`: the candidates still needed if every one
+    confirms), split the unsimulated ones between this process and the helper: an idle helper takes the second
+    (this process takes the first), and while the helper runs `window[0]` this process simulates the next."""
+    unknown = [p for p in window if not sims.known(space, p)]
+    if len(unknown) >= 2 and sims.idle():
+        sims.start(space, unknown[1])
+    if sims.pending(space, window[0]):
+        unknown = [p for p in window if not sims.known(space, p)]
+        if unknown:
+            sims.outcome(space, unknown[0])
+
+
+def _confirm(space: SearchSpace, row: Mapping[str, Any], sims: Simulations) -> tuple[Candidate, tuple[Any, Any, Any]]:
     """A Candidate for an `estimate_many` row: checked and simulated when the analytic model finds it feasible;
-    with its numerical error. `simulated` holds the outcomes of the points already confirmed in this call."""
+    with its numerical error. `sims` holds the outcomes of the points already simulated in this call."""
     from perfmodel.tune.error import numerical_error
 
-    candidate, outcome = _confirm_timed(space, row, simulated)
+    candidate, outcome = _confirm_timed(space, row, sims)
     found = numerical_error(space, candidate.config)
     if found is not None:
         candidate = dataclasses.replace(candidate, max_abs_error=found.max_abs_error, max_ulp=found.max_ulp)
@@ -331,7 +359,7 @@ def _confirm(
 
 
 def _confirm_timed(
-    space: SearchSpace, row: Mapping[str, Any], simulated: dict[tuple, tuple[str, Any, Any, Any]]
+    space: SearchSpace, row: Mapping[str, Any], sims: Simulations
 ) -> tuple[Candidate, tuple[Any, Any, Any]]:
     evaluation = evaluation_of_row(space, row)
     config = {**evaluation.point, "num_cores": evaluation.num_cores}
@@ -339,10 +367,7 @@ def _confirm_timed(
     if not evaluation.feasible:
         candidate = Candidate(config, analytic_ns, None, evaluation.l1_bytes_per_core, None, False, evaluation.reason)
         return candidate, (None, None, None)
-    key = tuple(sorted({**space.fixed, **evaluation.point}.items(), key=lambda item: item[0]))
-    if key not in simulated:
-        simulated[key] = confirm_program(space, evaluation.point)
-    reason, program, report, result = simulated[key]
+    reason, program, report, result = sims.outcome(space, evaluation.point)
     if result is None:
         candidate = Candidate(config, analytic_ns, None, evaluation.l1_bytes_per_core, None, False, reason)
         return candidate, (program, report, None)

@@ -1,0 +1,154 @@
+"""Simulating `recommend`'s candidates on two cores: a helper process forked from the caller.
+
+The simulator is pure Python, so a second core helps only from another process. `Simulations` forks one
+helper (when the machine has a second core and forking is safe: this process runs no other thread, and the
+platform forks) that inherits the search spaces, so only a point goes to it and only the simulation's result
+comes back. The caller starts a point in the helper (`start`) and later asks for its outcome (`outcome`):
+the helper's result, or a simulation run here when the point was never started. Either way the outcome is
+`objective.confirm_program`'s, so a recommendation does not depend on where its candidates ran (tests compare
+both).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from perfmodel.space import SearchSpace
+from perfmodel.tune.objective import confirm_program
+
+# The spaces a forked helper inherits, by id: set before the fork, read in the helper.
+_SPACES: dict[int, SearchSpace] = {}
+# A table of fewer rows is ranked here only: sending it costs more than it saves.
+SPLIT_ROWS = 256
+
+
+def default_workers() -> int:
+    """2 when a helper process can run beside this one (a second core, fork, no other thread), else 1."""
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return 2 if threading.active_count() == 1 else 1
+
+
+def _analytic(space_id: int, table: Any) -> Any:
+    """In the helper: `objective.analytic_table` of some rows."""
+    from perfmodel.tune.objective import analytic_table
+
+    return analytic_table(_SPACES[space_id], table)
+
+
+def _simulate(space_id: int, point: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """In the helper: (reason or '', the simulation result as a dict, or None when the point did not run)."""
+    reason, _program, _report, result = confirm_program(_SPACES[space_id], point)
+    return reason, None if result is None else result.to_dict()
+
+
+class Simulations:
+    """Candidate points simulated here or in one forked helper process (`workers` 2), each at most once."""
+
+    def __init__(self, spaces: tuple[SearchSpace, ...], workers: int) -> None:
+        self._spaces = spaces
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._started: dict[tuple, Future] = {}
+        self._done: dict[tuple, tuple[str, Any, Any, Any]] = {}
+
+    def __enter__(self) -> Simulations:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        for space in self._spaces:
+            _SPACES.pop(id(space), None)
+
+    @staticmethod
+    def key(space: SearchSpace, point: Mapping[str, Any]) -> tuple:
+        return tuple(sorted({**space.fixed, **point}.items(), key=lambda item: item[0]))
+
+    def known(self, space: SearchSpace, point: Mapping[str, Any]) -> bool:
+        """Whether the point was simulated or started already."""
+        key = self.key(space, point)
+        return key in self._done or key in self._started
+
+    def pending(self, space: SearchSpace, point: Mapping[str, Any]) -> bool:
+        """Whether the point is running in the helper (started, not finished)."""
+        future = self._started.get(self.key(space, point))
+        return future is not None and not future.done()
+
+    def idle(self) -> bool:
+        """Whether the helper (if any) has nothing to do."""
+        return self._workers >= 2 and not any(not f.done() for f in self._started.values())
+
+    def start(self, space: SearchSpace, point: Mapping[str, Any]) -> None:
+        """Simulate the point in the helper, if there is one and the point is new."""
+        if self._workers < 2 or self.known(space, point):
+            return
+        self._started[self.key(space, point)] = self._submit(_simulate, id(space), dict(point))
+
+    def analytic_table(self, space: SearchSpace, table: Any) -> Any:
+        """`objective.analytic_table(space, table)`, its rows shared with the helper when there is one: a row's
+        figures depend on that row only, so the table is the same."""
+        import pandas as pd
+
+        from perfmodel.tune.objective import analytic_table
+
+        if self._workers < 2 or len(table) < SPLIT_ROWS:
+            return analytic_table(space, table)
+        half = len(table) // 2
+        future = self._submit(_analytic, id(space), table.iloc[half:])
+        mine = analytic_table(space, table.iloc[:half])
+        try:
+            theirs = future.result()
+        except BrokenProcessPool:  # the helper died: its rows here instead
+            theirs = analytic_table(space, table.iloc[half:])
+        return pd.concat([mine, theirs], ignore_index=True)
+
+    def _submit(self, fn: Any, *args: Any) -> Future:
+        """Run fn(*args) in the helper, forked now if it is not running yet (it inherits the spaces)."""
+        if self._pool is None:
+            for s in self._spaces:
+                _SPACES[id(s)] = s
+            context = multiprocessing.get_context("fork")
+            self._pool = ProcessPoolExecutor(max_workers=self._workers - 1, mp_context=context)
+        return self._pool.submit(fn, *args)
+
+    def outcome(self, space: SearchSpace, point: Mapping[str, Any]) -> tuple[str, Any, Any, Any]:
+        """`confirm_program(space, point)`: the helper's result when it ran there, else simulated here."""
+        key = self.key(space, point)
+        if key in self._done:
+            return self._done[key]
+        future = self._started.pop(key, None)
+        value = None
+        if future is not None:
+            try:
+                value = _rebuilt(space, point, *future.result())
+            except BrokenProcessPool:  # the helper died (killed, out of memory): simulated here instead
+                value = None
+        if value is None:
+            value = confirm_program(space, point)
+        self._done[key] = value
+        return value
+
+
+def _rebuilt(
+    space: SearchSpace, point: Mapping[str, Any], reason: str, result: dict[str, Any] | None
+) -> tuple[str, Any, Any, Any]:
+    """The helper's outcome in `confirm_program`'s form: the Program and its check report are rebuilt here
+    (milliseconds, and the same objects: both are deterministic); a point that did not run needs neither."""
+    if result is None:
+        return reason, None, None, None
+    from perfmodel.checks import check
+    from perfmodel.result import RunResult
+
+    program = space.program(point)
+    return reason, program, check(program), RunResult.from_dict(result)

@@ -1,0 +1,80 @@
+"""`recommend` with a helper process: the same answer as in one process, and a helper that dies is not fatal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pandas as pd
+import pytest
+
+from perfmodel import recommend
+from perfmodel.errors import InputError
+from perfmodel.space import search_space
+from perfmodel.tune import simulations
+from perfmodel.tune.objective import analytic_table, confirm_program
+
+OP = "centralize_w_rm"
+WH = "wormhole_b0_n150"
+
+pytestmark = pytest.mark.skipif(
+    simulations.default_workers() < 2, reason="needs a second core and fork (the helper process)"
+)
+
+
+def _plain(rec) -> dict:
+    out = rec.to_dict()
+    out.pop("wall_seconds")
+    return out
+
+
+@pytest.mark.parametrize(("shape", "device"), [((1, 1, 256, 512), WH), ((1, 1, 64, 2048), "blackhole_p150a")])
+def test_recommend_is_the_same_with_a_helper_process(shape, device) -> None:
+    alone = recommend(OP, shape, device=device, workers=1)
+    shared = recommend(OP, shape, device=device, workers=2)
+    assert alone.ok and len(alone.alternatives) >= 2  # candidates to share between the two processes
+    assert _plain(shared) == _plain(alone)
+
+
+def test_analytic_rows_shared_with_the_helper_give_the_same_table() -> None:
+    space = search_space(OP, (1, 1, 512, 1024), device=WH)
+    table = space.only("grid_x", "grid_y", "in_buffering", "variant").table()
+    assert len(table) >= 2 * simulations.SPLIT_ROWS
+    with simulations.Simulations((space,), workers=2) as sims:
+        shared = sims.analytic_table(space, table)
+        assert sims._pool is not None  # the helper ran half of the rows
+    pd.testing.assert_frame_equal(shared, analytic_table(space, table), check_exact=True)
+
+
+def test_a_helper_that_dies_is_replaced_by_this_process() -> None:
+    space = search_space(OP, (1, 1, 256, 512), device=WH)
+    point = space.point_of(space.default)
+    with simulations.Simulations((space,), workers=2) as sims:
+        sims.start(space, point)
+        for pid in list(sims._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        reason, program, report, result = sims.outcome(space, point)
+    want = confirm_program(space, point)
+    assert reason == want[0] == ""
+    assert result.kernel_duration_ns == want[3].kernel_duration_ns
+    assert program.l1_bytes_per_core == want[1].l1_bytes_per_core and report.ok
+
+
+def test_no_helper_beside_other_threads() -> None:
+    """Forking a process that runs other threads can copy a lock another thread holds: one process then."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert simulations.default_workers() == 1
+    finally:
+        stop.set()
+        thread.join()
+    assert simulations.default_workers() == 2
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+def test_bad_workers_is_an_input_error(workers) -> None:
+    with pytest.raises(InputError, match="workers"):
+        recommend(OP, (1, 1, 256, 512), device=WH, workers=workers)
