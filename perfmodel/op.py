@@ -135,9 +135,17 @@ def list_ops() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(perfmodel.ops.__path__) if m.ispkg)
 
 
+# Ops already loaded, by name: asking again does not scan the ops folder.
+_LOADED: dict[str, Op] = {}
+
+
 def get_op(name: str) -> Op:
     """The op named `name`, e.g. 'centralize_w_rm'."""
+    op = _LOADED.get(name) if isinstance(name, str) else None
+    if op is not None:
+        return op
     if name not in list_ops():
         raise InputError(f"unknown op {name!r} (known: {', '.join(list_ops())})")
     module = importlib.import_module(f"perfmodel.ops.{name}")
+    _LOADED[name] = module.OP
     return module.OP

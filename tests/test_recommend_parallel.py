@@ -71,7 +71,14 @@ def test_no_helper_beside_other_threads() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_helper_needs_a_second_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(simulations.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(simulations.os, "cpu_count", lambda: 2)
     assert simulations.default_workers() == 2
+    monkeypatch.setattr(simulations.os, "cpu_count", lambda: 1)
+    assert simulations.default_workers() == 1
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])

@@ -47,14 +47,12 @@ def rank_space(
     seed: int = 0,
     max_error: float | None = None,
     helper: Simulations | None = None,
-    then: Callable[[], None] | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """(ranked table, 'exhaustive' or 'study'): analytic figures of the space's points, best feasible first.
 
     With `max_error`, the feasible points get their numerical error (`perfmodel.tune.error`), and a point whose
     max abs error exceeds the bound is infeasible ("error ... exceeds max_error ..."). `helper` shares the
-    rows of the analytic model with a helper process (`simulations.Simulations`); the table is the same.
-    `then` is called once the analytic figures are in, before the errors are computed.
+    analytic rows and the errors with a helper process (`simulations.Simulations`); the table is the same.
     """
     from perfmodel.tune.objective import analytic_table
 
@@ -65,10 +63,8 @@ def rank_space(
         # The first stage's rows are ranked already: only the refined points are new.
         parts = [first] if refined.empty else [first, analytic(space, refined)]
         ranked = pd.concat(parts, ignore_index=True)
-        if then is not None:
-            then()
         if max_error is not None:
-            ranked = bound_error(space, ranked, max_error)
+            ranked = bound_error(space, ranked, max_error, helper)
         return sort_ranked(space, ranked), "staged"
     if space.size <= EXHAUSTIVE_LIMIT:
         table, method = space.table(), "exhaustive"
@@ -81,10 +77,8 @@ def rank_space(
         table, method = space.table([t.config for t in result.trials if t.config]), "study"
         table = table.drop_duplicates(ignore_index=True)
     ranked = analytic(space, table)
-    if then is not None:
-        then()
     if max_error is not None:
-        ranked = bound_error(space, ranked, max_error)
+        ranked = bound_error(space, ranked, max_error, helper)
     return sort_ranked(space, ranked), method
 
 
@@ -116,11 +110,16 @@ def _staged_points(
     return first_ranked, table.iloc[len(first) :].reset_index(drop=True)
 
 
-def bound_error(space: SearchSpace, ranked: pd.DataFrame, max_error: float) -> pd.DataFrame:
-    """The feasible rows' errors attached, and the rows over `max_error` made infeasible with the reason."""
+def bound_error(
+    space: SearchSpace, ranked: pd.DataFrame, max_error: float, helper: Simulations | None = None
+) -> pd.DataFrame:
+    """The feasible rows' errors attached, and the rows over `max_error` made infeasible with the reason
+    (`helper`: a helper process computes some of the errors)."""
     from perfmodel.tune.error import attach_errors
 
     feasible = ranked["feasible"].to_numpy(dtype=bool)
+    if helper is not None:
+        helper.share_errors(space, ranked[feasible])
     out = attach_errors(space, ranked, feasible)
     errors = out["max_abs_error"].to_numpy(float)
     over = feasible & ~(errors <= max_error)  # NaN (no numerics model) is never over: nothing to bound

@@ -233,15 +233,9 @@ def recommend(
     space = space or declared
     bound = declared.tolerance if max_error is None else float(max_error)
     with Simulations((space, declared), default_workers() if workers is None else workers) as sims:
-        # The helper process (if any) ranks part of the space, then simulates the baseline while this process
-        # computes the errors and starts on the candidates.
-        ranked, method = rank_space(
-            space,
-            seed=seed,
-            max_error=bound,
-            helper=sims,
-            then=lambda: sims.start(declared, declared.point_of(declared.default)),
-        )
+        # A helper process (if any) ranks part of the space, then takes its share of the simulations.
+        ranked, method = rank_space(space, seed=seed, max_error=bound, helper=sims)
+        base_point = (declared, declared.point_of(declared.default))  # simulated last, here or in the helper
         feasible_points = int(ranked["feasible"].astype(bool).sum())
 
         confirmed: list[tuple[Candidate, Any, Any, Any]] = []
@@ -251,7 +245,8 @@ def recommend(
         for index, row in enumerate(rows):
             if len(confirmed) >= top_k:
                 break
-            _share_work(sims, space, points[index : index + top_k - len(confirmed)])
+            window = [(space, p) for p in points[index : index + top_k - len(confirmed)]]
+            _share_work(sims, [*window, base_point])
             candidate, outcome = _confirm(space, row, sims)
             if candidate.confirmed:
                 confirmed.append((candidate, *outcome))
@@ -333,17 +328,18 @@ def recommend(
     )
 
 
-def _share_work(sims: Simulations, space: SearchSpace, window: Sequence[Mapping[str, Any]]) -> None:
-    """Before the outcome of `window[0]` is asked for (`window`: the candidates still needed if every one
-    confirms), split the unsimulated ones between this process and the helper: an idle helper takes the second
-    (this process takes the first), and while the helper runs `window[0]` this process simulates the next."""
-    unknown = [p for p in window if not sims.known(space, p)]
+def _share_work(sims: Simulations, work: Sequence[tuple[SearchSpace, Mapping[str, Any]]]) -> None:
+    """Before the outcome of `work[0]` is asked for (`work`: the candidates still needed if every one confirms,
+    then the baseline), split the unsimulated points between this process and the helper: an idle helper takes
+    the second (this process takes the first), and while the helper runs `work[0]` this process simulates the
+    next."""
+    unknown = [item for item in work if not sims.known(*item)]
     if len(unknown) >= 2 and sims.idle():
-        sims.start(space, unknown[1])
-    if sims.pending(space, window[0]):
-        unknown = [p for p in window if not sims.known(space, p)]
+        sims.start(*unknown[1])
+    if sims.pending(*work[0]):
+        unknown = [item for item in work if not sims.known(*item)]
         if unknown:
-            sims.outcome(space, unknown[0])
+            sims.outcome(*unknown[0])
 
 
 def _confirm(space: SearchSpace, row: Mapping[str, Any], sims: Simulations) -> tuple[Candidate, tuple[Any, Any, Any]]:

@@ -42,6 +42,13 @@ def _analytic(space_id: int, table: Any) -> Any:
     return analytic_table(_SPACES[space_id], table)
 
 
+def _errors(keys: list[tuple]) -> list[Any]:
+    """In the helper: the numerical errors of some error keys."""
+    from perfmodel.tune.error import _error
+
+    return [_error(*key) for key in keys]
+
+
 def _simulate(space_id: int, point: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """In the helper: (reason or '', the simulation result as a dict, or None when the point did not run)."""
     reason, _program, _report, result = confirm_program(_SPACES[space_id], point)
@@ -112,6 +119,29 @@ class Simulations:
         except BrokenProcessPool:  # the helper died: its rows here instead
             theirs = analytic_table(space, table.iloc[half:])
         return pd.concat([mine, theirs], ignore_index=True)
+
+    def share_errors(self, space: SearchSpace, rows: Any) -> None:
+        """Compute the numerical errors of `rows` (rows of `space`), half of the distinct ones in the helper, so
+        that `error.numerical_error` finds them all (the same values wherever computed)."""
+        from perfmodel.tune import error
+
+        if self._workers < 2 or rows.empty:
+            return
+        names = [k for k in space.numeric_knobs if k in rows.columns]
+        values = set(zip(*(rows[k].tolist() for k in names), strict=True)) if names else {()}
+        keys = {error.error_key(space, dict(zip(names, v, strict=True))) for v in values}
+        todo = sorted((k for k in keys if k is not None and k not in error._KNOWN), key=repr)
+        if len(todo) < 4:
+            return
+        theirs = todo[1::2]
+        future = self._submit(_errors, theirs)
+        for key in todo[::2]:
+            error._error(*key)
+        try:
+            for key, found in zip(theirs, future.result(), strict=True):
+                error.remember(key, found)
+        except BrokenProcessPool:  # the helper died: computed here when asked for
+            pass
 
     def _submit(self, fn: Any, *args: Any) -> Future:
         """Run fn(*args) in the helper, forked now if it is not running yet (it inherits the spaces)."""
