@@ -59,9 +59,7 @@ print(json.dumps({"wall_s": time.perf_counter() - t0}))
 
 def _fresh(code: str, cache: str = "off") -> dict:
     """Run `code` in a fresh interpreter; `cache` is its PERFMODEL_CACHE_DIR (off: estimate_many derives all)."""
-    env = {**os.environ, "PERFMODEL_CACHE_DIR": cache}
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return _fresh_env(code, cache, {})
 
 
 def _report(case: str, values: list[float], unit: str, target: str) -> None:
@@ -127,3 +125,42 @@ def test_bench_estimate_many(rows: int) -> None:
 def test_bench_import() -> None:
     runs = [_fresh(_IMPORT) for _ in range(5)]
     _report("import perfmodel", [r["wall_s"] for r in runs], "s", "<= 0.3 s")
+
+
+_COMPILE = """
+import json, time
+import numpy as np
+import perfmodel
+from perfmodel.analytic import pipeline_kernels  # imports numba: not part of the figure
+from perfmodel.space import search_space
+space = search_space("centralize_w_rm", (1, 1, 256, 1024), device="wormhole_b0_n150")
+table = space.only("grid_x", "grid_y").table()
+t0 = time.perf_counter()
+perfmodel.estimate_many("centralize_w_rm", table)
+first = time.perf_counter() - t0
+t0 = time.perf_counter()
+perfmodel.estimate_many("centralize_w_rm", table)
+print(json.dumps({"first_s": first, "second_s": time.perf_counter() - t0}))
+"""
+
+
+@pytest.mark.benchmark
+def test_bench_compile() -> None:
+    """The compiled pipeline kernels' first-call cost: compiled from nothing (an empty numba cache), loaded
+    from numba's disk cache (the usual case after the first run), and the same call warm, for comparison."""
+    with tempfile.TemporaryDirectory() as numba_cache, tempfile.TemporaryDirectory() as cache:
+        env = {"NUMBA_CACHE_DIR": numba_cache}
+        compiled = _fresh_env(_COMPILE, cache, env)
+        loaded = [_fresh_env(_COMPILE, cache, env) for _ in range(RUNS)]
+    _report("estimate_many first call, kernels compiled (empty numba cache)", [compiled["first_s"]], "s", "reported")
+    _report(
+        "estimate_many first call, kernels loaded from numba's cache", [r["first_s"] for r in loaded], "s", "reported"
+    )
+    _report("the same call again in the process", [r["second_s"] for r in loaded], "s", "reported")
+
+
+def _fresh_env(code: str, cache: str, env: dict[str, str]) -> dict:
+    """`_fresh` with extra environment variables."""
+    full = {**os.environ, "PERFMODEL_CACHE_DIR": cache, **env}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=full).stdout
+    return json.loads(out.strip().splitlines()[-1])
