@@ -205,3 +205,39 @@ def test_without_a_writable_cache_the_kernels_compile_per_process(monkeypatch: p
     compiled = pipeline_kernels._compiled(add)
     assert asked == [True, False]
     assert compiled(1.5, 2.0) == 3.5
+
+
+def test_estimate_many_runs_where_numba_can_cache_nothing(tmp_path) -> None:
+    """A read-only install with no writable cache directory: numba finds no cache location (here: a locator
+    that never finds one), the kernels are compiled in the process, and the figures are the same."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "nowhere.py").write_text(
+        "class Nowhere:\n    @classmethod\n    def from_function(cls, py_func, py_file):\n        return None\n"
+    )
+    code = (
+        "import json, perfmodel\n"
+        "from perfmodel.space import search_space\n"
+        "space = search_space('centralize_w_rm', (1, 1, 64, 1024), device='wormhole_b0_n150')\n"
+        "table = space.only('grid_x', 'in_buffering').table()\n"
+        "out = perfmodel.estimate_many('centralize_w_rm', table)\n"
+        "print(json.dumps(out['kernel_duration_ns'].tolist()))"
+    )
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_LOCATOR_CLASSES": "nowhere.Nowhere",
+        "NUMBA_CACHE_DIR": "",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        "PERFMODEL_CACHE_DIR": "off",
+    }
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    import perfmodel
+    from perfmodel.space import search_space
+
+    space = search_space("centralize_w_rm", (1, 1, 64, 1024), device="wormhole_b0_n150")
+    want = perfmodel.estimate_many("centralize_w_rm", space.only("grid_x", "in_buffering").table())
+    assert json.loads(done.stdout) == want["kernel_duration_ns"].tolist()

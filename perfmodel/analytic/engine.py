@@ -300,7 +300,8 @@ def evaluate(
 ) -> Evaluation:
     """Cycles, bound and stage breakdown; row r uses signature `sigs[which[r]]` and the device figures of row r.
 
-    `reference=True`: the pipeline recursion without its shortcuts (`pipeline.pipeline_times`), for tests.
+    `reference=True`: the plain pipeline evaluation instead of the compiled one (`pipeline.pipeline_times`), for
+    tests.
     """
     which = np.asarray(which, dtype=np.int64)
     units_total = np.asarray(units_total, dtype=np.int64)

@@ -12,8 +12,8 @@ Cells are validated per row by the column types the op's model declares (`column
 
 What a group derives from its unit programs (`_Figures`: the signature, the CB tables, the probe's and the
 DRAM buffers' figures) is kept in memory and on disk (`cache`), so a fresh process reads it instead of
-dry-running the kernels again. `estimate_many(..., reference=True)` takes neither cache nor the pipeline's
-shortcuts: the plain path the fast one is tested against, bit for bit.
+dry-running the kernels again. `estimate_many(..., reference=True)` takes neither cache nor the compiled
+pipeline evaluation: the plain path the fast one is tested against, bit for bit.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def estimate_many(op: Any, table: pd.DataFrame | Mapping[str, Any], *, reference
     For centralize_w_rm the input columns are N, C, H, W, dtype, device, grid_x, grid_y, row_wise,
     in_buffering, out_buffering (see `ops/centralize_w_rm/model.py`).
 
-    `reference=True` takes the plain path the fast one is checked against (no shortcuts, no persistent
-    cache); the result is the same, bit for bit.
+    `reference=True` takes the plain path the fast one is checked against (the plain pipeline evaluation, no
+    persistent cache); the result is the same, bit for bit.
     """
     # A cold call dry-runs the kernels for every new shape key: hundreds of thousands of short-lived
     # tuples that form no reference cycles. The cyclic collector would rescan them (and the caller's heap)

@@ -28,10 +28,11 @@ Every configuration (row) has its own stage times and capacities; rows that shar
 (the same kernels and CB calls, as all shapes of one op do) are evaluated together, and a table mixing
 structures (one op at several block sizes) is evaluated one structure at a time (`_by_structure`).
 
-A row's times depend on its own inputs only, so rows with equal inputs are evaluated once; the recursion
-costs a few numpy calls per node and unit of a structure (a wide tile row has thousands of nodes), so the
-fast loop (`_recursion`) reads a dependency that is the same on every row as a slice and writes kept nodes
-in place. `reference=True` runs the plain loop (`_recursion_reference`) on every row.
+A row's times depend on its own inputs only, so rows with equal inputs are evaluated once, and a table is
+evaluated in passes of rows (`_CHUNK_CELLS` node x row cells). This module's evaluation (`_pipeline_times`)
+is the plain one: a few numpy calls per node for the dependencies and per node and unit for the recursion.
+It is the reference (`reference=True`); the default runs `pipeline_fast`, the same operations compiled with
+numba (`pipeline_kernels`), and tests hold the two equal bit for bit.
 """
 
 from __future__ import annotations
@@ -184,9 +185,9 @@ def pipeline_times(
     units (all when None); `rate_cycles[kernel]` is the least time between the starts of two consecutive
     units of that kernel (a shared-bandwidth bound on the steady state).
 
-    Rows with equal inputs are evaluated once (`_distinct_rows`), and a dependency that every row takes
-    from the same node and unit is read as a slice; `reference=True` evaluates every row and every
-    dependency the general way (the tests compare both, bit for bit).
+    Rows with equal inputs are evaluated once (`_distinct_rows`) by the compiled evaluation
+    (`pipeline_fast`); `reference=True` evaluates every row the plain way (the tests compare both, bit for
+    bit).
     """
     units = np.asarray(units, dtype=np.int64)
     rows = units.shape[0]
@@ -721,7 +722,8 @@ def _recursion_reference(
     order, body, own, start_p, tail_p, work_p, work_iso_p, rate_p, deps_p, pro_deps, pro_p, hist, keep,
     running, k_max, lockstep_units, idx,
 ) -> None:  # fmt: skip
-    """The recursion node by node, every dependency gathered per row: fills `hist` (see `_recursion`)."""
+    """The recursion node by node, every dependency gathered per row: fills `hist[i][k]` (the time of node i
+    of unit k, rows in horizon order) for every kept node."""
     cur: dict[int, np.ndarray] = {}
     for k in range(1, k_max + 1):
         n = running[k]

@@ -78,7 +78,7 @@ def pipeline_times(
     rows = units.shape[0]
     kernels, body, pro = table.kernels, table.body, table.pro
     nodes = len(body)
-    work, pages, work_iso = _segment_work(table, which, rows, share_bytes_per_cycle)
+    pages = _matrices(table)["pages"][:, which]
     pro_work = [w[which] for w in table.pro_work]
     tail = {name: v[which] for name, v in table.tail.items()}
     epilogue = {name: v[which] for name, v in table.epilogue.items()}
@@ -100,16 +100,14 @@ def pipeline_times(
     has_dep = np.zeros(nodes, dtype=bool)
     pro_dep = np.full(nodes, -1, dtype=np.int64)
     deadlock = np.zeros(rows, dtype=bool)
+    cyc = np.ones(rows, dtype=np.int64)
     kernels_jit.dependencies(
         call, cb_slot, kernel_of, len(kernels), len(cbs), np.ascontiguousarray(pages, dtype=float), caps, pro_call,
-        pro_cb_slot, pro_pages, units, max_explicit_units, dep_node, dep_shift, has_dep, pro_dep, deadlock,
+        pro_cb_slot, pro_pages, units, max_explicit_units, dep_node, dep_shift, has_dep, pro_dep, deadlock, cyc,
     )  # fmt: skip
     with_dep = np.flatnonzero(has_dep)
 
     order = _order(body, kernel_of, dep_node, dep_shift, has_dep, deadlock)
-    cyc = np.ones(rows, dtype=np.int64)
-    if with_dep.size:
-        cyc = np.lcm.reduce(np.concatenate([cyc[None], np.maximum(dep_shift[with_dep], 1)]), axis=0)
     k_max = max(max_explicit_units, 3 * int(cyc.max(initial=1)) + 8)
     start_of, pro_time_by_index = prologue_times(kernels, pro, setup, pro_work, pro_tail)
 
@@ -122,6 +120,11 @@ def pipeline_times(
 
     start_p = {name: sort(v) for name, v in start_of.items()}
     tail_p = {name: sort(v) for name, v in tail.items()}
+    # The work per node and row, gathered straight into horizon order.
+    shares = None
+    if share_bytes_per_cycle is not None:
+        shares = {k: sort(np.asarray(v)) for k, v in share_bytes_per_cycle.items()}
+    work, work_iso = _segment_work(table, which[perm], rows, shares)
     plan, kept = _recursion_plan(
         order, kernels, kernel_of, own, work, work_iso, rate_cycles, dep_node, dep_shift, with_dep, pro_dep,
         pro_time_by_index, start_p, tail_p, perm, k_row[perm], lockstep_units,
@@ -156,8 +159,8 @@ def _recursion_plan(
     order, kernels, kernel_of, own, work, work_iso, rate_cycles, dep_node, dep_shift, with_dep, pro_dep,
     pro_time_by_index, start_p, tail_p, perm, k_row_p, lockstep_units,
 ) -> tuple[kernels_jit.RecursionPlan, list[int]]:  # fmt: skip
-    """The compiled recursion's arrays (rows in horizon order, `perm`), and the nodes with a full history, in
-    history-plane order.
+    """The compiled recursion's arrays (rows in horizon order, `perm`; `work` and `work_iso` are in it already),
+    and the nodes with a full history, in history-plane order.
 
     A dependency whose node and unit shift are the same on every row (most: the compute threads' pseudo-CBs)
     is stored once; the others per row. Every unit is kept for the kernels' last nodes (the results) and the
@@ -166,8 +169,7 @@ def _recursion_plan(
     nodes, rows = dep_node.shape
     first = np.zeros(nodes, dtype=bool)
     first[[own[name][0] for name in kernels if own[name]]] = True
-    work_step = work[:, perm]
-    work_alone = work_step if work_iso is work else work_iso[:, perm]
+    work_step, work_alone = work, work_iso  # already in horizon order
 
     rated = [name for name in kernels if rate_cycles is not None and name in rate_cycles]
     rate = _sorted_rows([rate_cycles[name] for name in rated], perm, rows)
@@ -240,31 +242,30 @@ def _segment_work(
     which: np.ndarray,
     rows: int,
     share_bytes_per_cycle: Mapping[tuple[str, str], np.ndarray] | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`pipeline._segment_work_reference` with every node at once: (work with shared bandwidth, pages, work on
-    an idle core) as (nodes, rows) matrices, the same float operations."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """`pipeline._segment_work_reference` with every node at once: (work with shared bandwidth, work on an idle
+    core) as (nodes, rows) matrices for the rows of signatures `which`, the same float operations."""
     nodes = len(table.body)
     matrices = _matrices(table)
-    work_iso = matrices["work"][:, which]
-    pages = matrices["pages"][:, which]
     if share_bytes_per_cycle is None or not nodes:
-        return work_iso, pages, work_iso
-    kernel_of = _codes(table)[2]
-    shared = matrices["fixed"][:, which]
-    moved = np.zeros((nodes, rows))
-    for direction in ("read", "write"):
-        nbytes = matrices[direction][:, which]
-        # As node by node: a node adds the term only if some row moves bytes that way.
-        has = np.flatnonzero(np.any(nbytes > 0, axis=1))
-        if not has.size:
-            continue
-        share = np.stack(
-            [np.broadcast_to(np.asarray(share_bytes_per_cycle[(k, direction)]), (rows,)) for k in table.kernels]
+        work_iso = matrices["work"][:, which]
+        return work_iso, work_iso
+    signatures = np.unique(which)
+    has = {d: np.any(matrices[d][:, signatures] > 0, axis=1) for d in ("read", "write")}
+    share = {
+        d: np.stack(
+            [np.broadcast_to(np.asarray(share_bytes_per_cycle[(k, d)], dtype=float), (rows,)) for k in table.kernels]
         )
-        shared[has] = shared[has] + nbytes[has] / share[kernel_of[has]]
-        moved[has] = moved[has] + nbytes[has]
-    work = np.where(moved > 0, np.maximum(work_iso, shared), work_iso)
-    return work, pages, work_iso
+        if has[d].any()
+        else np.ones((len(table.kernels), rows))
+        for d in ("read", "write")
+    }
+    work, work_iso = np.empty((nodes, rows)), np.empty((nodes, rows))
+    kernels_jit.segment_work(
+        matrices["work"], matrices["fixed"], matrices["read"], matrices["write"], has["read"], has["write"],
+        _codes(table)[2], np.ascontiguousarray(which, dtype=np.int64), share["read"], share["write"], work, work_iso,
+    )  # fmt: skip
+    return work, work_iso
 
 
 # id(signature table) -> (the table, its per-node figures as (nodes, signatures) matrices).

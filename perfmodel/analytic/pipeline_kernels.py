@@ -170,13 +170,15 @@ WAIT, RESERVE, PUSH, POP, OTHER = 0, 1, 2, 3, 4
 @_compiled
 def dependencies(
     call, cb_slot, kernel_of, n_kernels, n_cbs, pages, caps, pro_call, pro_cb_slot, pro_pages, units,
-    max_explicit_units, dep_node, dep_shift, has_dep, pro_dep, deadlock,
+    max_explicit_units, dep_node, dep_shift, has_dep, pro_dep, deadlock, cyc,
 ):  # fmt: skip  # pragma: no cover - compiled
     """`pipeline._pipeline_times`'s dependency pass, node by node in body order and row by row.
 
     Fills `dep_node` / `dep_shift` (nodes, rows: the push or pop node that releases each wait or reserve and
-    its unit shift), `has_dep`, `pro_dep` (the prologue push a wait takes its first pages from, -1 for none)
-    and `deadlock` (a reservation larger than its CB, or one that needs a pop of a later unit)."""
+    its unit shift), `has_dep`, `pro_dep` (the prologue push a wait takes its first pages from, -1 for none),
+    `deadlock` (a reservation larger than its CB, or one that needs a pop of a later unit) and `cyc` (per row,
+    the lcm of the dependencies' shifts, at least 1 each). A CB whose cumulative pages are the same on every
+    row releases equal needs alike: consecutive rows with the same need reuse the search."""
     nodes, rows = pages.shape
     # Each CB's push and pop nodes in body order (CSR), with their cumulative pages in a unit.
     count = np.zeros((2, n_cbs), dtype=np.int64)
@@ -202,6 +204,16 @@ def dependencies(
         for r in range(rows):
             cum[kind, at, r] = pages[i, r] if at == begin[kind, b] else cum[kind, at - 1, r] + pages[i, r]
         filled[kind, b] += 1
+    uniform = np.ones((2, n_cbs), dtype=np.bool_)
+    for kind in range(2):
+        for b in range(n_cbs):
+            for at in range(begin[kind, b], begin[kind, b + 1]):
+                for r in range(1, rows):
+                    if cum[kind, at, r] != cum[kind, at, 0]:
+                        uniform[kind, b] = False
+                        break
+                if not uniform[kind, b]:
+                    break
     # The prologue's pushes per CB: their pages (summed from zero, in order) and the last one.
     pro_total = np.zeros((n_cbs, rows))
     last_pro_push = np.full(n_cbs, -1, dtype=np.int64)
@@ -219,21 +231,25 @@ def dependencies(
         if call[i] == WAIT:
             if count[0, b] > 0:
                 has_dep[i] = True
+                same, last, node, shift = uniform[0, b], np.nan, 0, 0
                 for r in range(rows):
-                    need = running[1, kern, b, r] + pages[i, r]
-                    node, shift = _release(
-                        listed[0], cum[0], begin[0, b], count[0, b], _max(need - pro_total[b, r], 0.0), r
-                    )
+                    need = _max(running[1, kern, b, r] + pages[i, r] - pro_total[b, r], 0.0)
+                    if not (same and need == last):
+                        node, shift = _release(listed[0], cum[0], begin[0, b], count[0, b], need, r)
+                        last = need
                     dep_node[i, r] = node
                     dep_shift[i, r] = shift
             if last_pro_push[b] >= 0:
                 pro_dep[i] = last_pro_push[b]
         elif call[i] == RESERVE and count[1, b] > 0:
             has_dep[i] = True
+            same, last, node, shift = uniform[1, b], np.nan, 0, 0
             for r in range(rows):
                 cap = caps[b, r]
                 need = pro_total[b, r] + running[0, kern, b, r] + pages[i, r] - cap
-                node, shift = _release(listed[1], cum[1], begin[1, b], count[1, b], need, r)
+                if not (same and need == last):
+                    node, shift = _release(listed[1], cum[1], begin[1, b], count[1, b], need, r)
+                    last = need
                 if pages[i, r] > cap or shift < 0:
                     deadlock[r] = True
                 never = max(units[r] + 1, max_explicit_units)
@@ -243,6 +259,21 @@ def dependencies(
             kind = 0 if call[i] == PUSH else 1
             for r in range(rows):
                 running[kind, kern, b, r] = running[kind, kern, b, r] + pages[i, r]
+    for r in range(rows):
+        c = 1
+        for i in range(nodes):
+            if has_dep[i]:
+                c = _lcm(c, max(dep_shift[i, r], 1))
+        cyc[r] = c
+
+
+@_compiled
+def _lcm(a, b):  # pragma: no cover - compiled
+    """`np.lcm` of two positive integers."""
+    x, y = a, b
+    while y:
+        x, y = y, x % y
+    return a // x * b
 
 
 @_compiled
@@ -323,3 +354,29 @@ def unit_order(nodes, source, target):  # pragma: no cover - compiled
             if waiting[j] == 0:
                 heapq.heappush(ready, j)
     return order[:placed]
+
+
+@_compiled
+def segment_work(
+    work_sig, fixed_sig, read_sig, write_sig, has_read, has_write, kernel_of, which, share_read, share_write, work,
+    work_iso,
+):  # fmt: skip  # pragma: no cover - compiled
+    """`pipeline._segment_work_reference` per node and row: `work_iso` (the work on an idle core) and `work`
+    (with this core's share of the bandwidth: at least the fixed part plus the bytes at the share, for a node
+    that moves bytes), for the rows of signatures `which`. The same float operations in the same order."""
+    nodes, rows = work.shape
+    for i in range(nodes):
+        k = kernel_of[i]
+        for r in range(rows):
+            w = which[r]
+            alone = work_sig[i, w]
+            work_iso[i, r] = alone
+            shared = fixed_sig[i, w]
+            moved = 0.0
+            if has_read[i]:
+                shared = shared + read_sig[i, w] / share_read[k, r]
+                moved = moved + read_sig[i, w]
+            if has_write[i]:
+                shared = shared + write_sig[i, w] / share_write[k, r]
+                moved = moved + write_sig[i, w]
+            work[i, r] = _max(alone, shared) if moved > 0 else alone
