@@ -15,6 +15,8 @@ infeasible in the ranking with the reason, the baseline competes only within it,
 its error.
 
 If no point of the space is feasible, or none confirms, the result says so (`ok=False`) with the reasons.
+
+On a machine with a second core, a forked helper process (`simulations`) does about half of steps 1-3.
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ def recommend(
 
     `space` replaces the op's declared search space; the baseline stays the op's own default. `max_error`
     bounds the max abs error of the recommended configuration (None: the op's tolerance; `math.inf`: no bound).
-    `workers`: processes that simulate the candidates (None: 2 when a helper can be forked, see
+    `workers`: processes that share the ranking and the simulations (None: 2 when a helper can be forked, see
     `simulations.default_workers`; 1: this process only). The result is the same either way.
     """
     from perfmodel.tune.objective import analytic_table

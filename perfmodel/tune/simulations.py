@@ -1,12 +1,13 @@
-"""Simulating `recommend`'s candidates on two cores: a helper process forked from the caller.
+"""`recommend` on two cores: a helper process forked from the caller.
 
-The simulator is pure Python, so a second core helps only from another process. `Simulations` forks one
-helper (when the machine has a second core and forking is safe: this process runs no other thread, and the
-platform forks) that inherits the search spaces, so only a point goes to it and only the simulation's result
-comes back. The caller starts a point in the helper (`start`) and later asks for its outcome (`outcome`):
-the helper's result, or a simulation run here when the point was never started. Either way the outcome is
-`objective.confirm_program`'s, so a recommendation does not depend on where its candidates ran (tests compare
-both).
+The simulator and most of the analytic model are Python, so a second core helps only from another process.
+`Simulations` forks one helper (when the machine has a second core and forking is safe: this process runs
+no other thread, and the platform forks) that inherits the search spaces, so only points and tables go to
+it and only results come back. It takes half of the rows of an analytic table (`analytic_table`; a row's
+figures depend on that row only), half of the distinct numerical errors (`share_errors`) and the simulations
+the caller starts there (`start`); `outcome` gives a point's simulation, the helper's or one run here when
+the point was never started. Either way the outcome is `objective.confirm_program`'s, so a recommendation
+does not depend on where its work ran (tests compare both). A helper that dies is replaced by this process.
 """
 
 from __future__ import annotations
