@@ -14,7 +14,6 @@ numerics model (no `validate`) has no error (None).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 import json
 import math
@@ -60,10 +59,7 @@ def has_error(space: SearchSpace) -> bool:
 def numerical_error(space: SearchSpace, point: Mapping[str, Any]) -> NumericalError | None:
     """The error of `point` of `space` (see the module docstring); None when the op has no numerics model."""
     key = error_key(space, point)
-    if key is None:
-        return None
-    found = _KNOWN.get(key)
-    return found if found is not None else _error(*key)
+    return None if key is None else error_of_key(key)
 
 
 def error_key(space: SearchSpace, point: Mapping[str, Any]) -> tuple | None:
@@ -76,22 +72,35 @@ def error_key(space: SearchSpace, point: Mapping[str, Any]) -> tuple | None:
     return (space.op_name, probe_shape(space), json.dumps(problem, sort_keys=True), _freeze(numeric))
 
 
-# Errors computed by another process (`simulations.Simulations.share_errors`), by `error_key`.
-_KNOWN: dict[tuple, NumericalError] = {}
+# The errors computed in this process, or received from a helper process (`remember`), by `error_key`.
+_MEMO: dict[tuple, NumericalError] = {}
+
+
+def error_of_key(key: tuple) -> NumericalError:
+    """The error of an `error_key`, computed once per process."""
+    found = _MEMO.get(key)
+    if found is None:
+        found = _error(*key)
+        remember(key, found)
+    return found
+
+
+def is_known(key: tuple) -> bool:
+    """Whether this process has the error of `key` already."""
+    return key in _MEMO
 
 
 def remember(key: tuple, found: NumericalError) -> None:
-    """Record an error computed elsewhere (the same function of the same key)."""
-    if len(_KNOWN) > 4096:
-        _KNOWN.clear()
-    _KNOWN[key] = found
+    """Record the error of `key` (computed here, or by another process: the same function of the same key)."""
+    if len(_MEMO) > 4096:
+        _MEMO.clear()
+    _MEMO[key] = found
 
 
 def _freeze(mapping: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, v.item() if isinstance(v, np.generic) else v) for k, v in mapping.items()))
 
 
-@functools.lru_cache(maxsize=4096)
 def _error(
     op_name: str, shape: tuple[int, ...], problem_json: str, numeric: tuple[tuple[str, Any], ...]
 ) -> NumericalError:
