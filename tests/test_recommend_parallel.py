@@ -61,6 +61,24 @@ def test_a_helper_that_dies_is_replaced_by_this_process() -> None:
     assert program.l1_bytes_per_core == want[1].l1_bytes_per_core and report.ok
 
 
+def test_after_the_helper_dies_everything_runs_here() -> None:
+    """A dead helper is not asked again: later tables, errors and simulations run in this process."""
+    space = search_space(OP, (1, 1, 512, 1024), device=WH)
+    table = space.only("grid_x", "grid_y", "in_buffering", "variant").table()
+    other = {**space.point_of(space.default), "grid_x": 2}
+    with simulations.Simulations((space,), workers=2) as sims:
+        sims.start(space, space.point_of(space.default))
+        for pid in list(sims._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        sims.outcome(space, space.point_of(space.default))
+        sims.start(space, other)
+        assert not sims.pending(space, other) and not sims.idle()
+        shared = sims.analytic_table(space, table)
+        sims.share_errors(space, shared)
+        assert sims.outcome(space, other)[3].kernel_duration_ns == confirm_program(space, other)[3].kernel_duration_ns
+    pd.testing.assert_frame_equal(shared, analytic_table(space, table), check_exact=True)
+
+
 def test_no_helper_beside_other_threads() -> None:
     """Forking a process that runs other threads can copy a lock another thread holds: one process then."""
     stop = threading.Event()

@@ -45,9 +45,9 @@ def _analytic(space_id: int, table: Any) -> Any:
 
 def _errors(keys: list[tuple]) -> list[Any]:
     """In the helper: the numerical errors of some error keys."""
-    from perfmodel.tune.error import _error
+    from perfmodel.tune.error import error_of_key
 
-    return [_error(*key) for key in keys]
+    return [error_of_key(key) for key in keys]
 
 
 def _simulate(space_id: int, point: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
@@ -99,9 +99,11 @@ class Simulations:
 
     def start(self, space: SearchSpace, point: Mapping[str, Any]) -> None:
         """Simulate the point in the helper, if there is one and the point is new."""
-        if self._workers < 2 or self.known(space, point):
+        if self.known(space, point):
             return
-        self._started[self.key(space, point)] = self._submit(_simulate, id(space), dict(point))
+        future = self._submit(_simulate, id(space), dict(point))
+        if future is not None:
+            self._started[self.key(space, point)] = future
 
     def analytic_table(self, space: SearchSpace, table: Any) -> Any:
         """`objective.analytic_table(space, table)`, its rows shared with the helper when there is one: a row's
@@ -110,14 +112,13 @@ class Simulations:
 
         from perfmodel.tune.objective import analytic_table
 
-        if self._workers < 2 or len(table) < SPLIT_ROWS:
-            return analytic_table(space, table)
         half = len(table) // 2
-        future = self._submit(_analytic, id(space), table.iloc[half:])
+        future = self._submit(_analytic, id(space), table.iloc[half:]) if len(table) >= SPLIT_ROWS else None
+        if future is None:
+            return analytic_table(space, table)
         mine = analytic_table(space, table.iloc[:half])
-        try:
-            theirs = future.result()
-        except BrokenProcessPool:  # the helper died: its rows here instead
+        theirs = self._result(future)
+        if theirs is None:  # the helper died: its rows here instead
             theirs = analytic_table(space, table.iloc[half:])
         return pd.concat([mine, theirs], ignore_index=True)
 
@@ -131,42 +132,51 @@ class Simulations:
         names = [k for k in space.numeric_knobs if k in rows.columns]
         values = set(zip(*(rows[k].tolist() for k in names), strict=True)) if names else {()}
         keys = {error.error_key(space, dict(zip(names, v, strict=True))) for v in values}
-        todo = sorted((k for k in keys if k is not None and k not in error._KNOWN), key=repr)
+        todo = sorted((k for k in keys if k is not None and not error.is_known(k)), key=repr)
         if len(todo) < 4:
             return
         theirs = todo[1::2]
         future = self._submit(_errors, theirs)
         for key in todo[::2]:
-            error._error(*key)
-        try:
-            for key, found in zip(theirs, future.result(), strict=True):
-                error.remember(key, found)
-        except BrokenProcessPool:  # the helper died: computed here when asked for
-            pass
+            error.error_of_key(key)
+        found = None if future is None else self._result(future)
+        for key, value in zip(theirs, found or (), strict=False):  # none if the helper died: computed when asked
+            error.remember(key, value)
 
-    def _submit(self, fn: Any, *args: Any) -> Future:
-        """Run fn(*args) in the helper, forked now if it is not running yet (it inherits the spaces)."""
+    def _submit(self, fn: Any, *args: Any) -> Future | None:
+        """Run fn(*args) in the helper, forked now if it is not running yet (it inherits the spaces); None when
+        there is no helper (one process, or the helper died)."""
+        if self._workers < 2:
+            return None
         if self._pool is None:
             for s in self._spaces:
                 _SPACES[id(s)] = s
             context = multiprocessing.get_context("fork")
             self._pool = ProcessPoolExecutor(max_workers=self._workers - 1, mp_context=context)
-        return self._pool.submit(fn, *args)
+        try:
+            return self._pool.submit(fn, *args)
+        except BrokenProcessPool:
+            self._workers = 1  # from now on everything runs here
+            return None
+
+    def _result(self, future: Future) -> Any:
+        """The helper's result, or None when it died before giving it (then nothing more goes to it)."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            self._workers = 1
+            return None
 
     def outcome(self, space: SearchSpace, point: Mapping[str, Any]) -> tuple[str, Any, Any, Any]:
-        """`confirm_program(space, point)`: the helper's result when it ran there, else simulated here."""
+        """`confirm_program(space, point)`: the helper's result when it ran there (the program and report then
+        only for a point that ran), else simulated here."""
         key = self.key(space, point)
         if key in self._done:
             return self._done[key]
         future = self._started.pop(key, None)
-        value = None
-        if future is not None:
-            try:
-                value = _rebuilt(space, point, *future.result())
-            except BrokenProcessPool:  # the helper died (killed, out of memory): simulated here instead
-                value = None
-        if value is None:
-            value = confirm_program(space, point)
+        done = None if future is None else self._result(future)
+        # Simulated here when it never went to the helper, or the helper died (killed, out of memory).
+        value = confirm_program(space, point) if done is None else _rebuilt(space, point, *done)
         self._done[key] = value
         return value
 
