@@ -103,6 +103,8 @@ class _SigTable:
     epilogue: dict[str, np.ndarray]
     pro_tail: dict[str, np.ndarray]
     setup: np.ndarray
+    # The per-node figures as (node, signature) matrices: "work", "pages", "fixed", "read", "write".
+    matrices: dict[str, np.ndarray]
 
 
 # tuple of id(signature) -> (the signatures, their table): a table of many rows gathers the same few again.
@@ -141,8 +143,10 @@ def _gather_sig_table(sigs: Sequence[StageSignature]) -> _SigTable:
         [[(n.work_cycles, n.pages, n.dram_fixed_cycles, n.read_bytes, n.write_bytes) for n in fb] for fb in flat_body],
         dtype=float,
     ).reshape(len(sigs), len(body), 5)
-    work, pages, fixed, read, write = (list(np.ascontiguousarray(figures[:, :, f].T)) for f in range(5))
+    by_node = np.ascontiguousarray(figures.transpose(2, 1, 0))  # (figure, node, signature)
+    work, pages, fixed, read, write = (list(m) for m in by_node)
     return _SigTable(
+        matrices=dict(zip(("work", "pages", "fixed", "read", "write"), by_node, strict=True)),
         kernels=kernels,
         body=body,
         pro=pro,

@@ -78,7 +78,7 @@ def pipeline_times(
     rows = units.shape[0]
     kernels, body, pro = table.kernels, table.body, table.pro
     nodes = len(body)
-    pages = _matrices(table)["pages"][:, which]
+    pages = table.matrices["pages"][:, which]
     pro_work = [w[which] for w in table.pro_work]
     tail = {name: v[which] for name, v in table.tail.items()}
     epilogue = {name: v[which] for name, v in table.epilogue.items()}
@@ -169,7 +169,6 @@ def _recursion_plan(
     nodes, rows = dep_node.shape
     first = np.zeros(nodes, dtype=bool)
     first[[own[name][0] for name in kernels if own[name]]] = True
-    work_step, work_alone = work, work_iso  # already in horizon order
 
     rated = [name for name in kernels if rate_cycles is not None and name in rate_cycles]
     rate = _sorted_rows([rate_cycles[name] for name in rated], perm, rows)
@@ -218,8 +217,8 @@ def _recursion_plan(
         ring=ring,
         ring_units=ring_units,
         last_slot=np.array([slot[own[name][-1]] if own[name] else -1 for name in kernels], dtype=np.int64),
-        work_step=np.ascontiguousarray(work_step, dtype=float),
-        work_alone=np.ascontiguousarray(work_alone, dtype=float),
+        work_step=np.ascontiguousarray(work, dtype=float),
+        work_alone=np.ascontiguousarray(work_iso, dtype=float),
         rate_of=rate_of,
         rate=np.ascontiguousarray(rate, dtype=float),
         dep_kind=dep_kind,
@@ -246,7 +245,7 @@ def _segment_work(
     """`pipeline._segment_work_reference` with every node at once: (work with shared bandwidth, work on an idle
     core) as (nodes, rows) matrices for the rows of signatures `which`, the same float operations."""
     nodes = len(table.body)
-    matrices = _matrices(table)
+    matrices = table.matrices
     if share_bytes_per_cycle is None or not nodes:
         work_iso = matrices["work"][:, which]
         return work_iso, work_iso
@@ -266,29 +265,3 @@ def _segment_work(
         _codes(table)[2], np.ascontiguousarray(which, dtype=np.int64), share["read"], share["write"], work, work_iso,
     )  # fmt: skip
     return work, work_iso
-
-
-# id(signature table) -> (the table, its per-node figures as (nodes, signatures) matrices).
-_MATRICES: dict[int, tuple[_SigTable, dict[str, np.ndarray]]] = {}
-
-
-def _matrices(table: _SigTable) -> dict[str, np.ndarray]:
-    hit = _MATRICES.get(id(table))
-    if hit is not None and hit[0] is table:
-        return hit[1]
-    signatures = len(table.setup)
-
-    def stack(values: list[np.ndarray]) -> np.ndarray:
-        return np.array(values, dtype=float).reshape(len(values), signatures)
-
-    value = {
-        "work": stack(table.work),
-        "pages": stack(table.pages),
-        "fixed": stack(table.fixed),
-        "read": stack([b["read"] for b in table.nbytes]),
-        "write": stack([b["write"] for b in table.nbytes]),
-    }
-    if len(_MATRICES) > 4096:
-        _MATRICES.clear()
-    _MATRICES[id(table)] = (table, value)
-    return value
