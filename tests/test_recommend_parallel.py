@@ -99,7 +99,7 @@ def test_a_helper_needs_a_second_core(monkeypatch: pytest.MonkeyPatch) -> None:
     assert simulations.default_workers() == 1
 
 
-@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+@pytest.mark.parametrize("workers", [0, -1, 1.5, 2.0, True, "2", 3, 10**6])
 def test_bad_workers_is_an_input_error(workers) -> None:
     with pytest.raises(InputError, match="workers"):
         recommend(OP, (1, 1, 256, 512), device=WH, workers=workers)

@@ -213,16 +213,16 @@ def recommend(
 
     `space` replaces the op's declared search space; the baseline stays the op's own default. `max_error`
     bounds the max abs error of the recommended configuration (None: the op's tolerance; `math.inf`: no bound).
-    `workers`: processes that share the ranking and the simulations (None: 2 when a helper can be forked, see
-    `simulations.default_workers`; 1: this process only). The result is the same either way.
+    `workers`: processes that share the ranking and the simulations, 1 or 2 (None: 2 when a helper can be
+    forked, see `simulations.default_workers`; 1: this process only). The result is the same either way.
     """
     from perfmodel.tune.objective import analytic_table
     from perfmodel.tune.ranking import bound_error
 
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InputError(f"top_k must be an integer >= 1, got {top_k!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise InputError(f"workers must be an integer >= 1, got {workers!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers not in (1, 2)):
+        raise InputError(f"workers must be 1 or 2 (this process and at most one helper), got {workers!r}")
     if max_error is not None and (
         isinstance(max_error, bool) or not isinstance(max_error, int | float) or not max_error >= 0
     ):
