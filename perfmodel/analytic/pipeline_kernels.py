@@ -1,17 +1,19 @@
-"""The pipeline's max-plus recursion compiled with numba: the same float operations as
-`pipeline._recursion_reference`, in the same order per row.
+"""The pipeline's loops compiled with numba, for `pipeline_fast`: the dependency pass (`dependencies`: which
+push or pop releases each CB call, row by row), the order of the nodes inside a unit (`same_unit_pairs`,
+`unit_order`), the segment work (`segment_work`) and the max-plus recursion (`run`). Each does the same float
+operations as its plain counterpart in `pipeline`, in the same order per row.
 
-`pipeline._pipeline_times` turns its per-node Python objects into integer and float arrays (`RecursionPlan`)
-and `run` evaluates every unit of every node of every row in compiled loops. A row's times depend on its own
-column only, so rows are taken in blocks of `BLOCK_ROWS` and, inside a block, unit by unit and node by node in
-the pipeline's evaluation order, exactly as the reference does. Only the nodes whose every unit is needed
+`pipeline_fast` turns the per-node Python objects into integer and float arrays (`RecursionPlan`) and `run`
+evaluates every unit of every node of every row in compiled loops. A row's times depend on its own column
+only, so rows are taken in blocks of `BLOCK_ROWS` and, inside a block, unit by unit and node by node in the
+pipeline's evaluation order, exactly as the reference does. Only the nodes whose every unit is needed
 afterwards keep a full history; a node read at a fixed unit shift (most: the compute threads' pseudo-CBs,
 read in the same or the previous unit) keeps the last few units in a ring, so a block's state stays in cache.
 
 `np.maximum` propagates NaN; `_max` does the same, so the two paths agree bit for bit on every input.
 
-The kernel is cached on disk by numba (next to this file, else in the user's cache directory). A read-only
-install with no writable cache directory compiles it once per process instead (about a second).
+The kernels are cached on disk by numba (next to this file, else in the user's cache directory). A read-only
+install with no writable cache directory compiles them once per process instead (a few seconds).
 """
 
 from __future__ import annotations
