@@ -61,6 +61,25 @@ def test_metrics_never_return_nan(pair: tuple[np.ndarray, np.ndarray]) -> None:
     assert ulp_distance(a, b, "bfloat16") >= 0 and ulp_distance(a, b, "float32") >= 0
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 20).flatmap(
+        lambda n: st.tuples(
+            hnp.arrays(np.float32, n, elements=finite | st.sampled_from([np.nan, np.inf, -np.inf])),
+            hnp.arrays(np.float32, n, elements=finite | st.sampled_from([np.nan, np.inf, -np.inf])),
+        )
+    ),
+    st.sampled_from(["bfloat16", "float32"]),
+)
+def test_compare_gives_each_metric_its_own_value(pair: tuple[np.ndarray, np.ndarray], fmt: str) -> None:
+    """`compare` converts and splits the arrays once for all its metrics: each equals its function's value."""
+    a, b = pair
+    c = compare(a, b, fmt, rtol=0.05, atol=0.01)
+    want = (pcc(a, b), max_abs_error(a, b), max_rel_error(a, b), ulp_distance(a, b, fmt))
+    assert (c.pcc, c.max_abs_error, c.max_rel_error, c.max_ulp) == want
+    assert c.allclose == allclose(a, b, rtol=0.05, atol=0.01)
+
+
 def test_max_abs_error_and_non_finite_values() -> None:
     assert max_abs_error([1.0, 2.0], [1.5, 2.0]) == 0.5
     assert max_abs_error([np.nan, 1.0], [np.nan, 1.0]) == 0.0

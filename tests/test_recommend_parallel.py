@@ -12,7 +12,7 @@ import pytest
 from perfmodel import recommend
 from perfmodel.errors import InputError
 from perfmodel.space import search_space
-from perfmodel.tune import simulations
+from perfmodel.tune import error, simulations
 from perfmodel.tune.objective import analytic_table, confirm_program
 
 OP = "centralize_w_rm"
@@ -37,7 +37,8 @@ def test_recommend_is_the_same_with_a_helper_process(shape, device) -> None:
     assert _plain(shared) == _plain(alone)
 
 
-def test_analytic_rows_shared_with_the_helper_give_the_same_table() -> None:
+def test_analytic_rows_shared_with_the_helper_give_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(simulations, "SPLIT_ROWS", 256)  # the helper takes tables of 10^5 rows and more
     space = search_space(OP, (1, 1, 512, 1024), device=WH)
     table = space.only("grid_x", "grid_y", "in_buffering", "variant").table()
     assert len(table) >= 2 * simulations.SPLIT_ROWS
@@ -45,6 +46,35 @@ def test_analytic_rows_shared_with_the_helper_give_the_same_table() -> None:
         shared = sims.analytic_table(space, table)
         assert sims._pool is not None  # the helper ran half of the rows
     pd.testing.assert_frame_equal(shared, analytic_table(space, table), check_exact=True)
+
+
+def test_a_table_below_the_split_size_is_ranked_here_only() -> None:
+    space = search_space(OP, (1, 1, 512, 1024), device=WH)
+    table = space.only("grid_x", "grid_y").table()
+    assert len(table) < simulations.SPLIT_ROWS
+    with simulations.Simulations((space,), workers=2) as sims:
+        shared = sims.analytic_table(space, table)
+        assert sims._pool is None  # no helper was started for it
+    pd.testing.assert_frame_equal(shared, analytic_table(space, table), check_exact=True)
+
+
+def test_errors_prefetched_in_the_helper_are_the_errors_computed_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(error, "_MEMO", {})
+    space = search_space(OP, (1, 1, 256, 512), device=WH)
+    rows = space.table(
+        [{**space.default, "math_fidelity": f, "fp32_dest_acc_en": d} for f in ("LoFi", "HiFi4") for d in (False, True)]
+    )
+    with simulations.Simulations((space,), workers=2) as sims:
+        sims.prefetch_errors(space, rows)
+        assert sims.queued() == 1 and not any(error.is_known(k) for k in sims._error_batches[0][0])
+        sims.prefetch_errors(space, rows)  # already on their way: not sent again
+        assert len(sims._error_batches) == 1
+        sims.share_errors(space, rows)
+    keys = {error.error_key(space, space.point_of(r)) for r in rows.to_dict("records")}
+    assert len(keys) == 4 and all(error.is_known(k) for k in keys)
+    helper_values = {k: error.error_of_key(k) for k in keys}
+    monkeypatch.setattr(error, "_MEMO", {})
+    assert {k: error.error_of_key(k) for k in keys} == helper_values
 
 
 def test_a_helper_that_dies_is_replaced_by_this_process() -> None:

@@ -32,6 +32,8 @@ def _pair(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 def _split_finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """Return the jointly finite values and whether the non-finite positions disagree."""
     finite = np.isfinite(x) & np.isfinite(y)
+    if finite.all():
+        return x, y, False
     rest_x, rest_y = x[~finite], y[~finite]
     agree = (rest_x == rest_y) | (np.isnan(rest_x) & np.isnan(rest_y))
     return x[finite], y[finite], not bool(np.all(agree))
@@ -39,8 +41,10 @@ def _split_finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 
 def pcc(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     """Pearson correlation of `a` and `b`, in [-1, 1]; never NaN (conventions in the module docstring)."""
-    x, y = _pair(a, b)
-    x, y, mismatch = _split_finite(x, y)
+    return _pcc(*_split_finite(*_pair(a, b)))
+
+
+def _pcc(x: np.ndarray, y: np.ndarray, mismatch: bool) -> float:
     if mismatch:
         return 0.0
     if x.size == 0:
@@ -67,8 +71,10 @@ def pcc(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
 
 def max_abs_error(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     """max |a - b|; 0.0 for empty arrays, inf if the non-finite positions disagree."""
-    x, y = _pair(a, b)
-    x, y, mismatch = _split_finite(x, y)
+    return _max_abs_error(*_split_finite(*_pair(a, b)))
+
+
+def _max_abs_error(x: np.ndarray, y: np.ndarray, mismatch: bool) -> float:
     if mismatch:
         return float("inf")
     return float(np.max(np.abs(x - y))) if x.size else 0.0
@@ -82,8 +88,10 @@ def max_rel_error(actual: npt.ArrayLike, expected: npt.ArrayLike, *, floor: floa
     normal float64, so an all-zero `expected` gives a huge but finite value when `actual` differs.
     inf if the non-finite positions disagree.
     """
-    x, y = _pair(actual, expected)
-    x, y, mismatch = _split_finite(x, y)
+    return _max_rel_error(*_split_finite(*_pair(actual, expected)), floor=floor)
+
+
+def _max_rel_error(x: np.ndarray, y: np.ndarray, mismatch: bool, *, floor: float | None = None) -> float:
     if mismatch:
         return float("inf")
     if x.size == 0:
@@ -118,10 +126,12 @@ def ulp_distance(a: npt.ArrayLike, b: npt.ArrayLike, data_format: FormatLike) ->
     adjacent representable values. A non-finite mismatch returns the span of the format from -inf to +inf,
     plus one (larger than any finite distance).
     """
+    return _ulp_distance(*_split_finite(*_pair(a, b)), data_format)
+
+
+def _ulp_distance(x: np.ndarray, y: np.ndarray, mismatch: bool, data_format: FormatLike) -> int:
     fmt = get_format(data_format)
-    x, y = _pair(a, b)
     inf_code = int(_ordered_ints(np.array([np.inf]), fmt)[0])
-    x, y, mismatch = _split_finite(x, y)
     if mismatch:
         return 2 * inf_code + 1
     if x.size == 0:
@@ -157,11 +167,14 @@ def compare(
     rtol: float = 1e-2,
     atol: float = 1e-2,
 ) -> Comparison:
-    """Compare `actual` with `expected`; ulps are counted in `data_format`."""
+    """Compare `actual` with `expected`; ulps are counted in `data_format`. (Each metric is its function's
+    value: the arrays are converted and split into finite and non-finite positions once for all of them.)"""
+    x, y = _pair(actual, expected)
+    split = _split_finite(x, y)
     return Comparison(
-        pcc=pcc(actual, expected),
-        max_abs_error=max_abs_error(actual, expected),
-        max_rel_error=max_rel_error(actual, expected),
-        max_ulp=ulp_distance(actual, expected, data_format),
-        allclose=allclose(actual, expected, rtol=rtol, atol=atol),
+        pcc=_pcc(*split),
+        max_abs_error=_max_abs_error(*split),
+        max_rel_error=_max_rel_error(*split),
+        max_ulp=_ulp_distance(*split, data_format),
+        allclose=bool(np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=False)),
     )

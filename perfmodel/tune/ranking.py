@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,22 @@ def rank_space(
     from perfmodel.tune.objective import analytic_table
 
     analytic = analytic_table if helper is None else helper.analytic_table
-    staged = _staged_points(space, analytic)
+
+    def prefetch(table: pd.DataFrame) -> pd.DataFrame:
+        # The helper computes the errors the bound will need while this process ranks the rows.
+        if helper is not None and max_error is not None:
+            helper.prefetch_errors(space, table)
+        return table
+
+    def first_stage_done(refined: pd.DataFrame, leader: dict[str, Any]) -> None:
+        prefetch(refined)
+        if helper is not None:
+            # The first stage's best point is nearly always among the candidates `recommend` simulates (the
+            # refined points vary its compute config, which ties or moves its time by a few percent): the
+            # helper simulates it while this process ranks the refined points.
+            helper.start(space, leader)
+
+    staged = _staged_points(space, analytic, prefetch, first_stage_done)
     if staged is not None:
         first, refined = staged
         # The first stage's rows are ranked already: only the refined points are new.
@@ -76,18 +91,22 @@ def rank_space(
         )
         table, method = space.table([t.config for t in result.trials if t.config]), "study"
         table = table.drop_duplicates(ignore_index=True)
-    ranked = analytic(space, table)
+    ranked = analytic(space, prefetch(table))
     if max_error is not None:
         ranked = bound_error(space, ranked, max_error, helper)
     return sort_ranked(space, ranked), method
 
 
 def _staged_points(
-    space: SearchSpace, analytic_table: Callable[[SearchSpace, pd.DataFrame], pd.DataFrame] | None = None
+    space: SearchSpace,
+    analytic_table: Callable[[SearchSpace, pd.DataFrame], pd.DataFrame] | None = None,
+    announce: Callable[[pd.DataFrame], object] | None = None,
+    first_stage_done: Callable[[pd.DataFrame, dict[str, Any]], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """A two-stage ranking (module docstring): (the first stage's points with their analytic figures, the
     refined points not among them), or None when the space is ranked otherwise. `analytic_table`:
-    `objective.analytic_table` or an equivalent (default: that one)."""
+    `objective.analytic_table` or an equivalent (default: that one). `announce` is given the first stage's
+    points before they are ranked, `first_stage_done` the refined points and the first stage's best point."""
     if analytic_table is None:
         from perfmodel.tune.objective import analytic_table
     compute = [n for n in COMPUTE_KNOBS if n in space.knob_names and len(space.knob(n).choices) > 1]
@@ -97,6 +116,8 @@ def _staged_points(
     if structural.size > EXHAUSTIVE_LIMIT:
         return None
     first = structural.table()
+    if announce is not None:
+        announce(first)
     first_ranked = analytic_table(space, first)
     best = top_candidates(sort_ranked(space, first_ranked), REFINE_TOP)
     domains = [space.knob(n).choices for n in compute]
@@ -107,7 +128,10 @@ def _staged_points(
     ]
     table = pd.concat([first, space.table(points)], ignore_index=True)
     table = table.drop_duplicates(subset=list(space.knob_names), ignore_index=True)
-    return first_ranked, table.iloc[len(first) :].reset_index(drop=True)
+    refined = table.iloc[len(first) :].reset_index(drop=True)
+    if first_stage_done is not None and not best.empty:
+        first_stage_done(refined, space.point_of(best.iloc[0].to_dict()))
+    return first_ranked, refined
 
 
 def bound_error(

@@ -16,7 +16,8 @@ its error.
 
 If no point of the space is feasible, or none confirms, the result says so (`ok=False`) with the reasons.
 
-On a machine with a second core, a forked helper process (`simulations`) does about half of steps 1-3.
+On a machine with a second core, a forked helper process (`simulations`) simulates the baseline and computes the
+numerical errors while this process ranks, then takes about half of the simulations of steps 2-3.
 """
 
 from __future__ import annotations
@@ -235,9 +236,11 @@ def recommend(
     space = space or declared
     bound = declared.tolerance if max_error is None else float(max_error)
     with Simulations((space, declared), default_workers() if workers is None else workers) as sims:
-        # A helper process (if any) ranks part of the space, then takes its share of the simulations.
+        # A helper process (if any) simulates the baseline and computes the numerical errors while this
+        # process ranks the space, then takes its share of the candidates' simulations.
+        base_point = (declared, declared.point_of(declared.default))
+        sims.start(*base_point)
         ranked, method = rank_space(space, seed=seed, max_error=bound, helper=sims)
-        base_point = (declared, declared.point_of(declared.default))  # simulated last, here or in the helper
         feasible_points = int(ranked["feasible"].astype(bool).sum())
 
         confirmed: list[tuple[Candidate, Any, Any, Any]] = []
@@ -332,16 +335,14 @@ def recommend(
 
 def _share_work(sims: Simulations, work: Sequence[tuple[SearchSpace, Mapping[str, Any]]]) -> None:
     """Before the outcome of `work[0]` is asked for (`work`: the candidates still needed if every one confirms,
-    then the baseline), split the unsimulated points between this process and the helper: an idle helper takes
-    the second (this process takes the first), and while the helper runs `work[0]` this process simulates the
-    next."""
+    then the baseline), share the unsimulated points between this process and the helper: the helper takes
+    them from the back, two at a time so that it never waits for this process, and this process from the
+    front (it simulates the first one itself while the helper runs `work[0]`)."""
     unknown = [item for item in work if not sims.known(*item)]
-    if len(unknown) >= 2 and sims.idle():
-        sims.start(*unknown[1])
-    if sims.pending(*work[0]):
-        unknown = [item for item in work if not sims.known(*item)]
-        if unknown:
-            sims.outcome(*unknown[0])
+    while len(unknown) >= 2 and sims.queued() < 2 and sims.start(*unknown[-1]):
+        unknown.pop()
+    if unknown and sims.pending(*work[0]):
+        sims.outcome(*unknown[0])
 
 
 def _confirm(space: SearchSpace, row: Mapping[str, Any], sims: Simulations) -> tuple[Candidate, tuple[Any, Any, Any]]:

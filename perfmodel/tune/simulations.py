@@ -3,11 +3,20 @@
 The simulator and most of the analytic model are Python, so a second core helps only from another process.
 `Simulations` forks one helper (when the machine has a second core and forking is safe: this process runs
 no other thread, and the platform forks) that inherits the search spaces, so only points and tables go to
-it and only results come back. It takes half of the rows of an analytic table (`analytic_table`; a row's
-figures depend on that row only), half of the distinct numerical errors (`share_errors`) and the simulations
-the caller starts there (`start`); `outcome` gives a point's simulation, the helper's or one run here when
-the point was never started. Either way the outcome is `objective.confirm_program`'s, so a recommendation
-does not depend on where its work ran (tests compare both). A helper that dies is replaced by this process.
+it and only results come back. It runs, in the order they are given:
+
+- simulations (`start`); `outcome` gives a point's simulation, the helper's or one run here when the point
+  was never started;
+- numerical errors (`prefetch_errors`, computed there while this process ranks; `share_errors` collects
+  them and splits what is still missing);
+- half of the rows of a large analytic table (`analytic_table`; a row's figures depend on that row only).
+  A table of fewer than SPLIT_ROWS rows is ranked here only: the analytic model's compiled kernels cost a
+  fresh process about 0.4 s to load (numba's start) and every structure of the table is set up in both
+  processes, which outweighs half of a smaller table. The helper then needs no compiled code at all.
+
+Either way every result is the function's own (`objective.confirm_program`, `error.error_of_key`,
+`objective.analytic_table`), so a recommendation does not depend on where its work ran (tests compare
+both). A helper that dies is replaced by this process.
 """
 
 from __future__ import annotations
@@ -25,8 +34,8 @@ from perfmodel.tune.objective import confirm_program
 
 # The spaces a forked helper inherits, by id: set before the fork, read in the helper.
 _SPACES: dict[int, SearchSpace] = {}
-# A table of fewer rows is ranked here only: sending it costs more than it saves.
-SPLIT_ROWS = 256
+# A table of fewer rows is ranked here only (module docstring).
+SPLIT_ROWS = 100_000
 
 
 def default_workers() -> int:
@@ -65,6 +74,7 @@ class Simulations:
         self._pool: ProcessPoolExecutor | None = None
         self._started: dict[tuple, Future] = {}
         self._done: dict[tuple, tuple[str, Any, Any, Any]] = {}
+        self._error_batches: list[tuple[list[tuple], Future]] = []  # errors on their way from the helper
 
     def __enter__(self) -> Simulations:
         return self
@@ -95,15 +105,21 @@ class Simulations:
 
     def idle(self) -> bool:
         """Whether the helper (if any) has nothing to do."""
-        return self._workers >= 2 and not any(not f.done() for f in self._started.values())
+        return self._workers >= 2 and self.queued() == 0
 
-    def start(self, space: SearchSpace, point: Mapping[str, Any]) -> None:
-        """Simulate the point in the helper, if there is one and the point is new."""
+    def queued(self) -> int:
+        """How many jobs the helper has not finished (running or waiting)."""
+        futures = [*self._started.values(), *(f for _, f in self._error_batches)]
+        return sum(not f.done() for f in futures)
+
+    def start(self, space: SearchSpace, point: Mapping[str, Any]) -> bool:
+        """Simulate the point in the helper, if there is one and the point is new; whether it went there."""
         if self.known(space, point):
-            return
+            return False
         future = self._submit(_simulate, id(space), dict(point))
         if future is not None:
             self._started[self.key(space, point)] = future
+        return future is not None
 
     def analytic_table(self, space: SearchSpace, table: Any) -> Any:
         """`objective.analytic_table(space, table)`, its rows shared with the helper when there is one: a row's
@@ -122,26 +138,56 @@ class Simulations:
             theirs = analytic_table(space, table.iloc[half:])
         return pd.concat([mine, theirs], ignore_index=True)
 
-    def share_errors(self, space: SearchSpace, rows: Any) -> None:
-        """Compute the numerical errors of `rows` (rows of `space`), half of the distinct ones in the helper, so
-        that `error.numerical_error` finds them all (the same values wherever computed)."""
+    def _error_keys(self, space: SearchSpace, rows: Any) -> list[tuple]:
+        """The error keys of `rows` (rows of `space`) that this process does not have, nor waits for."""
         from perfmodel.tune import error
 
-        if self._workers < 2 or rows.empty:
-            return
+        if rows.empty:
+            return []
         names = [k for k in space.numeric_knobs if k in rows.columns]
         values = set(zip(*(rows[k].tolist() for k in names), strict=True)) if names else {()}
         keys = {error.error_key(space, dict(zip(names, v, strict=True))) for v in values}
-        todo = sorted((k for k in keys if k is not None and not error.is_known(k)), key=repr)
+        waiting = {k for batch, _ in self._error_batches for k in batch}
+        return sorted((k for k in keys if k is not None and not error.is_known(k) and k not in waiting), key=repr)
+
+    def prefetch_errors(self, space: SearchSpace, rows: Any) -> None:
+        """Start computing the numerical errors of `rows` in the helper, behind what it has to do already
+        (nothing happens without a helper: `error.numerical_error` computes them when asked)."""
+        if self._workers < 2:
+            return
+        keys = self._error_keys(space, rows)
+        future = self._submit(_errors, keys) if keys else None
+        if future is not None:
+            self._error_batches.append((keys, future))
+
+    def share_errors(self, space: SearchSpace, rows: Any) -> None:
+        """Have the numerical errors of `rows` (rows of `space`) in this process, so that
+        `error.numerical_error` finds them all (the same values wherever computed): the prefetched ones are
+        collected, and of those still missing the helper computes half."""
+        from perfmodel.tune import error
+
+        self._collect_errors()
+        if self._workers < 2:
+            return
+        todo = self._error_keys(space, rows)
         if len(todo) < 4:
             return
-        theirs = todo[1::2]
-        future = self._submit(_errors, theirs)
+        future = self._submit(_errors, todo[1::2])
+        if future is not None:
+            self._error_batches.append((todo[1::2], future))
         for key in todo[::2]:
             error.error_of_key(key)
-        found = None if future is None else self._result(future)
-        for key, value in zip(theirs, found or (), strict=False):  # none if the helper died: computed when asked
-            error.remember(key, value)
+        self._collect_errors()
+
+    def _collect_errors(self) -> None:
+        """Wait for the errors sent to the helper and remember them (none if it died: computed when asked)."""
+        from perfmodel.tune import error
+
+        batches, self._error_batches = self._error_batches, []
+        for keys, future in batches:
+            found = self._result(future)
+            for key, value in zip(keys, found or (), strict=False):
+                error.remember(key, value)
 
     def _submit(self, fn: Any, *args: Any) -> Future | None:
         """Run fn(*args) in the helper, forked now if it is not running yet (it inherits the spaces); None when
