@@ -227,6 +227,39 @@ def test_noc_model_under_random_contention(device, streams, chains) -> None:
     }
 
 
+def test_a_reused_noc_model_is_as_new() -> None:
+    """Many-core runs on one board take the NoC model the last one left, emptied (re-priced for another
+    number of cores): each run equals its reference run whatever ran before it, a hang included."""
+    from perfmodel.des import noc_fast
+
+    device = perfmodel.load_device(WH)
+    op = perfmodel.get_op("centralize_w_rm")
+    first = op.build_program((1, 1, 1024, 512), device=device, config={"grid": (4, 2)})
+    other = op.build_program(
+        (1, 1, 512, 1024), device=device, config={"grid": (2, 4), "in_buffering": 1, "row_wise": True}
+    )
+    wider = op.build_program((1, 1, 1024, 512), device=device, config={"grid": (4, 4)})
+    assert first.num_cores == other.num_cores == 8 and wider.num_cores == 16
+    model = noc_fast.FastNocModel.for_run(device, 8)
+    model.release()
+    assert noc_fast.FastNocModel.for_run(device, 8) is model  # taken again, by one run at a time
+    assert noc_fast.FastNocModel.for_run(device, 8) is not model
+    model.release()
+    for program in (first, other, wider, first, wider, other):
+        assert_same_run(program)
+    reused = noc_fast.FastNocModel.for_run(device, 8)
+    assert reused.streams == 8 and reused.resources
+    assert not reused.packets and not any(r.used or r.ends or r.busy for r in reused.resources.values())
+    assert noc_fast.FastNocModel.for_run(device, 1).chain_links  # a single core's model is never reused
+    reused.release()
+    hangs = op.build_program(
+        (1, 1, 16 * 32, 32), device=device, config={"grid": (8, 1)}, kernels={"compute": preloaded_streaming_compute}
+    )
+    assert hangs.num_cores == 8
+    assert_same_hang(hangs)
+    assert_same_run(other)  # after a run that hung
+
+
 def test_errors_are_the_same() -> None:
     program = _centralize((1, 1, 256, 256), WH, "bfloat16", grid=(2, 1))
     messages = []

@@ -41,7 +41,13 @@ def validate_columns(model: Any, table: pd.DataFrame) -> tuple[np.ndarray, pd.Da
     for column, kind in kinds.items():
         if column not in table.columns:
             continue
-        values, bad = _parse(table[column].to_numpy(), kind)
+        series = table[column]
+        if kind == "string" and isinstance(series.dtype, pd.StringDtype):
+            # A string column holds strings or missing values only: no cell to look at one by one.
+            bad = (series.isna() | (series.str.len() == 0)).to_numpy(dtype=bool)
+            values = series.to_numpy(dtype=object, na_value=_PLACEHOLDER[kind])
+        else:
+            values, bad = _parse(series.to_numpy(), kind)
         for r in np.flatnonzero(bad & (reason == "")):
             cell = table[column].iloc[r]
             text = repr(cell.item() if isinstance(cell, np.generic) else cell)

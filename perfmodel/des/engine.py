@@ -80,7 +80,11 @@ class Simulation:
         self.device = program.device
         self.env = simpy.Environment() if reference else FastEnvironment()
         # Every core of the program reads and writes interleaved DRAM: the banks see num_cores streams.
-        self.noc = (NocModel if reference else FastNocModel)(program.device, streams=program.num_cores)
+        self.noc = (
+            NocModel(program.device, streams=program.num_cores)
+            if reference
+            else FastNocModel.for_run(program.device, streams=program.num_cores)
+        )
         self.max_calls = max_events
         self.timeout_s = timeout_s
         self.calls = 0
@@ -246,14 +250,18 @@ def simulate(
         assert sim.memory is not None
         for name, values in named.items():
             sim.memory.load_buffer(program.buffer(name), values)
-    events = sim.run(progress)
-    wall = time.perf_counter() - wall0
-    error = sim.deadlock()
-    if trace_path is not None:
-        _write_trace(sim, trace_path, deadlocked=error is not None)
-    if error is not None:
-        raise error
-    return _result(sim, events, wall, inputs is not None)
+    try:
+        events = sim.run(progress)
+        wall = time.perf_counter() - wall0
+        error = sim.deadlock()
+        if trace_path is not None:
+            _write_trace(sim, trace_path, deadlocked=error is not None)
+        if error is not None:
+            raise error
+        return _result(sim, events, wall, inputs is not None)
+    finally:
+        if isinstance(sim.noc, FastNocModel):
+            sim.noc.release()  # the next run on this board takes it, emptied
 
 
 def expected_events(program: Program) -> int:

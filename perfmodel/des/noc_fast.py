@@ -15,11 +15,16 @@ tests/test_des_fast_equals_reference.py checks that on a range of programs. What
   during the last interval and does not fit before it (queued behind it), is fitted and reserved inline,
   with the reference `Calendar`'s own merge rules; any other hop is fitted and reserved in one pass that
   reuses fit's position for the reservation;
-- intervals that ended before the current time are pruned in batches (`_KEEP`), not at every hop.
+- intervals that ended before the current time are pruned in batches (`_KEEP`), not at every hop;
+- a run of many cores (no chains of links: see `chain_links`) gets the model a finished many-core run on the
+  same board left (`for_run`, `release`): its resources emptied, its paths kept (they depend only on the
+  board), and its priced packets too when the run has as many cores (a bank's hold depends on the number of
+  streams).
 """
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 
 from perfmodel import costs
@@ -59,7 +64,65 @@ class _Resource(Calendar):
         return self if self.chain is None else self.chain[0]
 
 
+# Models of finished many-core runs, per board (by id, with the board so that its id is not reused); each
+# taken by one run at a time (runs in other threads take other models).
+_IDLE: dict[int, tuple[DeviceProfile, list[FastNocModel]]] = {}
+_IDLE_LOCK = threading.Lock()
+_IDLE_BOARDS = 8  # boards kept
+_IDLE_PER_BOARD = 2
+
+
 class FastNocModel(NocModel):
+    @classmethod
+    def for_run(cls, device: DeviceProfile, streams: int = 1) -> FastNocModel:
+        """A model without traffic for a new run: one a finished many-core run left (`release`) when there is
+        one and this run has many cores too (the one left by a run with as many cores first)."""
+        streams = max(int(streams), 1)
+        model = None
+        if streams > 1:
+            with _IDLE_LOCK:
+                entry = _IDLE.get(id(device))
+                if entry is not None and entry[0] is device and entry[1]:
+                    idle = entry[1]
+                    same = [i for i, m in enumerate(idle) if m.streams == streams]
+                    model = idle.pop(same[0] if same else -1)
+        if model is None:
+            return cls(device, streams)
+        model._empty(streams)
+        return model
+
+    def release(self) -> None:
+        """Offer this model to the next many-core run on the same board (many-core runs only: the chains of a
+        single-core run are split as its paths appear, which a new run would have to undo)."""
+        if self.chain_links:
+            return
+        with _IDLE_LOCK:
+            entry = _IDLE.get(id(self.device))
+            if entry is None or entry[0] is not self.device:
+                if len(_IDLE) >= _IDLE_BOARDS:
+                    _IDLE.clear()
+                entry = _IDLE[id(self.device)] = (self.device, [])
+            entry[1].append(self)
+            del entry[1][:-_IDLE_PER_BOARD]
+
+    def _empty(self, streams: int) -> None:
+        """No interval, busy cycle or packet: as a new model for `streams` streams, with the resources and
+        paths kept, and the priced packets when the number of streams is the same."""
+        if streams != self.streams:
+            self.streams = streams
+            self._bank_recovery_per_byte = costs.dram_bank_recovery_cycles(self.device, 1.0, streams)
+            self._transfers.clear()
+            self._path_transfers.clear()
+        for res in self.resources.values():
+            res.starts.clear()
+            res.ends.clear()
+            res.busy = 0.0
+            res.used = False
+        self._held.clear()
+        self.busy.clear()
+        self.packets = 0
+        self.bytes_moved = 0
+
     def __init__(self, device: DeviceProfile, streams: int = 1) -> None:
         super().__init__(device, streams)
         self.resources: dict[Resource, _Resource] = {}
@@ -69,6 +132,7 @@ class FastNocModel(NocModel):
         self._ring_links: dict[tuple[int, str, int], tuple[_Resource, ...]] = {}
         self._chain_paths: dict[int, set[_PathKey]] = {}  # per chain leader (id), the paths that skip its chain
         self._path_transfers: dict[_PathKey, list[tuple[tuple[int, int], int, str, int, int]]] = {}
+        self._held: set[_PathKey] = set()  # the paths whose resources are marked used in this run
         self.generation = 0  # counts the chain splits: priced packets kept elsewhere are stale after one
         # Chains pay off when one core streams: its paths share few links. The paths of many cores cross
         # each other everywhere, and splitting the chains as they appear costs more than they save.
@@ -205,9 +269,6 @@ class FastNocModel(NocModel):
             }
             hops = tuple((res, res.starts, res.ends, *by_kind[res.key[0]]) for res in path)
             packets.append((c.issue_cycles, c.service_cycles, c.latency_cycles, hops))
-        if packets:
-            for res in self._paths[core, noc, direction, bank][0]:  # about to hold every resource of its path
-                res.used = True
         return tuple(packets)
 
     def transfer(
@@ -224,6 +285,11 @@ class FastNocModel(NocModel):
         if packets is None:
             packets = self._transfers[key] = self._priced(core, noc, direction, bank, nbytes)
             self._path_transfers.setdefault((core, noc, direction, bank), []).append(key)
+        path = key[:4]
+        if packets and path not in self._held:
+            self._held.add(path)
+            for res in self._paths[path][0]:  # about to hold every resource of its path
+                res.used = True
         return packets
 
     def reserve(self, now: float, packets: tuple[_Packet, ...], nbytes: int) -> tuple[float, float]:
