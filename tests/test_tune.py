@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import perfmodel
@@ -289,6 +290,28 @@ def test_error_is_computed_once_per_value_of_the_numeric_knobs() -> None:
     # The same figures as validate on the probe input with that configuration.
     validated = perfmodel.get_op(OP).validate((1, 1, 32, 512), seed=0, config={"fp32_dest_acc_en": True})
     assert c.max_abs_error == validated.max_abs_error and c.max_ulp == validated.max_ulp
+
+
+def test_attached_errors_are_each_selected_rows_own() -> None:
+    from perfmodel.tune import error
+
+    space = search_space(OP, SMALL, device=WH)
+    points = [
+        {**space.default, "math_fidelity": f, "fp32_dest_acc_en": d, "grid_x": g}
+        for f in ("LoFi", "HiFi4")
+        for d in (False, True)
+        for g in (1, 2, 3)
+    ]
+    table = space.table(points)
+    selected = np.arange(len(table)) % 3 != 1
+    out = error.attach_errors(space, table, selected)
+    for i, point in enumerate(points):
+        found = error.numerical_error(space, point)
+        if selected[i]:
+            assert out["max_abs_error"].iloc[i] == found.max_abs_error and out["max_ulp"].iloc[i] == found.max_ulp
+        else:
+            assert np.isnan(out["max_abs_error"].iloc[i]) and out["max_ulp"].iloc[i] is None
+    assert len({out["max_abs_error"].iloc[i] for i in np.flatnonzero(selected)}) > 1
 
 
 def test_an_op_without_numeric_knobs_reports_one_error_and_an_op_without_numerics_none() -> None:

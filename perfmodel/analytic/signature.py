@@ -43,10 +43,12 @@ from perfmodel.kernel_lib import kernel_threads, pseudo_cbs
 from perfmodel.program import Program
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """One synchronisation point of a kernel: `call` on CB `cb` of `pages` pages, after `work_cycles`
-    of work since the previous node of the same kernel (or since the unit / kernel start)."""
+    of work since the previous node of the same kernel (or since the unit / kernel start).
+
+    A named tuple rather than a dataclass: a signature holds hundreds to thousands of them, and `estimate_many`
+    reads signatures back from its disk cache, where tuples unpickle several times faster."""
 
     kernel: str
     call: str

@@ -136,15 +136,20 @@ def attach_errors(space: SearchSpace, table: pd.DataFrame, rows: Any = None) -> 
         selected = np.ones(n, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
         names = [k for k in space.numeric_knobs if k in out.columns]
         keys = list(zip(*(out[k].tolist() for k in names), strict=True)) if names else [()] * n
-        memo: dict[tuple[Any, ...], NumericalError | None] = {}
-        for i in np.flatnonzero(selected):
-            key = keys[i]
-            if key not in memo:
-                memo[key] = numerical_error(space, dict(zip(names, key, strict=True)))
-            found = memo[key]
+        # Per distinct value of the numeric knobs (a table has few), its error, then every selected row's.
+        distinct: dict[tuple[Any, ...], int] = {}
+        codes = np.array([distinct.setdefault(key, len(distinct)) for key in keys], dtype=np.int64)
+        wanted = np.zeros(len(distinct), dtype=bool)
+        wanted[codes[selected]] = True
+        by_code = np.full(len(distinct), np.nan)
+        ulp_by_code = np.full(len(distinct), None, dtype=object)
+        for key, code in distinct.items():
+            found = numerical_error(space, dict(zip(names, key, strict=True))) if wanted[code] else None
             if found is not None:
-                errors[i] = found.max_abs_error
-                ulps[i] = found.max_ulp
+                by_code[code] = found.max_abs_error
+                ulp_by_code[code] = found.max_ulp
+        errors[selected] = by_code[codes[selected]]
+        ulps[selected] = ulp_by_code[codes[selected]]
     out["max_abs_error"] = errors
     out["max_ulp"] = ulps
     return out

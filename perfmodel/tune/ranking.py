@@ -37,6 +37,8 @@ STUDY_TRIALS = 400
 STAGED_LIMIT = 20_000
 REFINE_TOP = 32
 COMPUTE_KNOBS = ("math_fidelity", "fp32_dest_acc_en", "dst_full_sync_en")
+# A helper computes the errors of every numeric-knob value of a space with at most this many values ahead.
+SPECULATIVE_ERRORS = 256
 # Analytic times equal to this relative precision are ties.
 TIE_RELATIVE = 1e-9
 
@@ -59,9 +61,14 @@ def rank_space(
     analytic = analytic_table if helper is None else helper.analytic_table
 
     def prefetch(table: pd.DataFrame) -> pd.DataFrame:
-        # The helper computes the errors the bound will need while this process ranks the rows.
+        # The helper computes the errors the bound will need while this process ranks the rows: those of
+        # `table`, then (while it has nothing else to do) those of the space's other numeric-knob values,
+        # which the refined points of a staged ranking mostly need.
         if helper is not None and max_error is not None:
             helper.prefetch_errors(space, table)
+            numeric = space.only(*space.numeric_knobs)
+            if numeric.size <= SPECULATIVE_ERRORS:
+                helper.prefetch_errors(space, numeric.table())
         return table
 
     def first_stage_done(refined: pd.DataFrame, leader: dict[str, Any]) -> None:
