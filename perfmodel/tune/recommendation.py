@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import Any
 
 from perfmodel.errors import InputError
+from perfmodel.gcpause import collector_paused
 from perfmodel.result import plain_value
 from perfmodel.space import SearchSpace, search_space
 from perfmodel.tune.objective import evaluation_of_row
@@ -198,6 +199,7 @@ class Recommendation:
         )
 
 
+@collector_paused()
 def recommend(
     op: Any,
     shape: Sequence[int],
