@@ -4,7 +4,8 @@ A full collection walks every live object. While `recommend` runs, hundreds of t
 analytic model's signatures and tables, the simulations' state) and stay alive to its end, so each full
 collection costs about 0.1 s and finds next to nothing: measured on `recommend` of [1, 1, 4096, 2048] on
 blackhole_p150a, the same peak memory (about 400 MB) with the collector paused, and the call about 0.4 s
-shorter in this process alone (a forked helper process inherits the pause). Reference counting still frees
+shorter in this process alone (a forked helper process inherits the pause). A simulation, whose kernels are
+generators that reference their contexts, runs about 10 % faster paused. Reference counting still frees
 every object that is not in a cycle; what is in one is collected once the collector runs again.
 """
 

@@ -47,3 +47,20 @@ def test_recommend_runs_paused_and_resumes_the_collector(monkeypatch: pytest.Mon
     rec = recommend("centralize_w_rm", (1, 1, 64, 256), device="wormhole_b0_n150", workers=1)
     assert rec.ok and seen == [False]
     assert gc.isenabled()
+
+
+def test_simulate_runs_paused_and_resumes_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    import perfmodel
+    from perfmodel.des import engine
+
+    seen = []
+    real = engine.Simulation.run
+
+    def spy(self, progress=None):
+        seen.append(gc.isenabled())
+        return real(self, progress)
+
+    monkeypatch.setattr(engine.Simulation, "run", spy)
+    program = perfmodel.get_op("centralize_w_rm").build_program((1, 1, 64, 64), device="wormhole_b0_n150")
+    assert perfmodel.simulate(program).kernel_duration_ns > 0
+    assert seen == [False] and gc.isenabled()

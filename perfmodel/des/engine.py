@@ -41,6 +41,7 @@ from perfmodel.des.noc import NocModel
 from perfmodel.des.noc_fast import FastNocModel
 from perfmodel.des.trace import Tracer
 from perfmodel.errors import InputError
+from perfmodel.gcpause import collector_paused
 from perfmodel.io.files import check_output_path
 from perfmodel.kernel_api import cb_label
 from perfmodel.kernel_lib import kernel_threads, pseudo_cbs
@@ -213,6 +214,7 @@ def _on_core(spec: CircularBuffer, core_program: CoreProgram) -> CircularBuffer:
     return spec if pages is None else dataclasses.replace(spec, num_pages=pages)
 
 
+@collector_paused()
 def simulate(
     program: Program,
     *,
