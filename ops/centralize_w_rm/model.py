@@ -186,7 +186,13 @@ def validate_rows(table: pd.DataFrame) -> np.ndarray:
     full_sync = column("dst_full_sync_en").astype(bool)  # checked as a boolean column by the engine
 
     fp32 = table["dtype"].to_numpy(object) == "float32"
-    for r, cell in enumerate(column("fp32_dest_acc_en") if "fp32_dest_acc_en" in table.columns else ()):
+    cells = ()
+    if "fp32_dest_acc_en" in table.columns:
+        if table["fp32_dest_acc_en"].dtype == bool:  # a boolean column: every cell is its own value
+            fp32 = table["fp32_dest_acc_en"].to_numpy(dtype=bool).copy()
+        else:
+            cells = column("fp32_dest_acc_en")
+    for r, cell in enumerate(cells):
         cell = cell.item() if isinstance(cell, np.generic) else cell
         if _empty(cell):
             continue
@@ -199,7 +205,15 @@ def validate_rows(table: pd.DataFrame) -> np.ndarray:
     two_pass = variant == "two_pass"
     defaults = {int(w): default_block_wt(int(w)) for w in np.unique(wt[two_pass])}
     block = np.array([defaults[int(w)] if t else 0 for w, t in zip(wt, two_pass, strict=True)], dtype=np.int64)
-    for r, cell in enumerate(column("block_wt") if "block_wt" in table.columns else ()):
+    cells = column("block_wt") if "block_wt" in table.columns else np.empty(0, dtype=object)
+    # Empty cells and plain ints that pass every check below are taken at once; the other cells one by one.
+    empty = np.fromiter((cell is None for cell in cells), dtype=bool, count=len(cells))
+    plain = np.fromiter((type(cell) is int and 0 < cell < 2**62 for cell in cells), dtype=bool, count=len(cells))
+    value = np.where(plain, cells, 1).astype(np.int64) if len(cells) else np.zeros(0, dtype=np.int64)
+    fine = plain & two_pass & (value <= wt) & (wt % value == 0) if len(cells) else plain
+    block[fine] = value[fine]
+    for r in np.flatnonzero(~(empty | fine)):
+        cell = cells[r]
         cell = cell.item() if isinstance(cell, np.generic) else cell
         if _empty(cell):
             continue
