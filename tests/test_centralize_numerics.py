@@ -297,3 +297,28 @@ def test_budget_holds_with_the_data_in_srca_too(w: int, dtype: str, distribution
             config = {"math_fidelity": fidelity, "fp32_dest_acc_en": fp32_acc}
             budget = cn.error_bound(x, dtype=dtype, config=config, srca="data")
             assert np.all(np.abs(got - cn.reference(x)) <= budget.total), (fidelity, fp32_acc)
+
+
+@pytest.mark.parametrize(("dtype", "shape"), [("bfloat16", (1, 1, 32, 512)), ("float32", (1, 1, 32, 256))])
+def test_error_figures_are_validates_figures(dtype: str, shape: tuple[int, ...]) -> None:
+    """The two figures a search reads, without validate's other metrics: the same numbers, for every
+    fidelity, Dst width and design, and the same refusal of a bad shape."""
+    import perfmodel
+
+    op = perfmodel.get_op("centralize_w_rm")
+    configs = [
+        {"math_fidelity": f, "fp32_dest_acc_en": d, "variant": v, **({"block_wt": b} if b else {})}
+        for f in ("LoFi", "HiFi2", "HiFi3", "HiFi4")
+        for d in (False, True)
+        for v, b in (("single_pass", None), ("two_pass", 2), ("two_pass", None))
+    ]
+    seen = set()
+    for config in configs:
+        for seed, distribution in ((0, "uniform"), (3, "normal")):
+            v = op.validate(shape, dtype=dtype, seed=seed, distribution=distribution, config=config)
+            figures = op.error_figures(shape, dtype=dtype, seed=seed, distribution=distribution, config=config)
+            assert figures == (v.max_abs_error, v.max_ulp)
+            seen.add(figures)
+    assert len(seen) > 4  # the configurations do move the figures
+    with pytest.raises(InputError, match="elements"):
+        op.error_figures((1, 1, 2**13, 2**12), dtype=dtype)

@@ -52,6 +52,20 @@ class CentralizeWRm:
 
         return numerics.validate(shape, dtype=dtype, seed=seed, distribution=distribution, config=config)
 
+    def error_figures(
+        self,
+        shape: Sequence[int],
+        *,
+        dtype: str = "bfloat16",
+        seed: int = 0,
+        distribution: str = "uniform",
+        config: Any = None,
+    ) -> tuple[float, int]:
+        """(max abs error, max ULP distance) of `validate` with the same arguments; see `numerics.error_figures`."""
+        from perfmodel.ops.centralize_w_rm import numerics
+
+        return numerics.error_figures(shape, dtype=dtype, seed=seed, distribution=distribution, config=config)
+
     def __repr__(self) -> str:
         return f"<op {self.name}>"
 

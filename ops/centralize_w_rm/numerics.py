@@ -27,7 +27,7 @@ import numpy.typing as npt
 from perfmodel.compute_config import ComputeConfig
 from perfmodel.errors import InputError
 from perfmodel.numerics.formats import BFLOAT16, FLOAT32, FORMATS, DataFormat, get_format, round_to_format
-from perfmodel.numerics.metrics import compare
+from perfmodel.numerics.metrics import compare, max_abs_error, ulp_distance
 from perfmodel.numerics.tiles import (
     BF16_FRACTION_BITS,
     REDUCE_ROW_SRCA,
@@ -417,6 +417,34 @@ def _explain(
     )
 
 
+def error_figures(
+    shape: Sequence[int],
+    *,
+    dtype: str = "bfloat16",
+    seed: int = 0,
+    distribution: str = "uniform",
+    config: Config | Mapping[str, Any] | None = None,
+) -> tuple[float, int]:
+    """(max abs error, max ULP distance) of `validate` with the same arguments, without its other metrics and
+    its error budget: what a search's error objective reads, for many configurations."""
+    fmt = _format(dtype)
+    dims = _validate_dims(shape)
+    cfg, _ = _resolve(config, None, fmt)
+    x = make_input(dims, seed=seed, distribution=distribution, dtype=fmt.name)
+    got, want = functional(x, dtype=fmt.name, config=cfg), reference(x)
+    return max_abs_error(got, want), ulp_distance(got, want, fmt)
+
+
+def _validate_dims(shape: Sequence[int]) -> tuple[int, ...]:
+    dims = validate_shape(shape)
+    if math.prod(dims) > MAX_VALIDATE_ELEMENTS:
+        raise InputError(
+            f"shape {list(dims)} has {math.prod(dims)} elements; validate takes at most {MAX_VALIDATE_ELEMENTS} "
+            f"(2^24, about 10 s and 1.5 GB)"
+        )
+    return dims
+
+
 def validate(
     shape: Sequence[int],
     *,
@@ -433,12 +461,7 @@ def validate(
     one, the keyword `fp32_dest_acc_en`) sets the compute configuration emulated and budgeted.
     """
     fmt = _format(dtype)
-    dims = validate_shape(shape)
-    if math.prod(dims) > MAX_VALIDATE_ELEMENTS:
-        raise InputError(
-            f"shape {list(dims)} has {math.prod(dims)} elements; validate takes at most {MAX_VALIDATE_ELEMENTS} "
-            f"(2^24, about 10 s and 1.5 GB)"
-        )
+    dims = _validate_dims(shape)
     cfg, cc = _resolve(config, fp32_dest_acc_en, fmt)
     x = make_input(dims, seed=seed, distribution=distribution, dtype=fmt.name)
     got = functional(x, dtype=fmt.name, config=cfg)

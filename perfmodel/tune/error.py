@@ -1,6 +1,7 @@
 """The numerical error of a configuration: what the error objective of `tune` and the bound of `recommend` read.
 
-Definition: the op's `validate` (its functional model against its exact reference) on a fixed input, the
+Definition: the op's `validate` (its functional model against its exact reference; `error_figures` when the
+op has it, the same two figures without validate's other metrics) on a fixed input, the
 op's default distribution with seed 0, of the representative shape [1, 1, min(H, 32), W] (one tile row of
 the problem's width: the error of a row depends on its width, not on how many rows there are), built with
 the point's numeric knobs (`Knob.numeric`: math fidelity, Dst width, variant, ...). The figures are the
@@ -107,7 +108,9 @@ def _error(
     from perfmodel.op import get_op
 
     op = get_op(op_name)
-    params = inspect.signature(op.validate).parameters
+    # An op may give the two figures without validate's other metrics (`error_figures`, same arguments).
+    figures = getattr(op, "error_figures", None)
+    params = inspect.signature(figures or op.validate).parameters
     problem = json.loads(problem_json)
     kwargs: dict[str, Any] = {"seed": SEED}
     kwargs.update({k: v for k, v in problem.items() if k in params})
@@ -115,11 +118,14 @@ def _error(
         fields = {f.name for f in dataclasses.fields(op.Config)}
         kwargs["config"] = {k: v for k, v in numeric if k in fields}
     try:
-        result = op.validate(shape, **kwargs)
+        if figures is not None:
+            err, ulp = figures(shape, **kwargs)
+        else:
+            result = op.validate(shape, **kwargs)
+            err, ulp = result.max_abs_error, getattr(result, "max_ulp", None)
     except PerfModelError as exc:
         return NumericalError(math.inf, None, shape, f"validate: {exc}")
-    err = float(result.max_abs_error)
-    ulp = getattr(result, "max_ulp", None)
+    err = float(err)
     if ulp is None and err == 0.0:
         ulp = 0  # bit-identical
     return NumericalError(err, None if ulp is None else int(ulp), shape)
