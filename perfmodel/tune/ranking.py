@@ -54,8 +54,9 @@ def rank_space(
     """(ranked table, 'exhaustive' or 'study'): analytic figures of the space's points, best feasible first.
 
     With `max_error`, the feasible points get their numerical error (`perfmodel.tune.error`), and a point whose
-    max abs error exceeds the bound is infeasible ("error ... exceeds max_error ..."). `helper` shares the
-    analytic rows and the errors with a helper process (`simulations.Simulations`); the table is the same.
+    max abs error exceeds the bound is infeasible ("error ... exceeds max_error ..."). `helper` (a
+    `simulations.Simulations`) computes the errors ahead in its helper process, shares a large table's rows,
+    and in a staged ranking starts the simulation of the first stage's best point; the table is the same.
     """
     from perfmodel.tune.objective import analytic_table
 
