@@ -1,4 +1,5 @@
-"""Shared fixtures: `launch_server` starts a real `perfmodel serve` on a free loopback port."""
+"""Shared fixtures: `launch_server` starts a real `perfmodel serve` on a free loopback port;
+`same_pipeline_times` asserts that two evaluations of the analytic pipeline agree bit for bit."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 LAUNCH = "import sys; from perfmodel.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -109,3 +111,19 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
         return code, out, err
 
     return run
+
+
+def _assert_same_pipeline_times(got, want) -> None:
+    """The same rows deadlock, and every other row has the same total, period and kernel end cycles."""
+    np.testing.assert_array_equal(got.deadlock, want.deadlock)
+    live = ~want.deadlock
+    np.testing.assert_array_equal(got.total_cycles[live], want.total_cycles[live])
+    np.testing.assert_array_equal(got.period_cycles[live], want.period_cycles[live])
+    for name, values in want.kernel_end_cycles.items():
+        np.testing.assert_array_equal(got.kernel_end_cycles[name][live], values[live])
+
+
+@pytest.fixture(scope="session")
+def same_pipeline_times() -> Callable[..., None]:
+    """Session-scoped, so that hypothesis tests may take it."""
+    return _assert_same_pipeline_times
